@@ -1,0 +1,93 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// MaxBodyBytes is the largest JSON request body accepted (API.md §1).
+const MaxBodyBytes = 1 << 20
+
+// DecodeJSON reads one JSON value from the request body into dst, strictly:
+// the body must be application/json, at most MaxBodyBytes, one value with no
+// trailing data, and no fields that dst does not declare. A failure is
+// returned as a *Problem: 415 for another media type, 413 for a body that is
+// too large, 400 for malformed JSON, 422 for unknown fields or wrong types.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json.")
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return decodeStrict(body, dst)
+}
+
+// decodeStrict is DecodeJSON without the HTTP parts, so it can be fuzzed.
+func decodeStrict(body io.Reader, dst any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeProblem(err)
+	}
+	// Exactly one value: anything but whitespace after it is malformed.
+	if _, err := dec.Token(); err != io.EOF {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return decodeProblem(err)
+		}
+		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body has data after the JSON value.")
+	}
+	return nil
+}
+
+func decodeProblem(err error) *Problem {
+	var (
+		syntax    *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		tooLarge  *http.MaxBytesError
+		unmarshal *json.InvalidUnmarshalError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large", "The request body is larger than 1 MiB.")
+	case errors.Is(err, io.EOF):
+		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body is empty; a JSON object is required.")
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body is not valid JSON.")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return NewProblem(http.StatusUnprocessableEntity, "validation_failed", "The request body must be a JSON object.")
+		}
+		return Invalid(map[string]string{field: "must be a " + jsonKind(typeErr.Type.Kind().String())})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for unknown fields.
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return Invalid(map[string]string{name: "is not a known field"})
+	case errors.As(err, &unmarshal):
+		panic(err) // a programming error: dst is not a pointer
+	default:
+		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body is not valid JSON.")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map":
+		return "object"
+	default:
+		return "number"
+	}
+}

@@ -1,0 +1,122 @@
+// Package web holds the HTTP plumbing that every corkboard handler shares:
+// RFC 9457 problem responses, the strict JSON decoder, JSON encoding, and the
+// middleware for request ids, request logs, panic recovery and CORS.
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+)
+
+// Problem is an RFC 9457 problem detail. Handlers return or write a Problem
+// for every failure a client can cause; anything else is a fault and becomes a
+// generic 500.
+type Problem struct {
+	Status int               `json:"status"`
+	Code   string            `json:"code"`
+	Detail string            `json:"detail"`
+	Errors map[string]string `json:"errors,omitempty"`
+
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int `json:"-"`
+	// Authenticate, when set on a 401, is the error_description of the
+	// WWW-Authenticate challenge (RFC 6750 §3) for a token that was presented
+	// and rejected.
+	Authenticate string `json:"-"`
+}
+
+// Error implements error so that a Problem can travel up a call chain.
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+// NewProblem returns a Problem with the given status, machine code and human detail.
+func NewProblem(status int, code, detail string) *Problem {
+	return &Problem{Status: status, Code: code, Detail: detail}
+}
+
+// Invalid returns the 422 validation problem naming every bad field.
+func Invalid(errs map[string]string) *Problem {
+	return &Problem{
+		Status: http.StatusUnprocessableEntity,
+		Code:   "validation_failed",
+		Detail: "The request has invalid fields.",
+		Errors: errs,
+	}
+}
+
+// Unauthorized returns a 401 problem. description, when not empty, says why a
+// presented token was rejected and goes into WWW-Authenticate.
+func Unauthorized(code, detail, description string) *Problem {
+	return &Problem{Status: http.StatusUnauthorized, Code: code, Detail: detail, Authenticate: description}
+}
+
+// problemBody is the wire shape; Type and Title are derived from the status.
+type problemBody struct {
+	Type   string            `json:"type"`
+	Title  string            `json:"title"`
+	Status int               `json:"status"`
+	Detail string            `json:"detail"`
+	Code   string            `json:"code"`
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// WriteProblem writes p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, p *Problem) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if p.Status == http.StatusUnauthorized {
+		challenge := `Bearer realm="corkboard"`
+		if p.Authenticate != "" {
+			challenge += `, error="invalid_token", error_description=` + strconv.Quote(p.Authenticate)
+		}
+		h.Set("WWW-Authenticate", challenge)
+	}
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(problemBody{
+		Type:   "about:blank",
+		Title:  http.StatusText(p.Status),
+		Status: p.Status,
+		Detail: p.Detail,
+		Code:   p.Code,
+		Errors: p.Errors,
+	})
+}
+
+// ErrUnavailable marks an error as a temporary failure of a backing service
+// (the database is unreachable, the disk refused a write). Fail answers it
+// with 503 instead of 500. Wrap it with fmt.Errorf("...: %w", ErrUnavailable).
+var ErrUnavailable = errors.New("service unavailable")
+
+// Fail writes the response for err: a *Problem anywhere in its chain is
+// written as it is; ErrUnavailable becomes a 503; anything else is logged
+// and answered with a generic 500 that reveals nothing.
+func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var p *Problem
+	switch {
+	case errors.As(err, &p):
+		WriteProblem(w, p)
+	case errors.Is(err, ErrUnavailable):
+		log.LogAttrs(r.Context(), slog.LevelWarn, "backing service unavailable",
+			slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "1")
+		WriteProblem(w, NewProblem(http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable; try again shortly."))
+	default:
+		log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))
+		WriteProblem(w, NewProblem(http.StatusInternalServerError, "internal_error", "Something went wrong on our side."))
+	}
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
