@@ -7,12 +7,13 @@
 //
 // Usage:
 //
-//	mongowire [-addr 127.0.0.1:0] [-dir DIR] [-uri-file FILE]
+//	mongowire [-addr 127.0.0.1:0] [-dir DIR] [-uri-file FILE] [-log-level error]
 //
 // With port 0 in -addr a free loopback port is chosen. Without -dir the
 // SQLite data lives in a fresh temporary directory that is removed at exit.
 // With -uri-file the URI is also written (atomically) to that file once
-// the server is ready.
+// the server is ready. FerretDB logs go to stderr; the default level, error,
+// keeps them quiet (at warn it dumps every error reply it sends).
 package main
 
 import (
@@ -40,15 +41,22 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "TCP listen address; port 0 picks a free port")
 	dir := flag.String("dir", "", "SQLite data directory (default: a temporary directory removed at exit)")
 	uriFile := flag.String("uri-file", "", "if set, write the MongoDB URI to this file once ready")
+	logLevel := flag.String("log-level", "error", "FerretDB log level on stderr: debug, info, warn or error")
 	flag.Parse()
 
-	if err := run(*addr, *dir, *uriFile); err != nil {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "mongowire: bad -log-level:", err)
+		os.Exit(2)
+	}
+
+	if err := run(*addr, *dir, *uriFile, level); err != nil {
 		fmt.Fprintln(os.Stderr, "mongowire:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, dir, uriFile string) error {
+func run(addr, dir, uriFile string, level slog.Level) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -76,7 +84,7 @@ func run(addr, dir, uriFile string) error {
 	// The SQLite backend wants a "file:" URI naming a directory, with a trailing slash.
 	sqliteURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(absDir) + "/", OmitHost: true}).String()
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
