@@ -1,0 +1,771 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Token uses. A TokenKey signs and verifies tokens of exactly one use, and
+// each use has its own secret, so a refresh token can never pass as an
+// access token (it fails the signature check before its claims are read).
+const (
+	UseAccess  = "access"
+	UseRefresh = "refresh"
+)
+
+// Issuer is the iss claim of every corkboard token.
+const Issuer = "corkboard"
+
+// MaxTokenBytes caps the length of a token Verify will look at, so an
+// attacker cannot make the server hash or decode megabytes per request.
+// Real tokens are a few hundred bytes.
+const MaxTokenBytes = 8 << 10
+
+// ClockSkew is the leeway Verify allows for iat and nbf in the future, for
+// tokens minted by another instance whose clock runs slightly ahead.
+const ClockSkew = 30 * time.Second
+
+// Errors returned by Verify. Every rejection wraps exactly one of them.
+var (
+	// ErrTokenInvalid: the token is malformed, forged, of the wrong kind,
+	// or its claims break a rule. The error text names the rule but never
+	// contains the token.
+	ErrTokenInvalid = errors.New("invalid token")
+	// ErrTokenExpired: the token is valid in every other respect, but its
+	// exp is not after now. Clients answer it by refreshing.
+	ErrTokenExpired = errors.New("token expired")
+)
+
+// Reasons for rejection. They are allocated once so that a flood of
+// garbage tokens costs no allocations on the error path.
+var (
+	errTooLong     = fmt.Errorf("%w: longer than %d bytes", ErrTokenInvalid, MaxTokenBytes)
+	errSegments    = fmt.Errorf("%w: not three non-empty segments", ErrTokenInvalid)
+	errHeader      = fmt.Errorf("%w: unexpected header", ErrTokenInvalid)
+	errEncoding    = fmt.Errorf("%w: not canonical base64url", ErrTokenInvalid)
+	errSignature   = fmt.Errorf("%w: signature mismatch", ErrTokenInvalid)
+	errClaimsJSON  = fmt.Errorf("%w: claims are not a valid JSON object", ErrTokenInvalid)
+	errIssuer      = fmt.Errorf("%w: missing or wrong iss", ErrTokenInvalid)
+	errSubject     = fmt.Errorf("%w: missing sub", ErrTokenInvalid)
+	errSessionID   = fmt.Errorf("%w: missing sid", ErrTokenInvalid)
+	errNoExpiry    = fmt.Errorf("%w: missing exp", ErrTokenInvalid)
+	errNoIssuedAt  = fmt.Errorf("%w: missing iat", ErrTokenInvalid)
+	errIssuedLater = fmt.Errorf("%w: iat in the future", ErrTokenInvalid)
+	errNotYet      = fmt.Errorf("%w: nbf in the future", ErrTokenInvalid)
+	errUse         = fmt.Errorf("%w: wrong token_use", ErrTokenInvalid)
+	errGeneration  = fmt.Errorf("%w: refresh token without gen", ErrTokenInvalid)
+	errExpired     = fmt.Errorf("%w: exp is past", ErrTokenExpired)
+)
+
+// headerB64 is base64url(`{"alg":"HS256","typ":"JWT"}`), the header of every
+// token Sign makes. Verify compares the first segment with it byte for byte
+// and only parses headers that differ (TestHeaderConstant checks the value).
+const headerB64 = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+// sigB64Len is the length of base64url(HMAC-SHA256), 32 bytes unpadded.
+const sigB64Len = (sha256.Size*8 + 5) / 6
+
+// maxHeaderBytes caps the decoded size of a header that is not headerB64.
+const maxHeaderBytes = 512
+
+// tokenB64 is the one base64 flavour a token may use: URL alphabet, no padding,
+// and strict, so that unused trailing bits must be zero. Without Strict,
+// "...Q" and "...R" could decode to the same bytes, so one signature would
+// have several spellings. It is never modified.
+var tokenB64 = base64.RawURLEncoding.Strict()
+
+// Claims of corkboard tokens. Times are Unix seconds. An access token carries
+// sub, sid, roles, iss, iat and exp; a refresh token adds gen and token_use.
+type Claims struct {
+	Subject    string   `json:"sub"`
+	SessionID  string   `json:"sid"`
+	Roles      []string `json:"roles,omitempty"`
+	Issuer     string   `json:"iss"`
+	IssuedAt   int64    `json:"iat"`
+	ExpiresAt  int64    `json:"exp"`
+	NotBefore  int64    `json:"nbf,omitempty"`
+	Generation uint64   `json:"gen,omitempty"`       // refresh tokens only
+	Use        string   `json:"token_use,omitempty"` // "refresh" on refresh tokens; absent or "access" on access tokens
+}
+
+// TokenKey signs and verifies tokens of one use with one secret. It is safe
+// for concurrent use; it must not be copied after first use.
+type TokenKey struct {
+	use string
+	// macs holds *macState values. An HMAC is not safe for concurrent use
+	// and making one costs two SHA-256 blocks plus allocations, so each
+	// request borrows one that is already keyed.
+	macs sync.Pool
+}
+
+// macState is what one Sign or Verify call needs, kept together so that a
+// warm pool makes Verify allocate only the strings and slice it returns.
+type macState struct {
+	mac     hash.Hash
+	sum     [sha256.Size]byte
+	sig     [sha256.Size]byte
+	text    []byte // the token's bytes: hash.Hash takes []byte, the token is a string
+	payload []byte // the decoded claims JSON
+	scratch []byte // for unescaping claim strings
+	claims  Claims // for Sign: &claims escapes into json.Marshal
+}
+
+// NewTokenKey returns a key that signs and verifies tokens of the given use
+// (UseAccess or UseRefresh) with secret, which it copies. It panics on an
+// empty secret or an unknown use: both are programming errors, and an empty
+// HMAC key would let anyone forge tokens.
+func NewTokenKey(secret []byte, use string) *TokenKey {
+	if len(secret) == 0 {
+		panic("auth: NewTokenKey with an empty secret")
+	}
+	if use != UseAccess && use != UseRefresh {
+		panic(fmt.Sprintf("auth: NewTokenKey with unknown use %q", use))
+	}
+	secret = bytes.Clone(secret)
+	k := &TokenKey{use: use}
+	k.macs.New = func() any {
+		return &macState{mac: hmac.New(sha256.New, secret)}
+	}
+	return k
+}
+
+func (k *TokenKey) get() *macState {
+	m := k.macs.Get().(*macState)
+	m.mac.Reset()
+	return m
+}
+
+func (k *TokenKey) put(m *macState) {
+	m.claims = Claims{} // keep no caller data alive in the pool
+	k.macs.Put(m)
+}
+
+// Sign returns the compact JWS of c with header {"alg":"HS256","typ":"JWT"}.
+// It sets c.Issuer to Issuer if empty. For a refresh key it sets c.Use to
+// "refresh"; for an access key it clears c.Use, so access tokens carry
+// exactly the claims API.md lists.
+func (k *TokenKey) Sign(c Claims) string {
+	if c.Issuer == "" {
+		c.Issuer = Issuer
+	}
+	if k.use == UseRefresh {
+		c.Use = UseRefresh
+	} else {
+		c.Use = ""
+	}
+	m := k.get()
+	defer k.put(m)
+	// Marshal a pointer into the pooled state: passing c by value would
+	// box a copy on the heap.
+	m.claims = c
+	payload, err := json.Marshal(&m.claims)
+	if err != nil {
+		// Claims holds only strings, integers and a string slice.
+		panic("auth: marshal claims: " + err.Error())
+	}
+	b := m.text[:0]
+	b = append(b, headerB64...)
+	b = append(b, '.')
+	b = tokenB64.AppendEncode(b, payload)
+	m.mac.Write(b)
+	b = append(b, '.')
+	b = tokenB64.AppendEncode(b, m.mac.Sum(m.sum[:0]))
+	m.text = b
+	return string(b)
+}
+
+// Verify checks token at time now and returns its claims. A token that is
+// valid except that exp is not after now yields an error wrapping
+// ErrTokenExpired; every other rejection wraps ErrTokenInvalid.
+//
+// The checks run in the order of RFC 8725 practice: cheap shape checks
+// first, then the header, then the signature, and only a token we signed has
+// its claims decoded. So untrusted JSON never reaches a JSON parser, and no
+// answer (not even "expired") reveals anything about a forged token.
+func (k *TokenKey) Verify(token string, now time.Time) (Claims, error) {
+	// 1. Size and shape.
+	if len(token) > MaxTokenBytes {
+		return Claims{}, errTooLong
+	}
+	header, rest, ok1 := strings.Cut(token, ".")
+	payload, sig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || header == "" || payload == "" || sig == "" || strings.IndexByte(sig, '.') >= 0 {
+		return Claims{}, errSegments
+	}
+
+	// 2. Header. Ours is always the same bytes; anything else is parsed
+	// strictly, and only alg HS256 and typ JWT may be in it.
+	if header != headerB64 {
+		if err := checkHeader(header); err != nil {
+			return Claims{}, err
+		}
+	}
+
+	// 3. Strict base64url. The alphabet check matters: Go's decoder skips
+	// '\r' and '\n' even in strict mode, which would make the same token
+	// spellable in many ways.
+	if len(sig) != sigB64Len || !isBase64URL(sig) || !isBase64URL(payload) {
+		return Claims{}, errEncoding
+	}
+	m := k.get()
+	defer k.put(m)
+	m.text = append(m.text[:0], token...)
+	signed := m.text[:len(header)+1+len(payload)]
+	if n, err := tokenB64.Decode(m.sig[:], m.text[len(signed)+1:]); err != nil || n != sha256.Size {
+		return Claims{}, errEncoding
+	}
+
+	// 4. Signature, in constant time.
+	m.mac.Write(signed)
+	if !hmac.Equal(m.mac.Sum(m.sum[:0]), m.sig[:]) {
+		return Claims{}, errSignature
+	}
+
+	// 5. Claims. Strict decoding still matters here: it keeps the claims
+	// canonical, and it is what stands between a bug in Sign and the
+	// claims parser.
+	m.payload = growLen(m.payload, tokenB64.DecodedLen(len(payload)))
+	n, err := tokenB64.Decode(m.payload, signed[len(header)+1:])
+	if err != nil {
+		return Claims{}, errEncoding
+	}
+	var c Claims
+	if !parseClaims(m.payload[:n], &c, &m.scratch) {
+		return Claims{}, errClaimsJSON
+	}
+	if err := k.checkClaims(&c, now); err != nil {
+		return Claims{}, err
+	}
+	return c, nil
+}
+
+// checkClaims applies the claim rules to a token whose signature is good.
+// Expiry comes last, so that ErrTokenExpired is only ever returned for a
+// token that is otherwise fully valid.
+func (k *TokenKey) checkClaims(c *Claims, now time.Time) error {
+	switch {
+	case c.Issuer != Issuer:
+		return errIssuer
+	case c.Subject == "":
+		return errSubject
+	case c.SessionID == "":
+		return errSessionID
+	case c.ExpiresAt == 0:
+		return errNoExpiry
+	case c.IssuedAt == 0:
+		return errNoIssuedAt
+	}
+	// Times are whole seconds; Unix() rounds down, so "t > latest" is
+	// exactly "t is after now+ClockSkew".
+	latest := now.Add(ClockSkew).Unix()
+	if c.IssuedAt > latest {
+		return errIssuedLater
+	}
+	if c.NotBefore != 0 && c.NotBefore > latest {
+		return errNotYet
+	}
+	switch k.use {
+	case UseAccess:
+		if c.Use != "" && c.Use != UseAccess {
+			return errUse
+		}
+	case UseRefresh:
+		if c.Use != UseRefresh {
+			return errUse
+		}
+		if c.Generation == 0 {
+			return errGeneration
+		}
+	}
+	// No leeway on exp (API.md allows up to 30 s). Leeway is for an issuer
+	// and a verifier with different clocks; here both are this service,
+	// so exp means exactly the lifetime Sign was given, and a leeway would
+	// only stretch every token past it. If instances' clocks do differ, a
+	// token refused a little early costs the client one refresh, whereas
+	// one refused for iat or nbf (above, with ClockSkew) is a hard failure.
+	// exp equal to now is expired: "exp" is the first instant the token
+	// is no longer good.
+	if c.ExpiresAt <= now.Unix() {
+		return errExpired
+	}
+	return nil
+}
+
+// checkHeader accepts a header other than headerB64 only if it is canonical
+// base64url of a JSON object with "alg":"HS256", optionally "typ":"JWT",
+// and nothing else: no kid, jku, crit or any member we would have to honour.
+// Other libraries may order or space the same header differently.
+func checkHeader(h string) error {
+	if len(h) > tokenB64.EncodedLen(maxHeaderBytes) || !isBase64URL(h) {
+		return errHeader
+	}
+	var buf [maxHeaderBytes]byte
+	n, err := tokenB64.Decode(buf[:], []byte(h))
+	if err != nil {
+		return errHeader
+	}
+	raw := buf[:n]
+	// Valid rules out trailing data; the Decoder walk below then sees
+	// exactly one value.
+	if !json.Valid(raw) {
+		return errHeader
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errHeader
+	}
+	var sawAlg, sawTyp bool
+	for dec.More() {
+		keyTok, err := dec.Token()
+		if err != nil {
+			return errHeader
+		}
+		valTok, err := dec.Token()
+		if err != nil {
+			return errHeader
+		}
+		key, _ := keyTok.(string)
+		val, isString := valTok.(string)
+		if !isString {
+			return errHeader
+		}
+		// Duplicates are refused: parsers disagree on which one wins.
+		switch {
+		case key == "alg" && !sawAlg && val == "HS256":
+			sawAlg = true
+		case key == "typ" && !sawTyp && val == "JWT":
+			sawTyp = true
+		default:
+			return errHeader
+		}
+	}
+	if !sawAlg {
+		return errHeader
+	}
+	return nil
+}
+
+// isBase64URL reports whether s uses only the unpadded base64url alphabet.
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !base64URLAlphabet[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// base64URLAlphabet[c] reports whether byte c is in the base64url alphabet.
+// isBase64URL runs over every byte of every token, and one table lookup per
+// byte is three times faster than comparing ranges. It is never modified.
+var base64URLAlphabet = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// growLen returns b resized to n bytes, reusing its array when it is big
+// enough.
+func growLen(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// parseClaims decodes the claims JSON of a token whose signature is good
+// into c, using scratch for strings with escapes. It reports whether data is
+// a JSON object whose known members have the types of Claims.
+//
+// It exists because json.Unmarshal costs about ten allocations and most of
+// Verify's time; this costs one per string it returns (none for iss, roles
+// and token_use values it knows) and one for the roles slice. It agrees
+// with json.Unmarshal into Claims on every input it accepts (FuzzParseClaims
+// checks that), and it is stricter: it refuses null, a member twice, a
+// member name with escapes or in another case ("SUB", which
+// encoding/json would take for sub), invalid UTF-8, and escaped UTF-16
+// surrogates. json.Marshal of Claims never writes any of those. Members it
+// does not know are ignored, as RFC 7519 asks, so a newer release may add
+// claims without breaking tokens during a rolling deploy.
+func parseClaims(data []byte, c *Claims, scratch *[]byte) bool {
+	// With data known to be one valid JSON value, the parser below only
+	// has to check the shape of Claims, and skipping an unknown value is
+	// simple. json.Valid uses a pooled scanner: no allocation.
+	if !utf8.Valid(data) || !json.Valid(data) {
+		return false
+	}
+	p := claimsParser{data: data, scratch: scratch}
+	p.space()
+	if !p.eat('{') {
+		return false
+	}
+	p.space()
+	if p.eat('}') {
+		return true
+	}
+	var seen uint
+	for {
+		p.space()
+		key, ok := p.key()
+		if !ok {
+			return false
+		}
+		p.space()
+		if !p.eat(':') {
+			return false
+		}
+		p.space()
+		var bit uint
+		switch string(key) {
+		case "sub":
+			bit = 1 << 0
+			c.Subject, ok = p.string()
+		case "sid":
+			bit = 1 << 1
+			c.SessionID, ok = p.string()
+		case "roles":
+			bit = 1 << 2
+			c.Roles, ok = p.strings()
+		case "iss":
+			bit = 1 << 3
+			c.Issuer, ok = p.string()
+		case "iat":
+			bit = 1 << 4
+			c.IssuedAt, ok = p.int64()
+		case "exp":
+			bit = 1 << 5
+			c.ExpiresAt, ok = p.int64()
+		case "nbf":
+			bit = 1 << 6
+			c.NotBefore, ok = p.int64()
+		case "gen":
+			bit = 1 << 7
+			c.Generation, ok = p.uint64()
+		case "token_use":
+			bit = 1 << 8
+			c.Use, ok = p.string()
+		default:
+			ok = !foldsToClaim(key) && p.skip()
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		p.space()
+		if p.eat('}') {
+			return true
+		}
+		if !p.eat(',') {
+			return false
+		}
+	}
+}
+
+// foldsToClaim reports whether key is a case variant of a claim name:
+// encoding/json matches names case-insensitively, so "Exp" would be exp to
+// it but an unknown member to parseClaims. Refusing such keys keeps the two
+// in agreement.
+func foldsToClaim(key []byte) bool {
+	for _, name := range [...]string{"sub", "sid", "roles", "iss", "iat", "exp", "nbf", "gen", "token_use"} {
+		if bytes.EqualFold(key, []byte(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// claimsParser walks JSON that json.Valid has accepted. It still checks
+// every index, so that it cannot panic whatever it is given.
+type claimsParser struct {
+	data    []byte
+	i       int
+	scratch *[]byte
+}
+
+func (p *claimsParser) space() {
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *claimsParser) eat(c byte) bool {
+	if p.i < len(p.data) && p.data[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// rawString consumes a JSON string and returns what is between its quotes,
+// and whether that contains an escape.
+func (p *claimsParser) rawString() (raw []byte, escaped, ok bool) {
+	if !p.eat('"') {
+		return nil, false, false
+	}
+	start := p.i
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case '"':
+			raw = p.data[start:p.i]
+			p.i++
+			return raw, escaped, true
+		case '\\':
+			escaped = true
+			p.i += 2
+		default:
+			p.i++
+		}
+	}
+	return nil, false, false
+}
+
+// key consumes a member name, which must have no escapes.
+func (p *claimsParser) key() ([]byte, bool) {
+	raw, escaped, ok := p.rawString()
+	return raw, ok && !escaped
+}
+
+// string consumes a JSON string and returns its value.
+func (p *claimsParser) string() (string, bool) {
+	raw, escaped, ok := p.rawString()
+	if !ok {
+		return "", false
+	}
+	if escaped {
+		if raw, ok = unescapeJSON((*p.scratch)[:0], raw); !ok {
+			return "", false
+		}
+		*p.scratch = raw
+	}
+	return internClaim(raw), true
+}
+
+// strings consumes a JSON array of strings.
+func (p *claimsParser) strings() ([]string, bool) {
+	if !p.eat('[') {
+		return nil, false
+	}
+	// Size the slice once: count the commas up to the closing bracket.
+	// A wrong count (from a nested array, say) only wastes capacity; the
+	// loop below refuses anything but strings.
+	n := 1
+	for j, inString := p.i, false; j < len(p.data); j++ {
+		c := p.data[j]
+		if inString {
+			if c == '\\' {
+				j++
+			} else if c == '"' {
+				inString = false
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+		} else if c == ',' {
+			n++
+		} else if c == ']' {
+			break
+		}
+	}
+	out := make([]string, 0, n)
+	p.space()
+	if p.eat(']') {
+		return out, true // [] is an empty slice, as encoding/json makes it
+	}
+	for {
+		p.space()
+		s, ok := p.string()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		p.space()
+		if p.eat(']') {
+			return out, true
+		}
+		if !p.eat(',') {
+			return nil, false
+		}
+	}
+}
+
+// number consumes a JSON number and returns its text.
+func (p *claimsParser) number() []byte {
+	start := p.i
+	for p.i < len(p.data) {
+		switch c := p.data[p.i]; {
+		case '0' <= c && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			p.i++
+		default:
+			return p.data[start:p.i]
+		}
+	}
+	return p.data[start:p.i]
+}
+
+// uint64 consumes a non-negative JSON integer that fits in a uint64; like
+// encoding/json, it refuses fractions and exponents ("1.0", "1e3").
+func (p *claimsParser) uint64() (uint64, bool) {
+	return parseDigits(p.number())
+}
+
+// int64 consumes a JSON integer that fits in an int64.
+func (p *claimsParser) int64() (int64, bool) {
+	b := p.number()
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	u, ok := parseDigits(b)
+	switch {
+	case !ok:
+		return 0, false
+	case neg && u <= 1<<63:
+		return int64(-u), true // two's complement: also right for -1<<63
+	case !neg && u <= 1<<63-1:
+		return int64(u), true
+	}
+	return 0, false
+}
+
+// parseDigits parses a non-empty run of decimal digits that fits in a
+// uint64.
+func parseDigits(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// skip consumes one JSON value of any kind. The input is valid JSON, so
+// the value ends at the first ',', '}' or ']' outside strings and outside
+// the value's own brackets.
+func (p *claimsParser) skip() bool {
+	depth := 0
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case '"':
+			if _, _, ok := p.rawString(); !ok {
+				return false
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return true
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return true
+			}
+		}
+		p.i++
+	}
+	return false
+}
+
+// unescapeJSON appends the value of the JSON string body s to dst. It refuses
+// escaped surrogates, which json.Marshal never writes.
+func unescapeJSON(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		if i == len(s) {
+			return nil, false
+		}
+		switch s[i] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			if len(s)-i < 5 {
+				return nil, false
+			}
+			var r rune
+			for _, h := range s[i+1 : i+5] {
+				switch {
+				case '0' <= h && h <= '9':
+					h -= '0'
+				case 'a' <= h && h <= 'f':
+					h -= 'a' - 10
+				case 'A' <= h && h <= 'F':
+					h -= 'A' - 10
+				default:
+					return nil, false
+				}
+				r = r<<4 | rune(h)
+			}
+			if utf16.IsSurrogate(r) {
+				return nil, false
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += 4
+		default:
+			return nil, false
+		}
+	}
+	return dst, true
+}
+
+// internClaim returns b as a string, without allocating for the values every
+// token repeats.
+func internClaim(b []byte) string {
+	switch string(b) {
+	case Issuer:
+		return Issuer
+	case RoleUser:
+		return RoleUser
+	case RoleModerator:
+		return RoleModerator
+	case RoleAdmin:
+		return RoleAdmin
+	case UseAccess:
+		return UseAccess
+	case UseRefresh:
+		return UseRefresh
+	}
+	return string(b)
+}
