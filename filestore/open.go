@@ -1,0 +1,300 @@
+package filestore
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// Open opens the store in dir, creating the directory (mode 0700) if it is
+// missing. It fails at once with an error wrapping ErrLocked if another
+// process or Store has dir open, and with one wrapping ErrCorrupt if the
+// files hold anything but a torn last journal line, which it drops with a
+// warning.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.CompactBytes <= 0 {
+		opts.CompactBytes = defaultCompactBytes
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := makeDir(dir, !opts.NoSync); err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: opts, log: log, lock: lock, st: newState()}
+	if err := s.load(); err != nil {
+		if s.journal != nil {
+			s.journal.Close()
+		}
+		lock.Close()
+		return nil, err
+	}
+
+	// A long journal left by the last run is compacted now, not at the
+	// first write.
+	s.mu.Lock()
+	compact := s.claimCompactionLocked()
+	s.mu.Unlock()
+	if compact {
+		go s.compact()
+	}
+	return s, nil
+}
+
+// makeDir creates dir and any missing parents with mode 0700, like
+// os.MkdirAll, and with sync fsyncs the parent of each directory it creates:
+// journal entries made durable inside a directory whose own entry is not
+// would vanish with it after a power loss.
+func makeDir(dir string, sync bool) error {
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := makeDir(parent, sync); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if sync {
+		return syncDir(parent)
+	}
+	return nil
+}
+
+// lockDir takes an exclusive flock on dir/LOCK without waiting. flock locks
+// belong to the open file, so a second Open in the same process conflicts
+// too, and the kernel releases the lock when the process dies, however it
+// dies.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("filestore: data directory %s is in use by another corkboard process (%w)", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("filestore: lock %s: %w", dir, err)
+	}
+	// The pid is for a person wondering who holds the directory; the lock
+	// itself is the flock. Overwriting in place and then cutting the rest
+	// avoids truncating to zero, which is slow on some file systems.
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if _, err := f.WriteAt(pid, 0); err == nil {
+		f.Truncate(int64(len(pid)))
+	}
+	return f, nil
+}
+
+// load rebuilds the state from the snapshot and the journals after it, and
+// opens the last journal for appending.
+func (s *Store) load() error {
+	// A temporary snapshot is one that a crash interrupted before its
+	// rename; the snapshot it was meant to replace is whole.
+	if err := os.Remove(s.path(tempName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	snap, size, err := readSnapshot(s.path(snapshotName))
+	if err != nil {
+		return err
+	}
+	if cs := snap.changes(); len(cs) > 0 {
+		if err := s.st.applyBatch(cs); err != nil {
+			return fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
+		}
+	}
+	s.snapshotSize = size
+
+	nums, err := s.dropCoveredJournals(snap.Journal)
+	if err != nil {
+		return err
+	}
+	last := snap.Seq
+	for i, n := range nums {
+		if want := snap.Journal + 1 + i; n != want {
+			return fmt.Errorf("filestore: %s: %w: %s is missing", s.path(journalName(n)), ErrCorrupt, journalName(want))
+		}
+		if last, err = s.replay(n, last, snap.Seq, i == len(nums)-1); err != nil {
+			return err
+		}
+	}
+	if err := s.st.check(); err != nil {
+		return fmt.Errorf("filestore: %s: %w: %v", s.dir, ErrCorrupt, err)
+	}
+	s.seq = last
+	s.synced.Store(last)
+	return s.openJournal(nums, snap.Journal)
+}
+
+// dropCoveredJournals removes the journals a snapshot covers, which a crash
+// during compaction can leave behind, and returns the numbers of the rest.
+func (s *Store) dropCoveredJournals(covered int) ([]int, error) {
+	nums, err := listJournals(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	for i < len(nums) && nums[i] <= covered {
+		i++
+	}
+	if i == 0 {
+		return nums, nil
+	}
+	// The snapshot's rename must be durable before the journals it
+	// replaces go.
+	if !s.opts.NoSync {
+		if err := syncDir(s.dir); err != nil {
+			return nil, fmt.Errorf("filestore: %w", err)
+		}
+	}
+	for _, n := range nums[:i] {
+		if err := os.Remove(s.path(journalName(n))); err != nil {
+			return nil, fmt.Errorf("filestore: %w", err)
+		}
+	}
+	return nums[i:], nil
+}
+
+// replay applies journal n's batches that follow batch last (batches up to
+// covered are already in the snapshot) and returns the last batch applied.
+// Only in the last journal may the last line be torn: it is dropped and the
+// file truncated before it. Any other bad line is corruption.
+func (s *Store) replay(n int, last, covered uint64, isLast bool) (uint64, error) {
+	path := s.path(journalName(n))
+	f, err := os.Open(path)
+	if err != nil {
+		return last, fmt.Errorf("filestore: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<16)
+	var off int64
+	for lineNo := 1; ; lineNo++ {
+		line, err := r.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			return last, fmt.Errorf("filestore: %w", err)
+		}
+		if len(line) == 0 {
+			return last, nil
+		}
+		b, torn, perr := parseLine(line)
+		if perr != nil {
+			if torn && isLast && atEOF(r) {
+				return last, s.dropTornTail(path, off, lineNo, perr)
+			}
+			return last, fmt.Errorf("filestore: %s line %d: %w: %v", path, lineNo, ErrCorrupt, perr)
+		}
+		off += int64(len(line))
+		if b.Seq <= covered {
+			continue
+		}
+		if b.Seq != last+1 {
+			return last, fmt.Errorf("filestore: %s line %d: %w: batch %d follows batch %d", path, lineNo, ErrCorrupt, b.Seq, last)
+		}
+		if err := s.st.applyBatch(b.Changes); err != nil {
+			return last, fmt.Errorf("filestore: %s line %d: %w: %v", path, lineNo, ErrCorrupt, err)
+		}
+		last = b.Seq
+	}
+}
+
+// parseLine decodes one journal line. torn reports damage that a crash in
+// the middle of an append leaves: a line without its newline, or one that is
+// not valid JSON (such as NUL bytes where a block was allocated but never
+// written). A valid JSON line that is not a batch is never torn.
+func parseLine(line []byte) (b batch, torn bool, err error) {
+	body, complete := bytes.CutSuffix(line, []byte("\n"))
+	if !complete {
+		return b, true, errors.New("incomplete line (no trailing newline)")
+	}
+	if !json.Valid(body) {
+		return b, true, errors.New("line is not valid JSON")
+	}
+	if err := decodeStrict(bytes.NewReader(body), &b); err != nil {
+		return b, false, err
+	}
+	return b, false, nil
+}
+
+// atEOF reports whether r has nothing left to read.
+func atEOF(r *bufio.Reader) bool {
+	_, err := r.Peek(1)
+	return err == io.EOF
+}
+
+// dropTornTail truncates the journal at path to its first off bytes, the
+// lines before the torn one. The torn line was never acknowledged: a write
+// is acknowledged only after its whole line, newline included, is fsynced.
+func (s *Store) dropTornTail(path string, off int64, lineNo int, reason error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	if err := f.Truncate(off); err != nil {
+		return fmt.Errorf("filestore: drop torn journal tail: %w", err)
+	}
+	if !s.opts.NoSync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("filestore: drop torn journal tail: %w", err)
+		}
+	}
+	s.log.Warn("dropped a torn journal tail left by a crash; it held no acknowledged write",
+		"file", path, "line", lineNo, "bytes", info.Size()-off, "reason", reason.Error())
+	return nil
+}
+
+// openJournal opens the last journal for appending, or creates the first
+// one after the snapshot when there is none.
+func (s *Store) openJournal(nums []int, covered int) error {
+	if len(nums) == 0 {
+		s.journalNum = covered + 1
+		f, err := s.createJournal(s.journalNum)
+		if err != nil {
+			return fmt.Errorf("filestore: %w", err)
+		}
+		s.journal = f
+		return nil
+	}
+	s.journalNum = nums[len(nums)-1]
+	f, err := os.OpenFile(s.path(journalName(s.journalNum)), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	s.journal = f
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	s.journalSize = info.Size()
+	// A process killed between a write and its fsync leaves lines that
+	// were never acknowledged but are now served: make them durable before
+	// anything is built on them.
+	if !s.opts.NoSync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("filestore: fsync %s: %w", journalName(s.journalNum), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+package filestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"corkboard/user"
+)
+
+// buildStore makes a store in a fresh directory holding n users, one batch
+// each, closes it and returns the directory, the users and the journal.
+func buildStore(t *testing.T, n int) (string, []user.User, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	users := mustCreateUsers(t, s, "user", n)
+	closeStore(t, s)
+	journal, err := os.ReadFile(filepath.Join(dir, journalName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, users, journal
+}
+
+// nextLine returns the journal line that would follow n single-user
+// batches: a valid batch n+1 creating u.
+func nextLine(t *testing.T, n int, u user.User) []byte {
+	t.Helper()
+	line, err := encodeLine(batch{Seq: uint64(n + 1), Changes: []change{putUser(u)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+// appendFile appends data to the file at path.
+func appendFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkUsers checks that every user in want is stored.
+func checkUsers(t *testing.T, s *Store, what string, want []user.User) {
+	t.Helper()
+	for _, u := range want {
+		if _, err := s.UserByID(context.Background(), u.ID); err != nil {
+			t.Errorf("%s: UserByID(%q) of %s = %v, want nil", what, u.ID, u.Username, err)
+		}
+	}
+}
+
+func TestTornTail(t *testing.T) {
+	const n = 3
+	nul := func(k int) []byte { return make([]byte, k) }
+	tests := []struct {
+		name string
+		tail func(next []byte) []byte // what a crash left after the good lines
+	}{
+		{"half a line", func(next []byte) []byte { return next[:len(next)/2] }},
+		{"whole batch without its newline", func(next []byte) []byte { return next[:len(next)-1] }},
+		{"NUL bytes", func([]byte) []byte { return nul(4096) }},
+		{"NUL bytes and a newline", func([]byte) []byte { return append(nul(100), '\n') }},
+		{"half a line then NUL bytes", func(next []byte) []byte { return append(next[:20:20], nul(300)...) }},
+		{"garbage line", func([]byte) []byte { return []byte("not json\n") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, users, journal := buildStore(t, n)
+			path := filepath.Join(dir, journalName(1))
+			lost := testUser("lost", testTime())
+			appendFile(t, path, tc.tail(nextLine(t, n, lost)))
+
+			var logs logBuffer
+			s := openStore(t, dir, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			checkUsers(t, s, "after dropping the torn tail", users)
+			if _, err := s.UserByID(context.Background(), lost.ID); !errors.Is(err, user.ErrNotFound) {
+				t.Errorf("UserByID(%q) of the torn batch = %v, want %v", lost.ID, err, user.ErrNotFound)
+			}
+			if got, _ := os.ReadFile(path); !bytes.Equal(got, journal) {
+				t.Errorf("journal after Open is %d bytes, want it truncated back to the %d good bytes", len(got), len(journal))
+			}
+			if !strings.Contains(logs.String(), "torn journal tail") {
+				t.Errorf("log = %q, want a warning about the torn tail", logs.String())
+			}
+
+			// Writes after recovery work and survive another reopen.
+			more := mustCreateUsers(t, s, "after", 2)
+			closeStore(t, s)
+			logs = logBuffer{}
+			s = openStore(t, dir, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			checkUsers(t, s, "after a second reopen", append(users, more...))
+			if logs.String() != "" {
+				t.Errorf("second Open logged %q, want nothing", logs.String())
+			}
+		})
+	}
+}
+
+// TestTornTailAtEveryCut cuts the journal at every byte, as a crash in the
+// middle of an append could, and checks that Open always succeeds with
+// exactly the batches whose lines are complete.
+func TestTornTailAtEveryCut(t *testing.T) {
+	dir, users, journal := buildStore(t, 4)
+	path := filepath.Join(dir, journalName(1))
+	var ends []int // offset just past each line's newline
+	for i, c := range journal {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Open leaves the journal at a line boundary at or before cut, so each
+	// step appends the bytes up to the next cut instead of rewriting the
+	// file: truncation is slow on some file systems.
+	size := 0
+	for cut := 0; cut <= len(journal); cut++ {
+		appendFile(t, path, journal[size:cut])
+		s, err := Open(dir, Options{NoSync: true})
+		if err != nil {
+			t.Fatalf("Open with the journal cut at byte %d of %d = %v, want nil", cut, len(journal), err)
+		}
+		complete := 0
+		size = 0
+		for complete < len(ends) && ends[complete] <= cut {
+			size = ends[complete]
+			complete++
+		}
+		for i, u := range users {
+			_, err := s.UserByID(context.Background(), u.ID)
+			if got, want := err == nil, i < complete; got != want {
+				t.Fatalf("journal cut at byte %d: UserByID of batch %d found = %v, want %v (error %v)", cut, i+1, got, want, err)
+			}
+		}
+		s.Close()
+		if info, err := os.Stat(path); err != nil || info.Size() != int64(size) {
+			t.Fatalf("journal cut at byte %d: size after Open = %d (%v), want %d", cut, info.Size(), err, size)
+		}
+	}
+}
+
+func TestCorruption(t *testing.T) {
+	const n = 3
+	// lines splits a journal into its lines, each with its newline.
+	lines := func(journal []byte) [][]byte {
+		ls := bytes.SplitAfter(journal, []byte("\n"))
+		return ls[:len(ls)-1]
+	}
+	write := func(t *testing.T, dir, name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, dir string, journal []byte, users []user.User)
+	}{
+		{"NUL bytes in a line before good lines", func(t *testing.T, dir string, journal []byte, _ []user.User) {
+			ls := lines(journal)
+			ls[1] = append(make([]byte, len(ls[1])-1), '\n')
+			write(t, dir, journalName(1), bytes.Join(ls, nil))
+		}},
+		{"garbage line before good lines", func(t *testing.T, dir string, journal []byte, _ []user.User) {
+			ls := lines(journal)
+			ls[1] = []byte("garbage\n")
+			write(t, dir, journalName(1), bytes.Join(ls, nil))
+		}},
+		{"line cut short before good lines", func(t *testing.T, dir string, journal []byte, _ []user.User) {
+			ls := lines(journal)
+			ls[1] = append(ls[1][:len(ls[1])/2:len(ls[1])/2], '\n')
+			write(t, dir, journalName(1), bytes.Join(ls, nil))
+		}},
+		{"last line of a kind this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			appendFile(t, filepath.Join(dir, journalName(1)),
+				[]byte(`{"seq":4,"changes":[{"put":"board","board":{"id":"abc"}}]}`+"\n"))
+		}},
+		{"batch number gap", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			appendFile(t, filepath.Join(dir, journalName(1)), nextLine(t, n+5, testUser("gap", testTime())))
+		}},
+		{"batch repeated", func(t *testing.T, dir string, journal []byte, _ []user.User) {
+			appendFile(t, filepath.Join(dir, journalName(1)), lines(journal)[n-1])
+		}},
+		{"two users with one email", func(t *testing.T, dir string, _ []byte, users []user.User) {
+			twin := testUser("twin", testTime())
+			twin.Email = strings.ToUpper(users[0].Email)
+			appendFile(t, filepath.Join(dir, journalName(1)), nextLine(t, n, twin))
+		}},
+		{"torn line in a journal that is not the last", func(t *testing.T, dir string, journal []byte, _ []user.User) {
+			ls := lines(journal)
+			write(t, dir, journalName(1), append(bytes.Clone(ls[0]), ls[1][:10]...))
+			write(t, dir, journalName(2), ls[2])
+		}},
+		{"missing journal", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			if err := os.Rename(filepath.Join(dir, journalName(1)), filepath.Join(dir, journalName(2))); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"cut-short snapshot", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[{"id":"ab`))
+		}},
+		{"snapshot with data after it", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[],"sessions":[]} {}`))
+		}},
+		{"snapshot of an unknown kind", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[],"sessions":[],"boards":[]}`))
+		}},
+		{"snapshot from a newer version", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"users":[],"sessions":[]}`))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, users, journal := buildStore(t, n)
+			tc.damage(t, dir, journal, users)
+			before := readDir(t, dir)
+
+			for try := 1; try <= 2; try++ { // a failed Open releases the lock
+				s, err := Open(dir, Options{})
+				if !errors.Is(err, ErrCorrupt) {
+					if s != nil {
+						s.Close()
+					}
+					t.Fatalf("Open #%d of a damaged directory = %v, want an error wrapping %v", try, err, ErrCorrupt)
+				}
+				if try == 1 {
+					t.Logf("Open: %v", err)
+				}
+			}
+			after := readDir(t, dir)
+			for name, data := range before {
+				if !bytes.Equal(after[name], data) {
+					t.Errorf("failed Open changed %s, want the damaged files left for a person to inspect", name)
+				}
+			}
+		})
+	}
+}
+
+// readDir returns the contents of dir's data files by name.
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string][]byte)
+	for _, e := range entries {
+		if e.Name() == lockName {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = data
+	}
+	return out
+}
+
+// TestInterruptedCompaction recreates what a crash at each step of a
+// compaction leaves behind.
+func TestInterruptedCompaction(t *testing.T) {
+	t.Run("after the journal switch, before the snapshot", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openStore(t, dir, Options{})
+		users := mustCreateUsers(t, s, "before", 3)
+		if _, err := s.switchJournal(); err != nil {
+			t.Fatalf("switchJournal() = %v", err)
+		}
+		users = append(users, mustCreateUsers(t, s, "after", 3)...)
+		closeStore(t, s)
+		if err := os.WriteFile(filepath.Join(dir, tempName), []byte(`{"version":1,"jour`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+
+		s = openStore(t, dir, Options{})
+		checkUsers(t, s, "after replaying two journals", users)
+		if _, err := os.Stat(filepath.Join(dir, tempName)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Stat(%s) after Open = %v, want the unfinished snapshot removed", tempName, err)
+		}
+	})
+
+	t.Run("after the snapshot, before removing journals", func(t *testing.T) {
+		dir, users, journal := buildStore(t, 3)
+		s := openStore(t, dir, Options{CompactBytes: 1})
+		users = append(users, mustCreateUsers(t, s, "more", 1)...)
+		waitCompactions(s)
+		closeStore(t, s)
+		// Put back the journal the snapshot covers, as if the crash came
+		// before its removal.
+		if err := os.WriteFile(filepath.Join(dir, journalName(1)), journal, 0o600); err != nil {
+			t.Fatal(err)
+		}
+
+		s = openStore(t, dir, Options{})
+		checkUsers(t, s, "after reopening", users)
+		if _, err := os.Stat(filepath.Join(dir, journalName(1))); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Stat(%s) after Open = %v, want the covered journal removed", journalName(1), err)
+		}
+	})
+}

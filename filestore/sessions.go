@@ -1,0 +1,184 @@
+package filestore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"corkboard/auth"
+)
+
+// CreateSession implements auth.SessionStore.
+func (s *Store) CreateSession(ctx context.Context, sess auth.Session) error {
+	sess = cleanSession(sess)
+	return s.update(ctx, func(st *state) ([]change, error) {
+		if sess.ID == "" {
+			return nil, errors.New("filestore: CreateSession: session without an id")
+		}
+		if _, ok := st.sessions[sess.ID]; ok {
+			return nil, auth.ErrSessionExists
+		}
+		return []change{putSession(sess)}, nil
+	})
+}
+
+// cleanSession returns a copy of sess that shares no slice with the caller,
+// with its times in the form the files give back.
+func cleanSession(sess auth.Session) auth.Session {
+	sess = cloneSession(sess)
+	sess.CreatedAt = utc(sess.CreatedAt)
+	sess.RotatedAt = utc(sess.RotatedAt)
+	sess.LastUsedAt = utc(sess.LastUsedAt)
+	sess.ExpiresAt = utc(sess.ExpiresAt)
+	sess.RevokedAt = utc(sess.RevokedAt)
+	return sess
+}
+
+// Session implements auth.SessionStore. It is a map read under a shared
+// lock: the middleware calls it on every authenticated request.
+func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sess, ok := s.st.sessions[id]
+	if !ok {
+		return auth.Session{}, auth.ErrSessionNotFound
+	}
+	return cloneSession(sess), nil
+}
+
+// RotateSession implements auth.SessionStore. The check and the change
+// happen under one hold of the write lock, which makes it a true
+// compare-and-swap: of many concurrent calls with the same gen, one wins.
+func (s *Store) RotateSession(ctx context.Context, id string, gen uint64, now, expires time.Time) (auth.Session, error) {
+	var rotated auth.Session
+	err := s.update(ctx, func(st *state) ([]change, error) {
+		sess, ok := st.sessions[id]
+		switch {
+		case !ok:
+			return nil, auth.ErrSessionNotFound
+		case !sess.Live(now) || sess.Generation != gen:
+			return nil, auth.ErrSessionConflict
+		}
+		sess.Generation = gen + 1
+		sess.RotatedAt = utc(now)
+		sess.LastUsedAt = utc(now)
+		sess.ExpiresAt = utc(expires)
+		rotated = sess
+		return []change{putSession(sess)}, nil
+	})
+	if err != nil {
+		return auth.Session{}, err
+	}
+	return cloneSession(rotated), nil
+}
+
+// RevokeSession implements auth.SessionStore.
+func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	return s.update(ctx, func(st *state) ([]change, error) {
+		sess, ok := st.sessions[id]
+		if !ok {
+			return nil, auth.ErrSessionNotFound
+		}
+		if !sess.RevokedAt.IsZero() {
+			return nil, nil // keep the first revocation time
+		}
+		sess.RevokedAt = utc(now)
+		return []change{putSession(sess)}, nil
+	})
+}
+
+// RevokeUserSessions implements auth.SessionStore. All the revocations are
+// one batch, so a crash keeps all or none of them.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, now time.Time) (int, error) {
+	var n int
+	err := s.update(ctx, func(st *state) ([]change, error) {
+		var changes []change
+		for id := range st.userSessions[userID] {
+			sess := st.sessions[id]
+			if id == except || !sess.RevokedAt.IsZero() {
+				continue
+			}
+			sess.RevokedAt = utc(now)
+			changes = append(changes, putSession(sess))
+		}
+		n = len(changes)
+		return changes, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// ListSessions implements auth.SessionStore.
+func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.Session, error) {
+	s.mu.RLock()
+	list := make([]auth.Session, 0, len(s.st.userSessions[userID]))
+	for id := range s.st.userSessions[userID] {
+		if sess := s.st.sessions[id]; sess.Live(now) {
+			list = append(list, cloneSession(sess))
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(list, func(a, b auth.Session) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+	})
+	return list, nil
+}
+
+// SetSessionRoles implements auth.SessionStore. All the sessions change in
+// one batch.
+func (s *Store) SetSessionRoles(ctx context.Context, userID string, roles []string) error {
+	return s.update(ctx, func(st *state) ([]change, error) {
+		var changes []change
+		for id := range st.userSessions[userID] {
+			sess := st.sessions[id]
+			sess.Roles = slices.Clone(roles)
+			changes = append(changes, putSession(sess))
+		}
+		return changes, nil
+	})
+}
+
+// DeleteExpiredSessions implements auth.SessionStore. The removals are one
+// batch of deletes.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.update(ctx, func(st *state) ([]change, error) {
+		var changes []change
+		for id, sess := range st.sessions {
+			if !sess.ExpiresAt.After(now) {
+				changes = append(changes, deleteSession(id))
+			}
+		}
+		n = len(changes)
+		return changes, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// EachSession implements auth.SessionStore. Like EachUser, it calls fn on
+// copies, without holding a lock.
+func (s *Store) EachSession(ctx context.Context, fn func(auth.Session) error) error {
+	s.mu.RLock()
+	list := make([]auth.Session, 0, len(s.st.sessions))
+	for _, sess := range s.st.sessions {
+		list = append(list, cloneSession(sess))
+	}
+	s.mu.RUnlock()
+	for _, sess := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(sess); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+// Package filestore keeps corkboard's data in a local directory as
+// human-readable JSON: one Store implements every store interface of the
+// domain packages (user.Store, auth.SessionStore, ...).
+//
+// The whole state lives in memory, so reads are map lookups. Every change is
+// a batch appended as one JSON line to a journal file (journal-000001.jsonl,
+// ...), and a write is acknowledged only after an fsync that covers its line.
+// Concurrent writers share fsyncs (group commit), so throughput holds up under
+// load. When the journal grows past Options.CompactBytes, a background
+// compaction writes the whole state to snapshot.json (temp file, fsync,
+// rename, fsync of the directory) and removes the journals it covers, so a
+// write never costs more because the store is large.
+//
+// Open takes an exclusive lock on the directory, loads the snapshot and
+// replays the journals. A torn last line — what a crash in the middle of an
+// append leaves behind, and never an acknowledged write — is dropped with a
+// warning; any other damage makes Open fail with ErrCorrupt rather than
+// silently lose data. After a failed disk write the store stops taking writes
+// (ErrFailed) but keeps serving reads, because after a failed fsync nothing
+// can be assumed about what reached the disk; a restart recovers from the
+// files.
+//
+// Directory layout:
+//
+//	LOCK                 flock(2)-ed while a process has the store open; holds its pid
+//	snapshot.json        the full state and the last journal and batch it covers
+//	snapshot.json.tmp    a snapshot being written (removed at start)
+//	journal-NNNNNN.jsonl batches of changes, one JSON object per line
+package filestore
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"corkboard/auth"
+	"corkboard/user"
+)
+
+// Errors returned by Open and by a Store, besides those of the interfaces it
+// implements.
+var (
+	// ErrLocked: another process (or another Store in this process) has
+	// the data directory open.
+	ErrLocked = errors.New("data directory is locked")
+	// ErrCorrupt: a snapshot or journal holds something other than a torn
+	// last line; Open refuses to guess rather than drop data.
+	ErrCorrupt = errors.New("corrupt data file")
+	// ErrFailed: a journal write or fsync failed, so the store takes no more
+	// writes until it is reopened. Errors wrapping it also wrap
+	// web.ErrUnavailable, so HTTP handlers answer 503.
+	ErrFailed = errors.New("file store stopped after a disk error; restart to recover")
+	// ErrClosed: the Store was closed.
+	ErrClosed = errors.New("file store is closed")
+)
+
+// defaultCompactBytes is the journal size that triggers a compaction when
+// Options.CompactBytes is zero.
+const defaultCompactBytes = 8 << 20
+
+// Options tune a Store. The zero value is right for production.
+type Options struct {
+	// CompactBytes is the journal size past which a background compaction
+	// writes a new snapshot; it also waits until the journal is larger than
+	// the last snapshot, so that a big store is not rewritten too often.
+	// Zero means 8 MiB.
+	CompactBytes int64
+
+	// Logger receives a warning when a torn journal tail is dropped at
+	// start and errors from failed writes and compactions. Nil discards.
+	Logger *slog.Logger
+
+	// NoSync skips every fsync, so a crash of the machine can lose
+	// acknowledged writes. It exists only as a benchmark baseline and for
+	// fast test set-up; never use it for real data.
+	NoSync bool
+
+	// SyncEachWrite turns group commit off: each write holds a lock while
+	// it applies, writes and fsyncs its own batch, as a naive store would.
+	// It is durable but slow under load, and exists only as a benchmark
+	// baseline for group commit.
+	SyncEachWrite bool
+}
+
+// Store is the file store. It is safe for concurrent use. Open it with Open
+// and release the directory with Close.
+type Store struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	lock *os.File // the flock-ed LOCK file, held until Close
+
+	// mu guards the in-memory state and everything the write path changes
+	// under it. Reads take it shared; a write holds it only to check its
+	// constraints, apply its batch and queue the encoded line, never across
+	// disk I/O.
+	mu           sync.RWMutex
+	st           state
+	seq          uint64 // the last batch number handed out
+	pending      []byte // encoded batches not yet written to the journal
+	journalNum   int    // the journal that pending lines go to
+	journalSize  int64  // its size, pending lines included
+	snapshotSize int64  // size of the last snapshot written or loaded
+	closed       bool
+	compacting   bool
+
+	// syncMu is held by the one goroutine that writes pending lines to the
+	// journal and fsyncs it; lock order is syncMu before mu.
+	syncMu  sync.Mutex
+	journal *os.File // guarded by syncMu
+	spare   []byte   // a drained pending buffer kept for reuse; guarded by syncMu
+	synced  atomic.Uint64
+	failed  atomic.Pointer[error]
+
+	serial      sync.Mutex // held across a whole write with Options.SyncEachWrite
+	compactions sync.WaitGroup
+}
+
+// Compile-time checks that Store implements the domain interfaces.
+var (
+	_ user.Store        = (*Store)(nil)
+	_ auth.SessionStore = (*Store)(nil)
+)
+
+// Check reports whether the store can take writes: nil when healthy, else
+// the failure that stopped it or ErrClosed. It is for /healthz.
+func (s *Store) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.failure(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close waits for a running compaction, writes and fsyncs what is pending,
+// closes the journal and releases the directory lock. Writes after Close
+// fail with ErrClosed; reads keep answering from memory. Closing twice is
+// harmless.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+
+	// No compaction can start now that closed is set, so Wait cannot race
+	// with Add.
+	s.compactions.Wait()
+
+	s.syncMu.Lock()
+	err := s.flushPending()
+	if s.journal != nil {
+		if cerr := s.journal.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		s.journal = nil
+	}
+	s.syncMu.Unlock()
+
+	// Closing the file releases the flock.
+	if cerr := s.lock.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
