@@ -1,0 +1,96 @@
+package auth
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Limiter counts events per key in fixed windows: at most Max events per key
+// in each Window. It is in memory and per process, which is what a single
+// binary on one VPS needs; a fleet would share a store instead.
+type Limiter struct {
+	max    int
+	window time.Duration
+
+	mu      sync.Mutex
+	windows map[string]*bucket
+	sweepAt time.Time
+}
+
+type bucket struct {
+	start time.Time
+	count int
+}
+
+// NewLimiter returns a Limiter allowing max events per key per window.
+func NewLimiter(max int, window time.Duration) *Limiter {
+	return &Limiter{max: max, window: window, windows: make(map[string]*bucket)}
+}
+
+// current returns key's window at now, starting a fresh one when the old one
+// has ended. Called with l.mu held.
+func (l *Limiter) current(key string, now time.Time) *bucket {
+	if now.After(l.sweepAt) {
+		// Forget ended windows once per window length, so the map holds
+		// only keys seen recently.
+		for k, w := range l.windows {
+			if !now.Before(w.start.Add(l.window)) {
+				delete(l.windows, k)
+			}
+		}
+		l.sweepAt = now.Add(l.window)
+	}
+	w := l.windows[key]
+	if w == nil || !now.Before(w.start.Add(l.window)) {
+		w = &bucket{start: now}
+		l.windows[key] = w
+	}
+	return w
+}
+
+// Allow records one event for key and reports whether it is within the
+// limit. When it is not, retryAfter says when the window ends.
+func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(key, now)
+	if w.count >= l.max {
+		return false, w.start.Add(l.window).Sub(now)
+	}
+	w.count++
+	return true, 0
+}
+
+// Blocked reports whether key has already used up its window, without
+// recording an event. It is for limits on failures, checked before the
+// expensive work whose failure is then recorded with Add.
+func (l *Limiter) Blocked(key string, now time.Time) (blocked bool, retryAfter time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(key, now)
+	if w.count >= l.max {
+		return true, w.start.Add(l.window).Sub(now)
+	}
+	return false, 0
+}
+
+// Add records one event for key.
+func (l *Limiter) Add(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.current(key, now).count++
+}
+
+// Reset forgets key's events.
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.windows, key)
+}
+
+// RetryAfterSeconds rounds d up to whole seconds, at least 1, for the
+// Retry-After header.
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}

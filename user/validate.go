@@ -1,0 +1,83 @@
+package user
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"corkboard/auth"
+)
+
+// Field limits (API.md §3).
+const (
+	minUsername = 3
+	maxUsername = 32
+	maxFullName = 100
+	maxColor    = 32
+	maxEmail    = 254 // RFC 5321's limit on a forward path
+)
+
+// NormalizeEmail trims and lower-cases an email address. Addresses are
+// stored and compared in this form.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// checkEmail returns why email (already normalized) is not acceptable, or "".
+func checkEmail(email string) string {
+	if email == "" {
+		return "is required"
+	}
+	if len(email) > maxEmail {
+		return "must be at most 254 characters"
+	}
+	// A plain address only: net/mail would also accept `Name <a@b>`, which
+	// round-trips to a different string.
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Name != "" || a.Address != email {
+		return "must be a plain email address like name@example.com"
+	}
+	return ""
+}
+
+// checkUsername returns why username is not acceptable, or "".
+func checkUsername(username string) string {
+	if username == "" {
+		return "is required"
+	}
+	if len(username) < minUsername || len(username) > maxUsername {
+		return "must be 3 to 32 characters"
+	}
+	for _, c := range []byte(username) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return "may contain only letters, digits, '_', '.' and '-'"
+		}
+	}
+	return ""
+}
+
+// checkPassword returns why a new password is not acceptable, or "". The
+// limits are in bytes: bcrypt reads bytes, and ignores all after the 72nd.
+func checkPassword(password string) string {
+	switch {
+	case password == "":
+		return "is required"
+	case len(password) < auth.MinPasswordBytes:
+		return "must be at least 8 bytes"
+	case len(password) > auth.MaxPasswordBytes:
+		return "must be at most 72 bytes"
+	}
+	return ""
+}
+
+// checkText returns why an optional free-text field is not acceptable, or "".
+func checkText(s string, maxRunes int) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	if utf8.RuneCountInString(s) > maxRunes {
+		if maxRunes == maxFullName {
+			return "must be at most 100 characters"
+		}
+		return "must be at most 32 characters"
+	}
+	return ""
+}

@@ -1,0 +1,168 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+type sample struct {
+	Name  string   `json:"name"`
+	Count int      `json:"count"`
+	Tags  []string `json:"tags"`
+}
+
+func TestDecodeJSON(t *testing.T) {
+	tests := []struct {
+		name        string
+		body        string
+		contentType string
+		status      int // 0: success
+		field       string
+	}{
+		{"ok", `{"name":"a","count":2,"tags":["x"]}`, "application/json", 0, ""},
+		{"ok with charset", `{"name":"a"}`, "application/json; charset=utf-8", 0, ""},
+		{"ok trailing whitespace", "{\"name\":\"a\"}\n\t ", "application/json", 0, ""},
+		{"empty", ``, "application/json", 400, ""},
+		{"syntax", `{"name":}`, "application/json", 400, ""},
+		{"truncated", `{"name":"a"`, "application/json", 400, ""},
+		{"trailing value", `{"name":"a"} {"name":"b"}`, "application/json", 400, ""},
+		{"trailing garbage", `{"name":"a"}x`, "application/json", 400, ""},
+		{"unknown field", `{"nom":"a"}`, "application/json", 422, "nom"},
+		{"wrong type object", `{"name":{"$ne":null}}`, "application/json", 422, "name"},
+		{"wrong type string for int", `{"count":"2"}`, "application/json", 422, "count"},
+		{"array not object", `[]`, "application/json", 422, ""},
+		{"text/plain", `{"name":"a"}`, "text/plain", 415, ""},
+		{"too large", `{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, "application/json", 413, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.contentType)
+			var dst sample
+			err := DecodeJSON(httptest.NewRecorder(), r, &dst)
+			if tt.status == 0 {
+				if err != nil {
+					t.Fatalf("DecodeJSON(%q) = %v, want nil", tt.body, err)
+				}
+				return
+			}
+			p, ok := err.(*Problem)
+			if !ok || p.Status != tt.status {
+				t.Fatalf("DecodeJSON(%.60q) = %v, want a %d problem", tt.body, err, tt.status)
+			}
+			if tt.field != "" && p.Errors[tt.field] == "" {
+				t.Errorf("DecodeJSON(%q) errors = %v, want field %q named", tt.body, p.Errors, tt.field)
+			}
+		})
+	}
+}
+
+// FuzzDecodeJSON checks that the strict decoder never panics, and that it
+// answers every input either with a value or with a 4xx problem.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `{"name":"a","count":1,"tags":[]}`, `{"name":{"$ne":null}}`, `[`, `{"a":1} x`, `null`, `"\ud800"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var dst sample
+		err := decodeStrict(bytes.NewReader(data), &dst)
+		if err == nil {
+			if !json.Valid(bytes.TrimSpace(data)) {
+				t.Fatalf("decodeStrict accepted invalid JSON %q", data)
+			}
+			return
+		}
+		p, ok := err.(*Problem)
+		if !ok || p.Status < 400 || p.Status > 499 {
+			t.Fatalf("decodeStrict(%q) = %v, want a 4xx *Problem", data, err)
+		}
+	})
+}
+
+func TestRecover(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	h := Recover(log)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 500 || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("panic answered %d %q, want a 500 problem", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if strings.Contains(rec.Body.String(), "boom") {
+		t.Errorf("500 body reveals the panic: %s", rec.Body)
+	}
+	if !strings.Contains(logs.String(), "boom") {
+		t.Errorf("panic not logged: %s", logs.String())
+	}
+}
+
+func TestProblemsFromMux(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("POST /things", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h := Problems(mux)
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"GET", "/nothing", 404, ""},
+		{"GET", "/things", 405, "POST"},
+		{"POST", "/things", 200, ""},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status || !strings.Contains(rec.Header().Get("Allow"), tt.allow) {
+			t.Errorf("%s %s = %d Allow %q, want %d Allow %q", tt.method, tt.path, rec.Code, rec.Header().Get("Allow"), tt.status, tt.allow)
+		}
+		if tt.status >= 400 && rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: Content-Type %q, want problem+json", tt.method, tt.path, rec.Header().Get("Content-Type"))
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	tests := []struct {
+		remote, xff string
+		trust       bool
+		want        string
+	}{
+		{"10.0.0.1:5555", "", false, "10.0.0.1"},
+		{"10.0.0.1:5555", "1.2.3.4", false, "10.0.0.1"},
+		{"10.0.0.1:5555", "6.6.6.6, 1.2.3.4", true, "1.2.3.4"},
+		{"10.0.0.1:5555", "not-an-ip", true, "10.0.0.1"},
+		{"[::1]:5555", "", false, "::1"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.remote
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if got := ClientIP(r, tt.trust); got != tt.want {
+			t.Errorf("ClientIP(remote %q, XFF %q, trust %v) = %q, want %q", tt.remote, tt.xff, tt.trust, got, tt.want)
+		}
+	}
+}
+
+func TestLogLine(t *testing.T) {
+	var logs bytes.Buffer
+	mux := http.NewServeMux()
+	mux.Handle("GET /items/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	h := Log(slog.New(slog.NewTextHandler(&logs, nil)))(mux)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/items/42?token=secret", nil))
+	line := logs.String()
+	for _, want := range []string{`pattern="GET /items/{id}"`, "status=204", "request_id=" + rec.Header().Get("X-Request-Id")} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %q", line, want)
+		}
+	}
+	if strings.Contains(line, "secret") {
+		t.Errorf("log line %q contains the query string", line)
+	}
+}
