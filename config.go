@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything corkboard reads at start (API.md §8).
+type config struct {
+	addr     string
+	store    string // "file" or "mongo"
+	dataDir  string
+	mongoURI string
+	mongoDB  string
+
+	accessSecret  []byte
+	refreshSecret []byte
+
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	reuseGrace time.Duration
+	resetTTL   time.Duration
+	bcryptCost int
+
+	corsOrigins    []string
+	cookieSecure   bool
+	cookieSameSite http.SameSite
+	trustProxy     bool
+	adminEmails    []string
+	resetURL       string
+	rateLimits     bool
+
+	smtpHost     string
+	smtpPort     int
+	smtpUsername string
+	smtpPassword string
+	emailFrom    string
+}
+
+// minSecretBytes is the shortest token secret accepted: HS256 wants a key
+// at least as long as its output (RFC 7518 §3.2).
+const minSecretBytes = 32
+
+// loadConfig reads flags from args, then the environment through getenv,
+// then dotenv (the parsed .env file), then defaults: the first that sets a
+// value wins. Every bad value is an error naming the setting.
+func loadConfig(args []string, getenv func(string) string, dotenv map[string]string, stderr io.Writer) (config, error) {
+	env := func(key string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return dotenv[key]
+	}
+	var c config
+	fset := flag.NewFlagSet("corkboard", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	fset.StringVar(&c.addr, "addr", "", "listen address (env ADDR or PORT; default :8080)")
+	fset.StringVar(&c.store, "store", "", "storage: file or mongo (env STORE; default file)")
+	fset.StringVar(&c.dataDir, "data", "", "data directory (env DATA_DIR; default ./data)")
+	fset.StringVar(&c.mongoURI, "mongo-uri", "", "MongoDB connection string (env MONGO_URI)")
+	fset.StringVar(&c.mongoDB, "mongo-db", "", "MongoDB database (env MONGO_DB; default corkboard)")
+	if err := fset.Parse(args); err != nil {
+		return c, err
+	}
+	if fset.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fset.Arg(0))
+	}
+	orEnv := func(v *string, key, def string) {
+		if *v == "" {
+			*v = env(key)
+		}
+		if *v == "" {
+			*v = def
+		}
+	}
+	if c.addr == "" && env("ADDR") == "" && env("PORT") != "" {
+		c.addr = ":" + env("PORT")
+	}
+	orEnv(&c.addr, "ADDR", ":8080")
+	orEnv(&c.store, "STORE", "file")
+	orEnv(&c.dataDir, "DATA_DIR", "./data")
+	orEnv(&c.mongoURI, "MONGO_URI", "")
+	orEnv(&c.mongoDB, "MONGO_DB", "corkboard")
+
+	p := parser{env: env}
+	c.accessSecret = []byte(env("ACCESS_TOKEN_SECRET"))
+	c.refreshSecret = []byte(env("REFRESH_TOKEN_SECRET"))
+	c.accessTTL = p.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Second)
+	c.refreshTTL = p.duration("REFRESH_TOKEN_TTL", 168*time.Hour, time.Second)
+	c.reuseGrace = p.duration("REFRESH_REUSE_GRACE", 10*time.Second, 0)
+	c.resetTTL = p.duration("RESET_TOKEN_TTL", 15*time.Minute, time.Second)
+	c.bcryptCost = p.integer("BCRYPT_COST", 10, 4, 31)
+	c.corsOrigins = p.list("CORS_ORIGINS", "http://localhost:3000,http://localhost:5173")
+	c.cookieSecure = p.boolean("COOKIE_SECURE", true)
+	c.cookieSameSite = p.sameSite("COOKIE_SAMESITE")
+	c.trustProxy = p.boolean("TRUST_PROXY", false)
+	c.adminEmails = p.list("ADMIN_EMAILS", "")
+	for i, e := range c.adminEmails {
+		c.adminEmails[i] = strings.ToLower(e)
+	}
+	c.resetURL = p.httpURL("RESET_URL", "http://localhost:8080/reset-password")
+	c.rateLimits = p.onOff("RATE_LIMITS", true)
+	c.smtpHost = env("SMTP_HOST")
+	c.smtpPort = p.integer("SMTP_PORT", 587, 1, 65535)
+	c.smtpUsername = env("SMTP_USERNAME")
+	c.smtpPassword = env("SMTP_PASSWORD")
+	c.emailFrom = env("EMAIL_FROM")
+	if c.emailFrom == "" {
+		c.emailFrom = "corkboard <no-reply@localhost>"
+	}
+	if p.err != nil {
+		return c, p.err
+	}
+
+	switch c.store {
+	case "file":
+	case "mongo":
+		if c.mongoURI == "" {
+			return c, errors.New("-store mongo needs a connection string: set -mongo-uri or MONGO_URI")
+		}
+	default:
+		return c, fmt.Errorf("unknown store %q: use file or mongo", c.store)
+	}
+	for _, s := range []struct {
+		name  string
+		value []byte
+	}{{"ACCESS_TOKEN_SECRET", c.accessSecret}, {"REFRESH_TOKEN_SECRET", c.refreshSecret}} {
+		if len(s.value) > 0 && len(s.value) < minSecretBytes {
+			return c, fmt.Errorf("%s is %d bytes; it must be at least %d", s.name, len(s.value), minSecretBytes)
+		}
+	}
+	if c.cookieSameSite == http.SameSiteNoneMode && !c.cookieSecure {
+		return c, errors.New("COOKIE_SAMESITE=None needs COOKIE_SECURE=true: browsers drop such cookies otherwise")
+	}
+	return c, nil
+}
+
+// parser reads typed settings from the environment, remembering the first
+// bad value.
+type parser struct {
+	env func(string) string
+	err error
+}
+
+func (p *parser) fail(key, value, want string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%s=%q is not valid: want %s", key, value, want)
+	}
+}
+
+func (p *parser) duration(key string, def, minimum time.Duration) time.Duration {
+	v := p.env(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < minimum {
+		p.fail(key, v, fmt.Sprintf("a Go duration of at least %v, like 15m or 168h", minimum))
+	}
+	return d
+}
+
+func (p *parser) integer(key string, def, lo, hi int) int {
+	v := p.env(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(key, v, fmt.Sprintf("a whole number from %d to %d", lo, hi))
+	}
+	return n
+}
+
+func (p *parser) boolean(key string, def bool) bool {
+	v := p.env(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(key, v, "true or false")
+	}
+	return b
+}
+
+func (p *parser) onOff(key string, def bool) bool {
+	switch v := strings.ToLower(p.env(key)); v {
+	case "":
+		return def
+	case "on", "true", "1":
+		return true
+	case "off", "false", "0":
+		return false
+	default:
+		p.fail(key, v, "on or off")
+		return def
+	}
+}
+
+func (p *parser) list(key, def string) []string {
+	v := p.env(key)
+	if v == "" {
+		v = def
+	}
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func (p *parser) sameSite(key string) http.SameSite {
+	switch v := p.env(key); strings.ToLower(v) {
+	case "", "lax":
+		return http.SameSiteLaxMode
+	case "strict":
+		return http.SameSiteStrictMode
+	case "none":
+		return http.SameSiteNoneMode
+	default:
+		p.fail(key, v, "Lax, Strict or None")
+		return http.SameSiteLaxMode
+	}
+}
+
+func (p *parser) httpURL(key, def string) string {
+	v := p.env(key)
+	if v == "" {
+		return def
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail(key, v, "an absolute http(s) URL")
+	}
+	return v
+}
+
+// readDotenv parses the .env file at path: KEY=VALUE lines, optionally
+// prefixed with "export ", values optionally in single or double quotes,
+// blank lines and # comments ignored. A missing file is no error.
+func readDotenv(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	vars := make(map[string]string)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		key, value, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" || strings.ContainsAny(key, " \t") {
+			return nil, fmt.Errorf("%s line %d: want KEY=VALUE", path, n)
+		}
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		}
+		vars[key] = value
+	}
+	return vars, sc.Err()
+}
+
+// secretsFile is DATA_DIR/secrets.json: the token secrets generated when
+// none were configured, kept so that tokens survive a restart.
+type secretsFile struct {
+	AccessTokenSecret  string `json:"accessTokenSecret"`
+	RefreshTokenSecret string `json:"refreshTokenSecret"`
+}
+
+// ensureSecrets fills in the token secrets that were not configured, from
+// DATA_DIR/secrets.json, generating and saving new ones (mode 0600) the
+// first time. It returns a warning to log when it had to, or "".
+func ensureSecrets(c *config) (warning string, err error) {
+	if len(c.accessSecret) > 0 && len(c.refreshSecret) > 0 {
+		if bytes.Equal(c.accessSecret, c.refreshSecret) {
+			return "", errors.New("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ")
+		}
+		return "", nil
+	}
+	path := filepath.Join(c.dataDir, "secrets.json")
+	var saved secretsFile
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &saved); err != nil {
+			return "", fmt.Errorf("%s is not valid JSON: %v", path, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
+	}
+	changed := false
+	for _, s := range []*string{&saved.AccessTokenSecret, &saved.RefreshTokenSecret} {
+		if len(*s) < minSecretBytes {
+			var b [32]byte
+			rand.Read(b[:])
+			*s = base64.RawURLEncoding.EncodeToString(b[:])
+			changed = true
+		}
+	}
+	if changed {
+		if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+			return "", err
+		}
+		out, _ := json.MarshalIndent(saved, "", "  ")
+		if err := writeFileAtomic(path, append(out, '\n'), 0o600); err != nil {
+			return "", err
+		}
+	}
+	if len(c.accessSecret) == 0 {
+		c.accessSecret = []byte(saved.AccessTokenSecret)
+	}
+	if len(c.refreshSecret) == 0 {
+		c.refreshSecret = []byte(saved.RefreshTokenSecret)
+	}
+	if bytes.Equal(c.accessSecret, c.refreshSecret) {
+		return "", errors.New("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ")
+	}
+	return "token secrets are not configured; using the generated ones kept in " + path +
+		" (set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET in production)", nil
+}
+
+// writeFileAtomic writes data to path through a synced temp file and a rename.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

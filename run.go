@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"corkboard/auth"
+	"corkboard/filestore"
+	"corkboard/user"
+)
+
+// run is the whole program; main only calls it. Everything it touches comes
+// in as an argument, so tests can run it like a user would.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	cmd, rest := "serve", args[1:]
+	if len(rest) > 0 && (rest[0] == "serve" || rest[0] == "export" || rest[0] == "import") {
+		cmd, rest = rest[0], rest[1:]
+	}
+	dotenv, err := readDotenv(".env")
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(rest, getenv, dotenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	default:
+		return fmt.Errorf("%s is not available yet", cmd)
+	}
+}
+
+// store is everything corkboard keeps, whichever backend keeps it.
+type store interface {
+	user.Store
+	auth.SessionStore
+	// Check reports whether the store can serve requests, for /healthz.
+	Check(ctx context.Context) error
+	Close() error
+}
+
+// openStore opens the configured store.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, error) {
+	switch cfg.store {
+	case "file":
+		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log})
+	default:
+		return nil, fmt.Errorf("-store %s is not built yet; use -store file", cfg.store)
+	}
+}
+
+// app holds the services the routes are built from.
+type app struct {
+	cfg   config
+	log   *slog.Logger
+	store store
+	auth  *auth.Service
+	users *user.Service
+}
+
+// newApp wires the services over an open store. now is the clock.
+func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app, error) {
+	// Leave a core for everything else: bcrypt at cost 10 takes tens of
+	// milliseconds of CPU per call.
+	passwords, err := auth.NewPasswords(cfg.bcryptCost, runtime.GOMAXPROCS(0)-1, 64)
+	if err != nil {
+		return nil, err
+	}
+	authSvc := auth.NewService(auth.Config{
+		AccessSecret:   cfg.accessSecret,
+		RefreshSecret:  cfg.refreshSecret,
+		AccessTTL:      cfg.accessTTL,
+		RefreshTTL:     cfg.refreshTTL,
+		ReuseGrace:     cfg.reuseGrace,
+		CookieSecure:   cfg.cookieSecure,
+		CookieSameSite: cfg.cookieSameSite,
+		Origins:        cfg.corsOrigins,
+		TrustProxy:     cfg.trustProxy,
+	}, st, user.Accounts(st), now, log)
+	users := user.NewService(user.Config{
+		AdminEmails: cfg.adminEmails,
+		TrustProxy:  cfg.trustProxy,
+		RateLimits:  cfg.rateLimits,
+	}, st, authSvc, passwords, now, log)
+	return &app{cfg: cfg, log: log, store: st, auth: authSvc, users: users}, nil
+}
+
+// storeClock is the wall clock at the precision both stores keep
+// (MongoDB dates hold milliseconds), so a time read back from either store
+// equals the time written.
+func storeClock() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// serve runs the HTTP server until ctx is cancelled (SIGINT, SIGTERM), then
+// stops accepting, lets in-flight requests finish for up to 10 s, and closes
+// the store.
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	warning, err := ensureSecrets(&cfg)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		log.Warn(warning)
+	}
+	a, err := newApp(cfg, st, storeClock, log)
+	if err != nil {
+		return err
+	}
+	if err := user.EnsureAdmins(ctx, st, st, cfg.adminEmails, storeClock()); err != nil {
+		return fmt.Errorf("granting admin roles: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go a.auth.SweepExpired(sweepCtx, 10*time.Minute)
+
+	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("in-flight requests did not finish in time", "error", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	stopSweep()
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
