@@ -1,0 +1,432 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"corkboard/auth"
+)
+
+// tokenDoc is the body of a refresh.
+type tokenDoc struct {
+	AccessToken  string `json:"accessToken"`
+	TokenType    string `json:"tokenType"`
+	ExpiresIn    int    `json:"expiresIn"`
+	RefreshToken string `json:"refreshToken"`
+}
+
+// refresh refreshes with the cookie jar's token and keeps the new access token.
+func (c *client) refresh(t *testing.T) tokenDoc {
+	t.Helper()
+	r := c.do("POST", "/api/auth/refresh", nil).want(t, http.StatusOK)
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("refresh Cache-Control = %q, want no-store", cc)
+	}
+	var d tokenDoc
+	r.json(t, &d)
+	if d.AccessToken == "" || d.TokenType != "Bearer" || d.RefreshToken != "" {
+		t.Errorf("cookie refresh body = %+v; want an access token and no refresh token", d)
+	}
+	c.token = d.AccessToken
+	return d
+}
+
+// refreshBody refreshes with a refresh token sent in the body.
+func (c *client) refreshBody(token string) *response {
+	return c.do("POST", "/api/auth/refresh", map[string]string{"refreshToken": token})
+}
+
+// claimsOf decodes a token's claims without verifying it.
+func claimsOf(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q has %d segments", token, len(parts))
+	}
+	data, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRefreshRotation(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		c.signup("erin", "erin@example.com", "password1")
+		first := c.refreshCookie()
+		seen := map[string]bool{first: true}
+		for i := 2; i <= 4; i++ {
+			env.clock.Advance(time.Minute)
+			c.refresh(t)
+			got := c.refreshCookie()
+			if seen[got] {
+				t.Fatalf("refresh %d returned a refresh token seen before", i)
+			}
+			seen[got] = true
+			if gen := claimsOf(t, got)["gen"]; gen != float64(i) {
+				t.Errorf("after %d refreshes the cookie's gen = %v, want %d", i-1, gen, i)
+			}
+			c.do("GET", "/api/users/me", nil).want(t, http.StatusOK)
+		}
+		// Refresh problems of the cookie path.
+		env.newClient().do("POST", "/api/auth/refresh", nil).wantProblem(t, 401, "refresh_token_missing")
+	})
+}
+
+func TestRefreshInBody(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		var d authDoc
+		c.do("POST", "/api/auth/signup", map[string]any{
+			"username": "frank", "email": "frank@example.com", "password": "password1", "returnRefreshToken": true,
+		}).want(t, 201).json(t, &d)
+		cli := env.newClient() // a CLI: no cookies are sent from here on
+		r := cli.refreshBody(d.RefreshToken).want(t, 200)
+		var td tokenDoc
+		r.json(t, &td)
+		if td.RefreshToken == "" || td.RefreshToken == d.RefreshToken || td.AccessToken == "" {
+			t.Fatalf("body refresh = %+v; want new access and refresh tokens in the body", td)
+		}
+		cli.token = td.AccessToken
+		cli.do("GET", "/api/users/me", nil).want(t, 200)
+
+		var ld authDoc
+		cli.do("POST", "/api/auth/login", map[string]any{"username": "frank", "password": "password1", "returnRefreshToken": true}).want(t, 200).json(t, &ld)
+		if ld.RefreshToken == "" {
+			t.Error("login with returnRefreshToken returned no refreshToken")
+		}
+	})
+}
+
+func TestRefreshBadTokens(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		var d authDoc
+		c.do("POST", "/api/auth/signup", map[string]any{
+			"username": "gina", "email": "gina@example.com", "password": "password1", "returnRefreshToken": true,
+		}).want(t, 201).json(t, &d)
+		c0 := claimsOf(t, d.RefreshToken)
+		forged := auth.NewTokenKey([]byte("another-refresh-secret-0123456789abcdef"), auth.UseRefresh).Sign(auth.Claims{
+			Subject: d.User.ID, SessionID: c0["sid"].(string), Generation: 1,
+			IssuedAt: env.clock.Now().Unix(), ExpiresAt: env.clock.Now().Add(time.Hour).Unix(),
+		})
+		tests := []struct{ name, token string }{
+			{"garbage", "garbage"},
+			{"truncated", d.RefreshToken[:len(d.RefreshToken)-10]},
+			{"access token", d.AccessToken},
+			{"flipped signature", d.RefreshToken[:len(d.RefreshToken)-1] + flip(d.RefreshToken[len(d.RefreshToken)-1])},
+			{"four segments", d.RefreshToken + ".x"},
+			{"signed with another secret", forged},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				env.newClient().refreshBody(tt.token).wantProblem(t, 401, "invalid_refresh_token")
+			})
+		}
+		env.newClient().do("POST", "/api/auth/refresh", `{"refreshToken":`).wantProblem(t, 400, "malformed_json")
+		// None of it changed anything: the real token still rotates.
+		env.newClient().refreshBody(d.RefreshToken).want(t, 200)
+	})
+}
+
+func flip(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+func TestReuseRevokesEverySession(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		laptop := env.newClient()
+		laptop.signup("hank", "hank@example.com", "password1")
+		phone := env.newClient()
+		phone.login("email", "hank@example.com", "password1")
+
+		stolen := laptop.refreshCookie()
+		laptop.refresh(t)
+		env.clock.Advance(11 * time.Second) // past the 10 s grace window
+
+		thief := env.newClient()
+		r := thief.refreshBody(stolen)
+		r.wantProblem(t, 401, "refresh_token_reused")
+
+		for name, c := range map[string]*client{"laptop": laptop, "phone": phone} {
+			c.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+			r := c.do("POST", "/api/auth/refresh", nil)
+			r.wantProblem(t, 401, "session_revoked")
+			if c.refreshCookie() != "" {
+				t.Errorf("%s: refresh cookie not cleared after a refused refresh", name)
+			}
+		}
+		// The user logs in again and carries on.
+		laptop.login("username", "hank", "password1")
+		laptop.do("GET", "/api/users/me", nil).want(t, 200)
+	})
+}
+
+func TestGraceWindow(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		tab1 := env.newClient()
+		var d authDoc
+		tab1.do("POST", "/api/auth/signup", map[string]any{
+			"username": "ivy", "email": "ivy@example.com", "password": "password1", "returnRefreshToken": true,
+		}).want(t, 201).json(t, &d)
+		t1 := d.RefreshToken
+
+		var first, second tokenDoc
+		env.newClient().refreshBody(t1).want(t, 200).json(t, &first)
+		env.clock.Advance(5 * time.Second)
+		// A second tab presents the token the first tab just retired.
+		env.newClient().refreshBody(t1).want(t, 200).json(t, &second)
+		g1, g2 := claimsOf(t, first.RefreshToken)["gen"], claimsOf(t, second.RefreshToken)["gen"]
+		if g1 != float64(2) || g2 != g1 || claimsOf(t, first.RefreshToken)["sid"] != claimsOf(t, second.RefreshToken)["sid"] {
+			t.Fatalf("grace answer gen %v (sid %v), first rotation gen %v (sid %v); want the same successor",
+				g2, claimsOf(t, second.RefreshToken)["sid"], g1, claimsOf(t, first.RefreshToken)["sid"])
+		}
+		// No fork: the user still has one session, and the chain goes on.
+		tab1.token = second.AccessToken
+		var list struct{ Sessions []map[string]any }
+		tab1.do("GET", "/api/auth/sessions", nil).want(t, 200).json(t, &list)
+		if len(list.Sessions) != 1 {
+			t.Errorf("after a grace answer the user has %d sessions, want 1", len(list.Sessions))
+		}
+		var third tokenDoc
+		env.newClient().refreshBody(second.RefreshToken).want(t, 200).json(t, &third)
+		if g := claimsOf(t, third.RefreshToken)["gen"]; g != float64(3) {
+			t.Errorf("rotating the grace answer gave gen %v, want 3", g)
+		}
+		// t1 is now two generations old: reuse, even inside the window.
+		env.newClient().refreshBody(t1).wantProblem(t, 401, "refresh_token_reused")
+	})
+}
+
+func TestRevokedSessionGetsNoGrace(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		var d authDoc
+		env.newClient().do("POST", "/api/auth/signup", map[string]any{
+			"username": "jack", "email": "jack@example.com", "password": "password1", "returnRefreshToken": true,
+		}).want(t, 201).json(t, &d)
+		var next tokenDoc
+		env.newClient().refreshBody(d.RefreshToken).want(t, 200).json(t, &next)
+		env.newClient().do("POST", "/api/auth/logout", map[string]string{"refreshToken": next.RefreshToken}).want(t, 204)
+		env.clock.Advance(time.Second) // well inside the grace window
+		env.newClient().refreshBody(d.RefreshToken).wantProblem(t, 401, "session_revoked")
+		env.newClient().refreshBody(next.RefreshToken).wantProblem(t, 401, "session_revoked")
+	})
+}
+
+func TestConcurrentRefreshOneChain(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		var d authDoc
+		env.newClient().do("POST", "/api/auth/signup", map[string]any{
+			"username": "kate", "email": "kate@example.com", "password": "password1", "returnRefreshToken": true,
+		}).want(t, 201).json(t, &d)
+
+		const n = 50
+		var wg sync.WaitGroup
+		results := make([]*response, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = env.newClient().refreshBody(d.RefreshToken)
+			}()
+		}
+		wg.Wait()
+		sids := map[any]bool{}
+		for i, r := range results {
+			if r.StatusCode != 200 {
+				t.Errorf("racer %d: status %d, body %s; want 200 (one rotation, the rest grace answers)", i, r.StatusCode, r.body)
+				continue
+			}
+			var td tokenDoc
+			r.json(t, &td)
+			c := claimsOf(t, td.RefreshToken)
+			if c["gen"] != float64(2) {
+				t.Errorf("racer %d got gen %v, want 2: the chain forked or rotated twice", i, c["gen"])
+			}
+			sids[c["sid"]] = true
+		}
+		if len(sids) != 1 {
+			t.Errorf("racers got %d sessions, want 1", len(sids))
+		}
+	})
+}
+
+func TestLogout(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		c.signup("liam", "liam@example.com", "password1")
+		r := c.do("POST", "/api/auth/logout", nil).want(t, 204)
+		if !strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "refresh_token=; Path=/api/auth; Max-Age=0; HttpOnly; Secure; SameSite=Lax") {
+			t.Errorf("logout Set-Cookie = %q; want the cookie cleared with the same attributes", r.Header.Values("Set-Cookie"))
+		}
+		if c.refreshCookie() != "" {
+			t.Error("cookie jar still holds the refresh token after logout")
+		}
+		c.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+		c.do("POST", "/api/auth/logout", nil).want(t, 204) // again: still 204
+		env.newClient().do("POST", "/api/auth/logout", nil).want(t, 204)
+		env.newClient().do("POST", "/api/auth/logout", map[string]string{"refreshToken": "junk"}).want(t, 204)
+	})
+}
+
+func TestLogoutAllAndSessionList(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		a := env.newClient()
+		a.signup("mia", "mia@example.com", "password1")
+		env.clock.Advance(time.Second)
+		b := env.newClient()
+		b.login("email", "mia@example.com", "password1")
+		env.clock.Advance(time.Second)
+		c := env.newClient()
+		c.login("username", "mia", "password1")
+		stranger := env.newClient()
+		stranger.signup("nora", "nora@example.com", "password1")
+
+		type sessionDoc struct {
+			ID                    string
+			CreatedAt, LastUsedAt time.Time
+			UserAgent, IP         string
+			Current               bool
+		}
+		var list struct{ Sessions []sessionDoc }
+		a.do("GET", "/api/auth/sessions", nil, "User-Agent", "laptop-browser").want(t, 200).json(t, &list)
+		if len(list.Sessions) != 3 {
+			t.Fatalf("sessions = %+v, want 3", list.Sessions)
+		}
+		if !list.Sessions[2].Current || list.Sessions[0].Current || !list.Sessions[0].CreatedAt.After(list.Sessions[2].CreatedAt) {
+			t.Errorf("sessions %+v: want newest first with the oldest (a's) marked current", list.Sessions)
+		}
+		if list.Sessions[0].IP != "127.0.0.1" || list.Sessions[0].UserAgent == "" {
+			t.Errorf("session %+v lacks IP or user agent", list.Sessions[0])
+		}
+
+		// a ends c's session: c's access token dies at once.
+		cID := list.Sessions[0].ID
+		stranger.do("DELETE", "/api/auth/sessions/"+cID, nil).wantProblem(t, 404, "not_found")
+		a.do("DELETE", "/api/auth/sessions/"+cID, nil).want(t, 204)
+		c.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+		a.do("DELETE", "/api/auth/sessions/"+cID, nil).wantProblem(t, 404, "not_found")
+		a.do("DELETE", "/api/auth/sessions/nonsense", nil).wantProblem(t, 404, "not_found")
+
+		// logout-all ends a's and b's; the stranger is untouched.
+		r := a.do("POST", "/api/auth/logout-all", nil).want(t, 204)
+		if !strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), ""), "Max-Age=0") {
+			t.Error("logout-all did not clear the cookie")
+		}
+		a.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+		b.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+		b.do("POST", "/api/auth/refresh", nil).wantProblem(t, 401, "session_revoked")
+		stranger.do("GET", "/api/users/me", nil).want(t, 200)
+	})
+}
+
+func TestChangePassword(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		a := env.newClient()
+		a.signup("oscar", "oscar@example.com", "password1")
+		b := env.newClient()
+		b.login("email", "oscar@example.com", "password1")
+
+		a.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": "wrong-one", "newPassword": "password2"}).wantProblem(t, 401, "invalid_credentials")
+		p := a.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": "password1", "newPassword": "short"}).wantProblem(t, 422, "validation_failed")
+		if p.Errors["newPassword"] == "" {
+			t.Errorf("422 errors %v do not name newPassword", p.Errors)
+		}
+		a.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": "password1", "newPassword": "password2"}).want(t, 204)
+
+		a.do("GET", "/api/users/me", nil).want(t, 200)
+		b.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+		env.newClient().do("POST", "/api/auth/login", map[string]string{"email": "oscar@example.com", "password": "password1"}).wantProblem(t, 401, "invalid_credentials")
+		env.newClient().login("email", "oscar@example.com", "password2")
+	})
+}
+
+func TestExpiredRefreshToken(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		var d authDoc
+		c.do("POST", "/api/auth/signup", map[string]any{
+			"username": "pia", "email": "pia@example.com", "password": "password1", "returnRefreshToken": true,
+		}).want(t, 201).json(t, &d)
+		env.clock.Advance(7*24*time.Hour + time.Second)
+		c.refreshBody(d.RefreshToken).wantProblem(t, 401, "invalid_refresh_token")
+	})
+}
+
+func TestRateLimits(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		env.newClient().signup("quinn", "quinn@example.com", "password1")
+		c := env.newClient()
+		for i := 0; i < 10; i++ {
+			c.do("POST", "/api/auth/login", map[string]string{"username": "quinn", "password": "nope-nope"}).wantProblem(t, 401, "invalid_credentials")
+		}
+		// Locked now, even with the right password, and whichever name is used.
+		r := c.do("POST", "/api/auth/login", map[string]string{"email": "QUINN@example.com", "password": "password1"})
+		r.wantProblem(t, 429, "rate_limited")
+		if ra := r.Header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Errorf("429 Retry-After = %q", ra)
+		}
+		env.clock.Advance(15 * time.Minute)
+		c.login("email", "quinn@example.com", "password1")
+
+		// 30 login requests per IP per minute.
+		env.clock.Advance(time.Minute)
+		for i := 0; i < 30; i++ {
+			c.do("POST", "/api/auth/login", map[string]string{"email": "x@example.com", "password": "whatever1"})
+		}
+		c.do("POST", "/api/auth/login", map[string]string{"email": "quinn@example.com", "password": "password1"}).wantProblem(t, 429, "rate_limited")
+
+		// 20 sign-ups per IP per hour (quinn was the first).
+		for i := 1; i < 20; i++ {
+			env.newClient().do("POST", "/api/auth/signup", map[string]string{
+				"username": "user" + string(rune('a'+i)), "email": "u" + string(rune('a'+i)) + "@example.com", "password": "password1",
+			}).want(t, 201)
+		}
+		env.newClient().do("POST", "/api/auth/signup", map[string]string{"username": "toomany", "email": "toomany@example.com", "password": "password1"}).wantProblem(t, 429, "rate_limited")
+	})
+}
+
+func TestRateLimitsOff(t *testing.T) {
+	env := startEnv(t, fileStore, func(c *config) { c.rateLimits = false })
+	c := env.newClient()
+	for i := 0; i < 40; i++ {
+		c.do("POST", "/api/auth/login", map[string]string{"email": "x@example.com", "password": "whatever1"}).wantProblem(t, 401, "invalid_credentials")
+	}
+}
+
+func TestCSRFGuard(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		c.signup("rita", "rita@example.com", "password1")
+		c.do("POST", "/api/auth/refresh", nil, "Origin", "https://evil.example").wantProblem(t, 403, "origin_not_allowed")
+		c.do("POST", "/api/auth/logout", nil, "Origin", "https://evil.example").wantProblem(t, 403, "origin_not_allowed")
+		c.do("GET", "/api/users/me", nil).want(t, 200) // the refused logout changed nothing
+		c.do("POST", "/api/auth/refresh", nil, "Origin", "http://localhost:3000").want(t, 200)
+	})
+}
