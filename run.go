@@ -144,7 +144,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
-	go a.auth.SweepExpired(sweepCtx, 10*time.Minute)
+	go a.auth.SweepEvery(sweepCtx, 10*time.Minute)
 
 	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store)
 	errc := make(chan error, 1)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -428,5 +430,26 @@ func TestCSRFGuard(t *testing.T) {
 		c.do("POST", "/api/auth/logout", nil, "Origin", "https://evil.example").wantProblem(t, 403, "origin_not_allowed")
 		c.do("GET", "/api/users/me", nil).want(t, 200) // the refused logout changed nothing
 		c.do("POST", "/api/auth/refresh", nil, "Origin", "http://localhost:3000").want(t, 200)
+	})
+}
+
+func TestSweepRemovesExpiredSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		old := env.newClient()
+		d := old.signup("sam", "sam@example.com", "password1")
+		sid := claimsOf(t, d.AccessToken)["sid"].(string)
+		env.clock.Advance(7*24*time.Hour + time.Second)
+		fresh := env.newClient()
+		fresh.login("username", "sam", "password1")
+
+		if n, err := env.app.auth.SweepExpired(context.Background()); err != nil || n != 1 {
+			t.Errorf("SweepExpired = %d, %v; want 1, nil", n, err)
+		}
+
+		if _, err := env.app.store.Session(context.Background(), sid); !errors.Is(err, auth.ErrSessionNotFound) {
+			t.Errorf("expired session after the sweep: %v, want ErrSessionNotFound", err)
+		}
+		fresh.do("GET", "/api/users/me", nil).want(t, 200)
 	})
 }

@@ -202,14 +202,19 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, userID, keep string) 
 	return s.sessions.RevokeUserSessions(ctx, userID, keep, s.now().UTC())
 }
 
-// SweepExpired deletes expired sessions every interval until ctx is done.
+// SweepExpired deletes the sessions that have expired and returns how many.
 // Expired sessions are refused at read time anyway; the sweep keeps the
 // store from growing without bound.
-func (s *Service) SweepExpired(ctx context.Context, interval time.Duration) {
+func (s *Service) SweepExpired(ctx context.Context) (int, error) {
+	return s.sessions.DeleteExpiredSessions(ctx, s.now().UTC())
+}
+
+// SweepEvery runs SweepExpired now and then every interval until ctx is done.
+func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := s.sessions.DeleteExpiredSessions(ctx, s.now().UTC())
+		n, err := s.SweepExpired(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("sweeping expired sessions failed", "error", err)
