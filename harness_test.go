@@ -51,17 +51,23 @@ type testEnv struct {
 // testConfig is the configuration end-to-end tests start from.
 func testConfig(t *testing.T) config {
 	t.Helper()
-	cfg, err := loadConfig(nil, func(string) string { return "" }, map[string]string{
-		"DATA_DIR":             t.TempDir(),
+	cfg, err := baseConfig(t.TempDir())
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	return cfg
+}
+
+// baseConfig is the configuration of tests and benchmarks, with its data
+// in dataDir.
+func baseConfig(dataDir string) (config, error) {
+	return loadConfig(nil, func(string) string { return "" }, map[string]string{
+		"DATA_DIR":             dataDir,
 		"ACCESS_TOKEN_SECRET":  "test-access-secret-0123456789abcdef",
 		"REFRESH_TOKEN_SECRET": "test-refresh-secret-0123456789abcdef",
 		"BCRYPT_COST":          "4",
 		"ADMIN_EMAILS":         "root@example.com",
 	}, io.Discard)
-	if err != nil {
-		t.Fatalf("loadConfig: %v", err)
-	}
-	return cfg
 }
 
 // storeOpener opens a fresh store of one kind for a test.

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"corkboard/filestore"
+)
+
+// benchApp is corkboard's handler over st, with rate
+// limits off (as for a load test) and the cheapest bcrypt cost.
+func benchApp(b *testing.B, st store) http.Handler {
+	b.Helper()
+	cfg, err := baseConfig(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.rateLimits = false
+	a, err := newApp(cfg, st, storeClock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a.routes()
+}
+
+// serveOne runs one request through h and returns the recorder.
+func serveOne(h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// benchSignup creates a user and returns its access and refresh tokens.
+func benchSignup(b *testing.B, h http.Handler, name string) (access, refresh string) {
+	b.Helper()
+	w := serveOne(h, "POST", "/api/auth/signup", fmt.Sprintf(`{"username":%q,"email":"%s@example.com","password":"password1","returnRefreshToken":true}`, name, name))
+	if w.Code != 201 {
+		b.Fatalf("signup %s: %d %s", name, w.Code, w.Body)
+	}
+	var d authDoc
+	json.Unmarshal(w.Body.Bytes(), &d)
+	return d.AccessToken, d.RefreshToken
+}
+
+func openBenchFileStore(b *testing.B, opts filestore.Options) store {
+	b.Helper()
+	st, err := filestore.Open(b.TempDir(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// BenchmarkMe measures GET /api/users/me through the whole handler chain:
+// token verification, the session check and the user lookup.
+func BenchmarkMe(b *testing.B) {
+	h := benchApp(b, openBenchFileStore(b, filestore.Options{}))
+	access, _ := benchSignup(b, h, "bench")
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if w := serveOne(h, "GET", "/api/users/me", "", "Authorization", "Bearer "+access); w.Code != 200 {
+				b.Fatalf("GET /api/users/me: %d %s", w.Code, w.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkRefresh64 measures refreshes per second with 64 concurrent
+// clients, each rotating its own session, on the file store with group
+// commit and, as the baseline in the same run, with one fsync per request.
+func BenchmarkRefresh64(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		opts filestore.Options
+	}{
+		{"group-commit", filestore.Options{}},
+		{"fsync-per-request", filestore.Options{SyncEachWrite: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchRefresh(b, benchApp(b, openBenchFileStore(b, tc.opts)))
+		})
+	}
+}
+
+// benchRefresh drives 64 clients (goroutines), each refreshing its own
+// session in a loop, and reports refreshes per second.
+func benchRefresh(b *testing.B, h http.Handler) {
+	// RunParallel starts parallelism × GOMAXPROCS goroutines: 64 or just over.
+	procs := runtime.GOMAXPROCS(0)
+	parallelism := (64 + procs - 1) / procs
+	clients := parallelism * procs
+	tokens := make(chan string, clients)
+	for i := range clients {
+		_, refresh := benchSignup(b, h, fmt.Sprintf("client%02d", i))
+		tokens <- refresh
+	}
+	var failures atomic.Int64
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		token := <-tokens
+		for pb.Next() {
+			w := serveOne(h, "POST", "/api/auth/refresh", `{"refreshToken":"`+token+`"}`)
+			if w.Code != 200 {
+				failures.Add(1)
+				continue
+			}
+			var d tokenDoc
+			json.Unmarshal(w.Body.Bytes(), &d)
+			token = d.RefreshToken
+		}
+		tokens <- token
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := failures.Load(); n > 0 {
+		b.Fatalf("%d refreshes failed", n)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "refreshes/s")
+}
