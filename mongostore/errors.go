@@ -1,0 +1,80 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"corkboard/web"
+)
+
+// fail wraps a driver error from operation op for the caller. An error that
+// means "the database cannot be reached right now" carries
+// web.ErrUnavailable, so the client gets a 503 and may retry; anything else is
+// a fault and is wrapped plainly (a logged 500). The cause stays in the chain
+// for the log line; web.Fail never shows it to the client.
+func (s *Store) fail(op string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("mongostore: %s: %w: %w", op, web.ErrUnavailable, err)
+	}
+	return fmt.Errorf("mongostore: %s: %w", op, err)
+}
+
+// Server error codes that mean the server is shutting down, stepping down or
+// cannot reach its peers: a retry a moment later may well succeed.
+var transientCodes = []int{
+	6,     // HostUnreachable
+	7,     // HostNotFound
+	89,    // NetworkTimeout
+	91,    // ShutdownInProgress
+	189,   // PrimarySteppedDown
+	262,   // ExceededTimeLimit
+	9001,  // SocketException
+	10107, // NotWritablePrimary
+	11600, // InterruptedAtShutdown
+	11602, // InterruptedDueToReplStateChange
+	13435, // NotPrimaryNoSecondaryOk
+	13436, // NotPrimaryOrSecondary
+}
+
+// unavailable reports whether err means the server could not be reached or
+// did not answer in time, as opposed to a server that answered with an error.
+func unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), // our OpTimeout, or the caller's deadline
+		errors.Is(err, mongo.ErrClientDisconnected), // after Close, during shutdown
+		mongo.IsTimeout(err),
+		mongo.IsNetworkError(err):
+		return true
+	}
+	// The topology package is the driver's "x" (experimental) API, but its
+	// error types are what a failed server selection or connection returns
+	// and the driver does not convert them.
+	if errors.As(err, new(topology.ServerSelectionError)) ||
+		errors.As(err, new(topology.ConnectionError)) ||
+		errors.As(err, new(topology.WaitQueueTimeoutError)) {
+		return true
+	}
+	var le mongo.LabeledError
+	if errors.As(err, &le) && (le.HasErrorLabel("NetworkError") || le.HasErrorLabel("RetryableWriteError")) {
+		return true
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		for _, code := range transientCodes {
+			if se.HasErrorCode(code) {
+				return true
+			}
+		}
+	}
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) && ne.Timeout() || errors.As(err, &oe)
+}

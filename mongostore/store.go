@@ -1,0 +1,420 @@
+// Package mongostore keeps corkboard's users and sessions in MongoDB, on
+// go.mongodb.org/mongo-driver/v2. One Store implements every store interface
+// the domain packages declare (user.Store, auth.SessionStore).
+//
+// MongoDB here may be a standalone mongod without transactions, so every state
+// change is a single atomic single-document operation (a compare-and-swap
+// where it matters, such as refresh-token rotation), or an ordered sequence
+// that is safe to retry. Identifiers are the domain's 24-hex strings, stored
+// as BSON ObjectIDs; times are BSON dates, so they keep milliseconds.
+//
+// A lost or slow server never hangs a request: every operation runs under
+// Options.OpTimeout, and connection, timeout and server-selection failures are
+// returned wrapped with web.ErrUnavailable, which the HTTP layer answers with
+// 503. Every other driver error is wrapped plainly and becomes a logged 500.
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"corkboard/auth"
+	"corkboard/user"
+)
+
+// Collection names.
+const (
+	usersCollection    = "users"
+	sessionsCollection = "sessions"
+)
+
+const (
+	// defaultOpTimeout bounds one store operation when Options.OpTimeout is 0.
+	defaultOpTimeout = 5 * time.Second
+	// openTimeout bounds Open: connecting, the first successful ping and
+	// creating the indexes. The operator asked for MongoDB; if it does not
+	// answer in this time, starting is pointless and saying so is kinder.
+	openTimeout = 10 * time.Second
+	// serverSelectionTimeout is how long an operation waits for a usable
+	// server. The driver's default (30 s) outlives any HTTP client's
+	// patience; a short one makes a lost server fail fast (503) while the
+	// driver's monitor keeps reconnecting in the background, so requests
+	// succeed again by themselves once the server is back.
+	serverSelectionTimeout = 3 * time.Second
+	// connectTimeout bounds a TCP connect plus handshake.
+	connectTimeout = 3 * time.Second
+)
+
+// Options configures Open. The zero value is usable.
+type Options struct {
+	// Logger receives the store's few log lines (such as the TTL index
+	// fallback). Nil discards them.
+	Logger *slog.Logger
+	// OpTimeout bounds every store operation (each round trip of an
+	// iteration, for EachUser and EachSession). Zero means 5 s.
+	OpTimeout time.Duration
+	// NoTTLIndex makes Open create a plain index on sessions.expiresAt
+	// instead of a TTL index. It is for tests: their clocks are fixed in
+	// the past, and MongoDB's TTL monitor, which goes by the server's
+	// clock, would delete their sessions halfway through. It does not drop
+	// a TTL index that exists already.
+	NoTTLIndex bool
+}
+
+// Store keeps users and sessions in one MongoDB database. It is safe for
+// concurrent use; the driver's client pools connections.
+type Store struct {
+	client    *mongo.Client
+	db        *mongo.Database
+	users     *mongo.Collection
+	sessions  *mongo.Collection
+	log       *slog.Logger
+	opTimeout time.Duration
+
+	// updateLock, when not nil, lets one update run at a time in this
+	// process. It is set only when the server is FerretDB 1.x, whose
+	// update and findAndModify read the matching documents, apply the
+	// change in its own process and write whole documents back by _id,
+	// in separate steps: two concurrent compare-and-swaps on one session
+	// can both "win", and a revocation can be overwritten by a concurrent
+	// rotation. MongoDB applies the filter and the change atomically per
+	// document, so there the filters alone are the guard and nothing is
+	// serialized. (Several processes sharing one FerretDB 1.x are still
+	// not safe; it is a test stand-in, not a production target.)
+	updateLock chan struct{}
+}
+
+var (
+	_ user.Store        = (*Store)(nil)
+	_ auth.SessionStore = (*Store)(nil)
+)
+
+// Open connects to the MongoDB server at uri, waits up to 10 s for it to
+// answer a ping, makes sure the indexes exist in database (creating them is
+// idempotent, so every start may do it), and returns the Store. The error of a
+// failed Open is one line that names the server without the credentials the
+// URI may carry.
+func Open(ctx context.Context, uri, database string, opts Options) (*Store, error) {
+	if database == "" {
+		return nil, errors.New("mongostore: open: no database name")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.OpTimeout <= 0 {
+		opts.OpTimeout = defaultOpTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+
+	where := redactURI(uri)
+	fail := func(what string, err error) error {
+		msg := scrub(fmt.Sprintf("mongostore: %s %s: %v", what, where, err), uri)
+		// One line, for the one line on stderr that start-up failures get.
+		return &openError{msg: strings.Join(strings.Fields(msg), " "), err: err}
+	}
+
+	co := options.Client().
+		ApplyURI(uri).
+		SetAppName("corkboard").
+		SetServerSelectionTimeout(serverSelectionTimeout).
+		SetConnectTimeout(connectTimeout)
+	client, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fail("cannot use MongoDB at", err)
+	}
+	// Any failure from here on must not leak the client's monitor goroutines.
+	closeClient := func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
+		defer dcancel()
+		client.Disconnect(dctx)
+	}
+
+	if err := pingUntil(ctx, client); err != nil {
+		closeClient()
+		return nil, fail("cannot reach MongoDB at", err)
+	}
+
+	db := client.Database(database)
+	s := &Store{
+		client:    client,
+		db:        db,
+		users:     db.Collection(usersCollection),
+		sessions:  db.Collection(sessionsCollection),
+		log:       opts.Logger,
+		opTimeout: opts.OpTimeout,
+	}
+	version, ferret, err := ferretDBVersion(ctx, client)
+	if err != nil {
+		closeClient()
+		return nil, fail("cannot read the build info of MongoDB at", err)
+	}
+	if ferret && !ferretDB2(version) {
+		s.log.Info("server is FerretDB 1.x, whose updates are not atomic: this process runs its updates one at a time",
+			slog.String("ferretdb_version", version))
+		s.updateLock = make(chan struct{}, 1)
+	}
+	if err := s.ensureIndexes(ctx, !opts.NoTTLIndex); err != nil {
+		closeClient()
+		return nil, fail("cannot create indexes in MongoDB at", err)
+	}
+	return s, nil
+}
+
+// pingUntil pings until the server answers or ctx ends. One ping gives up
+// after the short server-selection timeout; retrying lets a server that is
+// still starting (a container started next to ours) use the whole of Open's
+// deadline.
+func pingUntil(ctx context.Context, client *mongo.Client) error {
+	for {
+		err := client.Ping(ctx, readpref.Primary())
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !unavailable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// ferretDBVersion reports whether the server is FerretDB, which adds
+// ferretdbVersion to buildInfo, and which version it says it is (builds
+// without version information say "unknown"). A server that refuses
+// buildInfo is taken for MongoDB.
+func ferretDBVersion(ctx context.Context, client *mongo.Client) (version string, ferret bool, err error) {
+	raw, err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
+	if err != nil {
+		if unavailable(err) {
+			return "", false, err
+		}
+		return "", false, nil
+	}
+	v, err := raw.LookupErr("ferretdbVersion")
+	if err != nil {
+		return "", false, nil
+	}
+	version, _ = v.StringValueOK()
+	return version, true, nil
+}
+
+// ferretDB2 reports whether a FerretDB version is 2.0 or later. FerretDB 2
+// runs on PostgreSQL with the DocumentDB extension, which updates documents
+// in place within one statement; an unknown version is taken for 1.x, to be
+// safe.
+func ferretDB2(version string) bool {
+	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n >= 2
+}
+
+// lockUpdates waits for this process's turn to update, when updates must be
+// serialized (see Store.updateLock), and returns the function that ends the
+// turn. Waiting is bounded by ctx like any other part of an operation.
+func (s *Store) lockUpdates(ctx context.Context) (unlock func(), err error) {
+	if s.updateLock == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.updateLock <- struct{}{}:
+		return func() { <-s.updateLock }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// openError is Open's failure: a message scrubbed of credentials, and the
+// cause for errors.Is and errors.As.
+type openError struct {
+	msg string
+	err error
+}
+
+func (e *openError) Error() string { return e.msg }
+func (e *openError) Unwrap() error { return e.err }
+
+// redactURI returns uri with its user information (user name and password)
+// replaced by "***", for messages and logs. It parses by hand because a
+// MongoDB URI may list several hosts, which net/url refuses.
+func redactURI(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		// Not a URI at all; it might still be a secret, so do not echo it.
+		return "(unparsable URI)"
+	}
+	// The user information ends at the last "@" before the options: a
+	// password with an unescaped "@" or "/" is still hidden whole.
+	authority := rest
+	if i := strings.IndexByte(authority, '?'); i >= 0 {
+		authority = authority[:i]
+	}
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		rest = "***@" + rest[at+1:]
+	}
+	return scheme + "://" + rest
+}
+
+// scrub removes from msg the user information of uri, and its password both
+// as written and percent-decoded, in case the driver quoted any of them.
+func scrub(msg, uri string) string {
+	_, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		if uri != "" {
+			msg = strings.ReplaceAll(msg, uri, "(unparsable URI)")
+		}
+		return msg
+	}
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest = rest[:i]
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return msg
+	}
+	userinfo := rest[:at]
+	secrets := []string{userinfo}
+	if _, pw, ok := strings.Cut(userinfo, ":"); ok && pw != "" {
+		secrets = append(secrets, pw)
+		if dec, err := url.PathUnescape(pw); err == nil && dec != pw {
+			secrets = append(secrets, dec)
+		}
+	}
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "***")
+		}
+	}
+	return msg
+}
+
+// ensureIndexes creates the indexes the store relies on. Creating an index
+// with the same keys, name and options as an existing one is a no-op, so this
+// runs at every start. Each index is its own createIndexes command: FerretDB
+// 1.24 panics and drops the connection when one command lists two or more
+// indexes that all exist already, and the extra round trips happen only at
+// start.
+func (s *Store) ensureIndexes(ctx context.Context, ttl bool) error {
+	for _, ix := range []struct {
+		coll *mongo.Collection
+		key  string
+		opts *options.IndexOptionsBuilder
+	}{
+		// Uniqueness is enforced by the server, not by a check-then-insert,
+		// which two concurrent sign-ups would both pass. Both keys are stored
+		// lower-cased because a case-insensitive collation is not available
+		// everywhere (FerretDB refuses it), and a plain index serves an
+		// equality lookup on a lower-cased key just as well.
+		{s.users, "email", options.Index().SetName(emailIndex).SetUnique(true)},
+		{s.users, "usernameKey", options.Index().SetName(usernameIndex).SetUnique(true)},
+		// userId serves ListSessions, RevokeUserSessions and SetSessionRoles.
+		{s.sessions, "userId", options.Index().SetName("userId_1")},
+	} {
+		_, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: ix.key, Value: 1}}, Options: ix.opts})
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", ix.coll.Name(), ix.key, err)
+		}
+	}
+	// A TTL index lets MongoDB delete expired sessions by itself. It is only
+	// a convenience: reads check expiry and DeleteExpiredSessions sweeps, so
+	// a server without TTL indexes (FerretDB answers NotImplemented) gets a
+	// plain index on expiresAt for the sweep instead. Both carry the same
+	// name, so each start finds whichever exists: MongoDB refuses to create
+	// one while the other is there (IndexOptionsConflict), and either one
+	// serves the sweep.
+	if ttl {
+		_, err := s.sessions.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetName(expiresIndex).SetExpireAfterSeconds(0),
+		})
+		if err == nil {
+			return nil
+		}
+		if unavailable(err) {
+			return fmt.Errorf("sessions.expiresAt: %w", err)
+		}
+		s.log.Info("TTL indexes not supported; expired sessions are removed by the sweep",
+			slog.String("collection", sessionsCollection), slog.String("error", err.Error()))
+	}
+	_, err := s.sessions.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetName(expiresIndex),
+	})
+	var se mongo.ServerError
+	if err != nil && !(errors.As(err, &se) && se.HasErrorCode(indexOptionsConflict)) {
+		return fmt.Errorf("sessions.expiresAt: %w", err)
+	}
+	return nil
+}
+
+// indexOptionsConflict is MongoDB's error code for "an index with this name
+// and keys exists with other options".
+const indexOptionsConflict = 85
+
+// Index names. Naming them explicitly lets CreateUser tell which unique
+// index a duplicate-key error names.
+const (
+	emailIndex    = "email_1"
+	usernameIndex = "usernameKey_1"
+	expiresIndex  = "expiresAt_1"
+)
+
+// Close disconnects from the server, waiting up to 5 s for operations in
+// flight. Operations after Close fail with an error wrapping
+// web.ErrUnavailable.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.client.Disconnect(ctx); err != nil {
+		return s.fail("close", err)
+	}
+	return nil
+}
+
+// Check pings the server, for /healthz: nil means the store can serve
+// requests; an error wraps web.ErrUnavailable when the server is out of
+// reach.
+func (s *Store) Check(ctx context.Context) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return s.fail("ping", err)
+	}
+	return nil
+}
+
+// Database returns the database the Store works in. It is for tests and
+// tools (dropping a test database, inspecting raw documents); the
+// application goes through the Store's methods.
+func (s *Store) Database() *mongo.Database { return s.db }
+
+// beginUpdate is opContext for an operation that changes existing
+// documents: it also waits for this process's update turn when updates must
+// be serialized (see Store.updateLock). done ends both.
+func (s *Store) beginUpdate(ctx context.Context, op string) (_ context.Context, done func(), err error) {
+	ctx, cancel := s.opContext(ctx)
+	unlock, err := s.lockUpdates(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, s.fail(op, err)
+	}
+	return ctx, func() { unlock(); cancel() }, nil
+}
+
+// opContext bounds one operation by the store's OpTimeout, so that a lost
+// server gives an error instead of a hang.
+func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opTimeout)
+}

@@ -1,0 +1,320 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"corkboard/objectid"
+	"corkboard/user"
+)
+
+// userDoc is a user as stored in the users collection.
+type userDoc struct {
+	ID       bson.ObjectID `bson:"_id"`
+	Username string        `bson:"username"`
+	// UsernameKey is Username lower-cased: the unique index and the lookup
+	// key, because case-insensitive collations are not available on every
+	// server that speaks MongoDB.
+	UsernameKey string `bson:"usernameKey"`
+	// Email is lower-cased, so its unique index is case-insensitive.
+	Email    string `bson:"email"`
+	FullName string `bson:"fullName"`
+	Color    string `bson:"color"`
+	// Roles is always an array, never null, so queries on it behave.
+	Roles []string `bson:"roles"`
+	// PictureID names a stored file (a GridFS file id); absent when there is
+	// no picture.
+	PictureID    *bson.ObjectID `bson:"pictureId,omitempty"`
+	PasswordHash string         `bson:"passwordHash"`
+	CreatedAt    time.Time      `bson:"createdAt"`
+	UpdatedAt    time.Time      `bson:"updatedAt"`
+}
+
+// toUserDoc converts u for storage. It fails only on ids that no caller
+// should produce, which is a programming error, not a client's.
+func toUserDoc(u user.User) (userDoc, error) {
+	id, ok := parseID(u.ID)
+	if !ok {
+		return userDoc{}, fmt.Errorf("user id %q is not a 24-hex id", u.ID)
+	}
+	d := userDoc{
+		ID:           id,
+		Username:     u.Username,
+		UsernameKey:  usernameKey(u.Username),
+		Email:        emailKey(u.Email),
+		FullName:     u.FullName,
+		Color:        u.Color,
+		Roles:        cloneRoles(u.Roles),
+		PasswordHash: u.PasswordHash,
+		CreatedAt:    u.CreatedAt,
+		UpdatedAt:    u.UpdatedAt,
+	}
+	if u.PictureID != "" {
+		pid, ok := parseID(u.PictureID)
+		if !ok {
+			return userDoc{}, fmt.Errorf("picture id %q is not a 24-hex id", u.PictureID)
+		}
+		d.PictureID = &pid
+	}
+	return d, nil
+}
+
+// toUser converts a stored user back. The decoder gives fresh slices, so the
+// caller owns what it gets.
+func (d userDoc) toUser() user.User {
+	u := user.User{
+		ID:           d.ID.Hex(),
+		Username:     d.Username,
+		Email:        d.Email,
+		FullName:     d.FullName,
+		Color:        d.Color,
+		Roles:        d.Roles,
+		PasswordHash: d.PasswordHash,
+		CreatedAt:    d.CreatedAt.UTC(),
+		UpdatedAt:    d.UpdatedAt.UTC(),
+	}
+	if d.PictureID != nil {
+		u.PictureID = d.PictureID.Hex()
+	}
+	return u
+}
+
+// usernameKey and emailKey are the case-folded forms the unique indexes hold.
+// Usernames are ASCII (the domain validates them), so ToLower is the whole
+// folding.
+func usernameKey(username string) string { return strings.ToLower(username) }
+func emailKey(email string) string       { return strings.ToLower(email) }
+
+// cloneRoles copies roles so the stored document never aliases the caller's
+// slice, and turns nil into an empty array.
+func cloneRoles(roles []string) []string {
+	if roles == nil {
+		return []string{}
+	}
+	return slices.Clone(roles)
+}
+
+// parseID converts a domain id to an ObjectID. Only the canonical form
+// (lowercase, as objectid.New makes) is accepted, so that an id that one
+// store would not find is not found by the other either.
+func parseID(id string) (bson.ObjectID, bool) {
+	if !objectid.Valid(id) {
+		return bson.ObjectID{}, false
+	}
+	oid, err := bson.ObjectIDFromHex(id)
+	return oid, err == nil
+}
+
+// CreateUser stores u. The unique indexes on email and usernameKey decide
+// clashes atomically; the duplicate-key error is mapped to user.ErrEmailTaken
+// or user.ErrUsernameTaken.
+func (s *Store) CreateUser(ctx context.Context, u user.User) error {
+	doc, err := toUserDoc(u)
+	if err != nil {
+		return fmt.Errorf("mongostore: create user: %w", err)
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	_, err = s.users.InsertOne(ctx, doc)
+	if err == nil {
+		return nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return s.fail("create user", err)
+	}
+	switch duplicateIndex(err) {
+	case emailIndex:
+		return user.ErrEmailTaken
+	case usernameIndex:
+		return user.ErrUsernameTaken
+	case "_id_":
+		return fmt.Errorf("mongostore: create user: id %s already in use: %w", u.ID, err)
+	}
+	// The error did not say which index (FerretDB names only the
+	// collection): ask the collection. If the clash is gone already (the
+	// other user deleted in between), a plain error is returned, and
+	// trying again will succeed.
+	return s.whichDuplicate(ctx, doc, err)
+}
+
+// whichDuplicate finds out, after a duplicate-key error whose index could not
+// be read, which unique field of doc clashed.
+func (s *Store) whichDuplicate(ctx context.Context, doc userDoc, dupErr error) error {
+	for _, probe := range []struct {
+		filter bson.D
+		err    error
+	}{
+		{bson.D{{Key: "email", Value: doc.Email}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: doc.ID}}}}, user.ErrEmailTaken},
+		{bson.D{{Key: "usernameKey", Value: doc.UsernameKey}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: doc.ID}}}}, user.ErrUsernameTaken},
+	} {
+		err := s.users.FindOne(ctx, probe.filter, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		switch {
+		case err == nil:
+			return probe.err
+		case !errors.Is(err, mongo.ErrNoDocuments):
+			return s.fail("create user", err)
+		}
+	}
+	return fmt.Errorf("mongostore: create user: duplicate key on an unknown index: %w", dupErr)
+}
+
+// dupIndexRE finds the index name in a duplicate-key message. MongoDB and
+// FerretDB both write "E11000 duplicate key error collection: db.users
+// index: email_1 dup key: { ... }".
+var dupIndexRE = regexp.MustCompile(`index: (\S+) dup key`)
+
+// duplicateIndex returns the name of the unique index a duplicate-key error
+// names, or "" when it cannot tell. MongoDB 4.2+ also sends keyPattern, which
+// is read first because it does not depend on message wording.
+func duplicateIndex(err error) string {
+	var we mongo.WriteException
+	if !errors.As(err, &we) {
+		return ""
+	}
+	for _, e := range we.WriteErrors {
+		if kp, ok := e.Raw.Lookup("keyPattern").DocumentOK(); ok {
+			if elems, err := kp.Elements(); err == nil && len(elems) == 1 {
+				switch elems[0].Key() {
+				case "email":
+					return emailIndex
+				case "usernameKey":
+					return usernameIndex
+				case "_id":
+					return "_id_"
+				}
+			}
+		}
+		if m := dupIndexRE.FindStringSubmatch(e.Message); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
+// findUser returns the one user matching filter, or user.ErrNotFound.
+func (s *Store) findUser(ctx context.Context, op string, filter bson.D) (user.User, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var d userDoc
+	if err := s.users.FindOne(ctx, filter).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return user.User{}, user.ErrNotFound
+		}
+		return user.User{}, s.fail(op, err)
+	}
+	return d.toUser(), nil
+}
+
+// UserByID returns the user with the given id, or user.ErrNotFound (also for
+// an id that is not a valid id at all).
+func (s *Store) UserByID(ctx context.Context, id string) (user.User, error) {
+	oid, ok := parseID(id)
+	if !ok {
+		return user.User{}, user.ErrNotFound
+	}
+	return s.findUser(ctx, "find user", bson.D{{Key: "_id", Value: oid}})
+}
+
+// UserByEmail returns the user with the given email, compared
+// case-insensitively, or user.ErrNotFound.
+func (s *Store) UserByEmail(ctx context.Context, email string) (user.User, error) {
+	return s.findUser(ctx, "find user by email", bson.D{{Key: "email", Value: emailKey(email)}})
+}
+
+// UserByUsername returns the user with the given username, compared
+// case-insensitively, or user.ErrNotFound.
+func (s *Store) UserByUsername(ctx context.Context, username string) (user.User, error) {
+	return s.findUser(ctx, "find user by username", bson.D{{Key: "usernameKey", Value: usernameKey(username)}})
+}
+
+// updateUser applies set to the user with the given id, or fails with
+// user.ErrNotFound.
+func (s *Store) updateUser(ctx context.Context, op, id string, set bson.D) error {
+	oid, ok := parseID(id)
+	if !ok {
+		return user.ErrNotFound
+	}
+	ctx, done, err := s.beginUpdate(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if res.MatchedCount == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// SetPassword replaces the user's password hash and sets UpdatedAt to now,
+// or fails with user.ErrNotFound.
+func (s *Store) SetPassword(ctx context.Context, id, hash string, now time.Time) error {
+	return s.updateUser(ctx, "set password", id, bson.D{
+		{Key: "passwordHash", Value: hash},
+		{Key: "updatedAt", Value: now},
+	})
+}
+
+// SetRoles replaces the user's roles and sets UpdatedAt to now, or fails
+// with user.ErrNotFound.
+func (s *Store) SetRoles(ctx context.Context, id string, roles []string, now time.Time) error {
+	return s.updateUser(ctx, "set roles", id, bson.D{
+		{Key: "roles", Value: cloneRoles(roles)},
+		{Key: "updatedAt", Value: now},
+	})
+}
+
+// EachUser calls fn for every stored user, in no particular order, stopping
+// at the first error fn returns (which it returns unwrapped). Each round trip
+// to the server is bounded by OpTimeout, not the whole walk, so a large
+// export is not cut short.
+func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
+	return each(ctx, s, s.users, "list users", func(d userDoc) error { return fn(d.toUser()) })
+}
+
+// each walks every document of coll, decoding each into a D and handing it
+// to fn.
+func each[D any](ctx context.Context, s *Store, coll *mongo.Collection, op string, fn func(D) error) error {
+	fctx, cancel := s.opContext(ctx)
+	cur, err := coll.Find(fctx, bson.D{})
+	cancel()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	defer func() {
+		cctx, cancel := s.opContext(context.WithoutCancel(ctx))
+		defer cancel()
+		cur.Close(cctx)
+	}()
+	for {
+		nctx, cancel := s.opContext(ctx)
+		ok := cur.Next(nctx)
+		cancel()
+		if !ok {
+			break
+		}
+		var d D
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("mongostore: %s: %w", op, err)
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
