@@ -15,6 +15,7 @@ import (
 
 	"corkboard/auth"
 	"corkboard/filestore"
+	"corkboard/mongostore"
 	"corkboard/user"
 )
 
@@ -39,11 +40,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
 	switch cmd {
-	case "serve":
-		return serve(ctx, cfg, log)
+	case "export":
+		return transfer(ctx, cfg, log, "exported", func(st store) (int, int, error) { return exportStore(ctx, st, stdout) })
+	case "import":
+		return transfer(ctx, cfg, log, "imported", func(st store) (int, int, error) { return importStore(ctx, st, stdin) })
 	default:
-		return fmt.Errorf("%s is not available yet", cmd)
+		return serve(ctx, cfg, log)
 	}
+}
+
+// transfer opens the configured store, runs an export or import on it,
+// and logs what it moved.
+func transfer(ctx context.Context, cfg config, log *slog.Logger, verb string, move func(store) (users, sessions int, err error)) error {
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	users, sessions, err := move(st)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s %d users and %d sessions, then: %w", verb, users, sessions, err)
+	}
+	log.Info(verb, "store", cfg.store, "users", users, "sessions", sessions)
+	return nil
 }
 
 // store is everything corkboard keeps, whichever backend keeps it.
@@ -58,10 +79,10 @@ type store interface {
 // openStore opens the configured store.
 func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, error) {
 	switch cfg.store {
-	case "file":
-		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log})
+	case "mongo":
+		return mongostore.Open(ctx, cfg.mongoURI, cfg.mongoDB, mongostore.Options{Logger: log})
 	default:
-		return nil, fmt.Errorf("-store %s is not built yet; use -store file", cfg.store)
+		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log})
 	}
 }
 
