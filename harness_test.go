@@ -122,6 +122,7 @@ func (e *testEnv) newClient() *client {
 	// would share the last jar.
 	hc := *e.srv.Client()
 	hc.Jar = jar
+	hc.Timeout = time.Minute // a hang fails the test instead of stalling it
 	return &client{env: e, http: &hc}
 }
 
