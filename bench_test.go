@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/event"
+
 	"corkboard/filestore"
+	"corkboard/mongostore"
+	"corkboard/mongostore/mongotest"
 )
 
 // benchApp is corkboard's handler over st, with rate
@@ -68,42 +73,97 @@ func openBenchFileStore(b *testing.B, opts filestore.Options) store {
 	return st
 }
 
-// BenchmarkMe measures GET /api/users/me through the whole handler chain:
-// token verification, the session check and the user lookup.
+// BenchmarkMe measures GET /api/users/me through the whole handler chain
+// (token verification, the session check, the user lookup) on each store.
+// On MongoDB it also reports the commands sent per request: the session
+// and the user, each found by _id.
 func BenchmarkMe(b *testing.B) {
-	h := benchApp(b, openBenchFileStore(b, filestore.Options{}))
-	access, _ := benchSignup(b, h, "bench")
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if w := serveOne(h, "GET", "/api/users/me", "", "Authorization", "Bearer "+access); w.Code != 200 {
-				b.Fatalf("GET /api/users/me: %d %s", w.Code, w.Body)
-			}
-		}
+	for _, kind := range benchStores {
+		b.Run(kind.name, func(b *testing.B) {
+			st, commands := kind.open(b, filestore.Options{})
+			h := benchApp(b, st)
+			access, _ := benchSignup(b, h, "bench")
+			b.ReportAllocs()
+			commands.Store(0)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if w := serveOne(h, "GET", "/api/users/me", "", "Authorization", "Bearer "+access); w.Code != 200 {
+						b.Fatalf("GET /api/users/me: %d %s", w.Code, w.Body)
+					}
+				}
+			})
+			reportCommands(b, kind.name, commands)
+		})
+	}
+}
+
+// reportCommands reports the MongoDB commands per operation.
+func reportCommands(b *testing.B, kind string, commands *atomic.Int64) {
+	if kind == "mongo" {
+		b.ReportMetric(float64(commands.Load())/float64(b.N), "mongo-cmds/op")
+	}
+}
+
+// benchStore opens a store for a benchmark, with a counter of the MongoDB
+// commands it sends (always zero for the file store).
+type benchStore struct {
+	name string
+	open func(b *testing.B, opts filestore.Options) (store, *atomic.Int64)
+}
+
+var benchStores = []benchStore{
+	{"file", func(b *testing.B, opts filestore.Options) (store, *atomic.Int64) {
+		return openBenchFileStore(b, opts), new(atomic.Int64)
+	}},
+	{"mongo", openBenchMongoStore},
+}
+
+// openBenchMongoStore opens a MongoDB store on a fresh database at
+// MONGO_URI (skipping without it), counting the commands it sends.
+func openBenchMongoStore(b *testing.B, _ filestore.Options) (store, *atomic.Int64) {
+	b.Helper()
+	uri := mongotest.URI(b)
+	commands := new(atomic.Int64)
+	monitor := &event.CommandMonitor{Started: func(context.Context, *event.CommandStartedEvent) { commands.Add(1) }}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	st, err := mongostore.Open(ctx, uri, mongotest.NewDatabaseName(b), mongostore.Options{NoTTLIndex: true, Monitor: monitor})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		st.Database().Drop(context.Background())
+		st.Close()
 	})
+	return st, commands
 }
 
 // BenchmarkRefresh64 measures refreshes per second with 64 concurrent
-// clients, each rotating its own session, on the file store with group
-// commit and, as the baseline in the same run, with one fsync per request.
+// clients, each rotating its own session: on the file store with group
+// commit and, as the baseline in the same run, with one fsync per request;
+// and on MongoDB, where it also reports the commands per refresh.
 func BenchmarkRefresh64(b *testing.B) {
 	for _, tc := range []struct {
-		name string
-		opts filestore.Options
+		name  string
+		store benchStore
+		opts  filestore.Options
 	}{
-		{"group-commit", filestore.Options{}},
-		{"fsync-per-request", filestore.Options{SyncEachWrite: true}},
+		{"file-group-commit", benchStores[0], filestore.Options{}},
+		{"file-fsync-per-request", benchStores[0], filestore.Options{SyncEachWrite: true}},
+		{"mongo", benchStores[1], filestore.Options{}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			benchRefresh(b, benchApp(b, openBenchFileStore(b, tc.opts)))
+			st, commands := tc.store.open(b, tc.opts)
+			benchRefresh(b, benchApp(b, st), commands)
+			reportCommands(b, tc.store.name, commands)
 		})
 	}
 }
 
 // benchRefresh drives 64 clients (goroutines), each refreshing its own
 // session in a loop, and reports refreshes per second.
-func benchRefresh(b *testing.B, h http.Handler) {
+func benchRefresh(b *testing.B, h http.Handler, commands *atomic.Int64) {
 	// RunParallel starts parallelism × GOMAXPROCS goroutines: 64 or just over.
 	procs := runtime.GOMAXPROCS(0)
 	parallelism := (64 + procs - 1) / procs
@@ -115,6 +175,7 @@ func benchRefresh(b *testing.B, h http.Handler) {
 	}
 	var failures atomic.Int64
 	b.SetParallelism(parallelism)
+	commands.Store(0)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {

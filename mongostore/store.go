@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -70,6 +71,9 @@ type Options struct {
 	// clock, would delete their sessions halfway through. It does not drop
 	// a TTL index that exists already.
 	NoTTLIndex bool
+	// Monitor, when set, is told of every command sent to the server. The
+	// benchmarks use it to count round trips per request.
+	Monitor *event.CommandMonitor
 }
 
 // Store keeps users and sessions in one MongoDB database. It is safe for
@@ -130,6 +134,9 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		SetAppName("corkboard").
 		SetServerSelectionTimeout(serverSelectionTimeout).
 		SetConnectTimeout(connectTimeout)
+	if opts.Monitor != nil {
+		co.SetMonitor(opts.Monitor)
+	}
 	client, err := mongo.Connect(co)
 	if err != nil {
 		return nil, fail("cannot use MongoDB at", err)
