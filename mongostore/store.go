@@ -46,7 +46,8 @@ const (
 	// openTimeout bounds Open: connecting, the first successful ping and
 	// creating the indexes. The operator asked for MongoDB; if it does not
 	// answer in this time, starting is pointless and saying so is kinder.
-	openTimeout = 10 * time.Second
+	// It is a little under the 10 s that start-up may take in all.
+	openTimeout = 9 * time.Second
 	// serverSelectionTimeout is how long an operation waits for a usable
 	// server. The driver's default (30 s) outlives any HTTP client's
 	// patience; a short one makes a lost server fail fast (503) while the
@@ -104,7 +105,7 @@ var (
 	_ auth.SessionStore = (*Store)(nil)
 )
 
-// Open connects to the MongoDB server at uri, waits up to 10 s for it to
+// Open connects to the MongoDB server at uri, waits up to 9 s for it to
 // answer a ping, makes sure the indexes exist in database (creating them is
 // idempotent, so every start may do it), and returns the Store. The error of a
 // failed Open is one line that names the server without the credentials the
