@@ -292,25 +292,10 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 	if u.ID == "" {
 		key = "name:" + NormalizeEmail(req.Email+req.Username)
 	}
-	if s.loginFailures != nil {
-		if blocked, wait := s.loginFailures.Blocked(key, now); blocked {
-			return rateLimited(wait)
-		}
-	}
 	// An unknown user is checked against a dummy hash (u.PasswordHash is
 	// ""), so both failures take the same time and give the same answer.
-	ok, err := s.passwords.Check(ctx, u.PasswordHash, req.Password)
-	if err != nil {
+	if err := s.verifyPassword(ctx, key, u.PasswordHash, req.Password, now); err != nil {
 		return err
-	}
-	if !ok {
-		if s.loginFailures != nil {
-			s.loginFailures.Add(key, now)
-		}
-		return errBadLogin
-	}
-	if s.loginFailures != nil {
-		s.loginFailures.Reset(key)
 	}
 	t, err := s.auth.StartSession(ctx, r, u.ID, u.Roles)
 	if err != nil {
@@ -319,6 +304,31 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 	s.auth.SetRefreshCookie(w, t)
 	w.Header().Set("Cache-Control", "no-store")
 	web.WriteJSON(w, http.StatusOK, authResponse{User: ViewFor(u, u.ID, u.Roles), TokenBody: t.Body(req.ReturnRefreshToken)})
+	return nil
+}
+
+// verifyPassword checks password against hash under the failed-login
+// limit of key: refused at once (429) when key has used up its failures,
+// before bcrypt runs; counted when wrong (401); forgotten when right.
+func (s *Service) verifyPassword(ctx context.Context, key, hash, password string, now time.Time) error {
+	if s.loginFailures != nil {
+		if blocked, wait := s.loginFailures.Blocked(key, now); blocked {
+			return rateLimited(wait)
+		}
+	}
+	ok, err := s.passwords.Check(ctx, hash, password)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		if s.loginFailures != nil {
+			s.loginFailures.Add(key, now)
+		}
+		return errBadLogin
+	}
+	if s.loginFailures != nil {
+		s.loginFailures.Reset(key)
+	}
 	return nil
 }
 
@@ -395,21 +405,8 @@ func (s *Service) changePassword(w http.ResponseWriter, r *http.Request) error {
 	// A stolen access token must not become a way to guess the password:
 	// failures count against the same per-account limit as logins.
 	now := s.now().UTC()
-	key := "id:" + u.ID
-	if s.loginFailures != nil {
-		if blocked, wait := s.loginFailures.Blocked(key, now); blocked {
-			return rateLimited(wait)
-		}
-	}
-	ok, err := s.passwords.Check(ctx, u.PasswordHash, req.CurrentPassword)
-	if err != nil {
+	if err := s.verifyPassword(ctx, "id:"+u.ID, u.PasswordHash, req.CurrentPassword, now); err != nil {
 		return err
-	}
-	if !ok {
-		if s.loginFailures != nil {
-			s.loginFailures.Add(key, now)
-		}
-		return errBadLogin
 	}
 	hash, err := s.passwords.Hash(ctx, req.NewPassword)
 	if err != nil {
