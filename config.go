@@ -68,13 +68,20 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	}
 	var c config
 	fset := flag.NewFlagSet("corkboard", flag.ContinueOnError)
-	fset.SetOutput(stderr)
+	// A bad flag is one line of error (run's caller prints it); the usage
+	// text is for -h only.
+	fset.SetOutput(io.Discard)
 	fset.StringVar(&c.addr, "addr", "", "listen address (env ADDR or PORT; default :8080)")
 	fset.StringVar(&c.store, "store", "", "storage: file or mongo (env STORE; default file)")
 	fset.StringVar(&c.dataDir, "data", "", "data directory (env DATA_DIR; default ./data)")
 	fset.StringVar(&c.mongoURI, "mongo-uri", "", "MongoDB connection string (env MONGO_URI)")
 	fset.StringVar(&c.mongoDB, "mongo-db", "", "MongoDB database (env MONGO_DB; default corkboard)")
 	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: corkboard [serve|export|import] [flags]\n\nflags (each also settable by environment variable; see README):")
+			fset.SetOutput(stderr)
+			fset.PrintDefaults()
+		}
 		return c, err
 	}
 	if fset.NArg() > 0 {

@@ -153,6 +153,19 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 	}
 }
 
+func TestRunHelpAndBadFlag(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"corkboard", "-h"}, func(string) string { return "" }, strings.NewReader(""), io.Discard, &stderr)
+	if err != nil || !strings.Contains(stderr.String(), "-mongo-uri") {
+		t.Errorf("run -h = %v, stderr %q; want nil and the usage", err, stderr.String())
+	}
+	stderr.Reset()
+	err = run(context.Background(), []string{"corkboard", "-bogus"}, func(string) string { return "" }, strings.NewReader(""), io.Discard, &stderr)
+	if err == nil || stderr.Len() != 0 {
+		t.Errorf("run -bogus = %v, stderr %q; want an error and nothing else on stderr", err, stderr.String())
+	}
+}
+
 func TestConfigPrecedence(t *testing.T) {
 	dotenv := map[string]string{"ADDR": ":1111", "STORE": "mongo", "MONGO_URI": "mongodb://dotenv", "BCRYPT_COST": "12"}
 	environ := map[string]string{"ADDR": ":2222", "MONGO_URI": "mongodb://env"}
