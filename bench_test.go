@@ -161,8 +161,9 @@ func BenchmarkRefresh64(b *testing.B) {
 	}
 }
 
-// benchRefresh drives 64 clients (goroutines), each refreshing its own
-// session in a loop, and reports refreshes per second.
+// benchRefresh serves h on a loopback port and drives 64 HTTP clients
+// (goroutines with their own keep-alive connections), each refreshing its
+// own session in a loop, and reports refreshes per second.
 func benchRefresh(b *testing.B, h http.Handler, commands *atomic.Int64) {
 	// RunParallel starts parallelism × GOMAXPROCS goroutines: 64 or just over.
 	procs := runtime.GOMAXPROCS(0)
@@ -173,6 +174,9 @@ func benchRefresh(b *testing.B, h http.Handler, commands *atomic.Int64) {
 		_, refresh := benchSignup(b, h, fmt.Sprintf("client%02d", i))
 		tokens <- refresh
 	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	var failures atomic.Int64
 	b.SetParallelism(parallelism)
 	commands.Store(0)
@@ -181,13 +185,18 @@ func benchRefresh(b *testing.B, h http.Handler, commands *atomic.Int64) {
 	b.RunParallel(func(pb *testing.PB) {
 		token := <-tokens
 		for pb.Next() {
-			w := serveOne(h, "POST", "/api/auth/refresh", `{"refreshToken":"`+token+`"}`)
-			if w.Code != 200 {
+			resp, err := hc.Post(srv.URL+"/api/auth/refresh", "application/json", strings.NewReader(`{"refreshToken":"`+token+`"}`))
+			if err != nil {
 				failures.Add(1)
 				continue
 			}
 			var d tokenDoc
-			json.Unmarshal(w.Body.Bytes(), &d)
+			err = json.NewDecoder(resp.Body).Decode(&d)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || err != nil {
+				failures.Add(1)
+				continue
+			}
 			token = d.RefreshToken
 		}
 		tokens <- token
