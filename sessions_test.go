@@ -5,7 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -387,14 +390,17 @@ func TestRateLimits(t *testing.T) {
 		for i := 0; i < 10; i++ {
 			c.do("POST", "/api/auth/login", map[string]string{"username": "quinn", "password": "nope-nope"}).wantProblem(t, 401, "invalid_credentials")
 		}
-		// Locked now, even with the right password, and whichever name is used.
-		r := c.do("POST", "/api/auth/login", map[string]string{"email": "QUINN@example.com", "password": "password1"})
+		// Locked now for that name, even with the right password.
+		r := c.do("POST", "/api/auth/login", map[string]string{"username": "QUINN", "password": "password1"})
 		r.wantProblem(t, 429, "rate_limited")
 		if ra := r.Header.Get("Retry-After"); ra == "" || ra == "0" {
 			t.Errorf("429 Retry-After = %q", ra)
 		}
-		env.clock.Advance(15 * time.Minute)
+		// The limit is per name tried, so hitting it does not reveal that
+		// the email belongs to the same account.
 		c.login("email", "quinn@example.com", "password1")
+		env.clock.Advance(15 * time.Minute)
+		c.login("username", "quinn", "password1")
 
 		// 30 login requests per IP per minute.
 		env.clock.Advance(time.Minute)
@@ -411,6 +417,34 @@ func TestRateLimits(t *testing.T) {
 		}
 		env.newClient().do("POST", "/api/auth/signup", map[string]string{"username": "toomany", "email": "toomany@example.com", "password": "password1"}).wantProblem(t, 429, "rate_limited")
 	})
+}
+
+// TestLoginLimitUnderBurst fires many wrong passwords for one account at
+// once: the failure limit is taken before bcrypt runs, so no more than 10
+// guesses get through, however many arrive while others are hashing.
+func TestLoginLimitUnderBurst(t *testing.T) {
+	env := startEnv(t, fileStore, nil)
+	env.newClient().signup("burst", "burst@example.com", "password1")
+	const n = 25 // under the 30-per-IP limit, so only the account limit acts
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := env.newClient().do("POST", "/api/auth/login", map[string]string{"username": "burst", "password": fmt.Sprintf("guess-%02d", i)})
+			codes <- r.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[401] > 10 || count[401]+count[429]+count[503] != n {
+		t.Errorf("burst of %d wrong logins got %v; want at most 10 × 401, the rest 429 (or 503 busy)", n, count)
+	}
 }
 
 func TestRateLimitsOff(t *testing.T) {
@@ -452,4 +486,62 @@ func TestSweepRemovesExpiredSessions(t *testing.T) {
 		}
 		fresh.do("GET", "/api/users/me", nil).want(t, 200)
 	})
+}
+
+// TestLogoutAndRefreshBodies covers the bodies refresh and logout may get:
+// logout ends the cookie's session whatever the body holds, and an empty
+// chunked body means "use the cookie".
+func TestLogoutAndRefreshBodies(t *testing.T) {
+	env := startEnv(t, fileStore, nil)
+	for i, tc := range []struct{ body, contentType string }{
+		{"bye", "text/plain"},
+		{"x=1", "application/x-www-form-urlencoded"},
+		{"{", "application/json"},
+		{`{"refreshToken":7}`, "application/json"},
+	} {
+		c := env.newClient()
+		name := "leaver" + strconv.Itoa(i)
+		c.signup(name, name+"@example.com", "password1")
+		c.do("POST", "/api/auth/logout", tc.body, "Content-Type", tc.contentType).want(t, 204)
+		c.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+	}
+
+	c := env.newClient()
+	c.signup("chunky", "chunky@example.com", "password1")
+	req, _ := http.NewRequest("POST", env.srv.URL+"/api/auth/refresh", io.NopCloser(strings.NewReader("")))
+	req.ContentLength = -1 // sent chunked, with nothing in it
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("refresh with an empty chunked body and a cookie = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestReuseInBodyClearsCookie(t *testing.T) {
+	env := startEnv(t, fileStore, nil)
+	c := env.newClient()
+	var d authDoc
+	c.do("POST", "/api/auth/signup", map[string]any{
+		"username": "tom", "email": "tom@example.com", "password": "password1", "returnRefreshToken": true,
+	}).want(t, 201).json(t, &d)
+	c.refresh(t) // rotates through the cookie; d.RefreshToken is now retired
+	env.clock.Advance(11 * time.Second)
+	c.refreshBody(d.RefreshToken).wantProblem(t, 401, "refresh_token_reused")
+	if c.refreshCookie() != "" {
+		t.Error("reuse detected through the body left the refresh cookie in place")
+	}
+}
+
+func TestNoGraceWhenGraceIsZero(t *testing.T) {
+	env := startEnv(t, fileStore, func(c *config) { c.reuseGrace = 0 })
+	var d authDoc
+	env.newClient().do("POST", "/api/auth/signup", map[string]any{
+		"username": "ursula", "email": "ursula@example.com", "password": "password1", "returnRefreshToken": true,
+	}).want(t, 201).json(t, &d)
+	env.newClient().refreshBody(d.RefreshToken).want(t, 200)
+	// Same instant as the rotation: with the grace window off, this is reuse.
+	env.newClient().refreshBody(d.RefreshToken).wantProblem(t, 401, "refresh_token_reused")
 }

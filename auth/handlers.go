@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -20,14 +22,22 @@ type refreshRequest struct {
 
 // presentedRefreshToken returns the refresh token of a refresh or logout
 // request, from the JSON body when there is one, else from the cookie, and
-// whether it came in the body.
-func presentedRefreshToken(w http.ResponseWriter, r *http.Request) (token string, inBody bool, err error) {
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+// whether it came in the body. Whether there is a body is decided by reading
+// it, not by Content-Length, so an empty chunked body counts as none. With
+// lenient set (logout), a body that cannot be read as JSON is ignored and
+// the cookie is used; otherwise it is a problem (400, 413, 415 or 422).
+func presentedRefreshToken(w http.ResponseWriter, r *http.Request, lenient bool) (token string, inBody bool, err error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
+	if err != nil && !lenient {
+		return "", false, web.NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large", "The request body is larger than 1 MiB.")
+	}
+	if err == nil && len(bytes.TrimSpace(body)) > 0 {
 		var req refreshRequest
-		if err := web.DecodeJSON(w, r, &req); err != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		switch err := web.DecodeJSON(w, r, &req); {
+		case err != nil && !lenient:
 			return "", false, err
-		}
-		if req.RefreshToken != "" {
+		case err == nil && req.RefreshToken != "":
 			return req.RefreshToken, true, nil
 		}
 	}
@@ -45,7 +55,7 @@ func (s *Service) HandleRefresh() http.Handler {
 			web.WriteProblem(w, errOrigin)
 			return
 		}
-		token, inBody, err := presentedRefreshToken(w, r)
+		token, inBody, err := presentedRefreshToken(w, r, false)
 		if err != nil {
 			web.Fail(w, r, s.log, err)
 			return
@@ -56,8 +66,11 @@ func (s *Service) HandleRefresh() http.Handler {
 		}
 		t, err := s.Refresh(r.Context(), token)
 		if err != nil {
+			// A refused cookie is useless: clear it. After reuse every
+			// session of the user is gone, so clear it whatever carried
+			// the token.
 			var p *web.Problem
-			if errors.As(err, &p) && p.Status == http.StatusUnauthorized && !inBody {
+			if errors.As(err, &p) && p.Status == http.StatusUnauthorized && (!inBody || p == errRefreshReused) {
 				s.ClearRefreshCookie(w)
 			}
 			web.Fail(w, r, s.log, err)
@@ -77,11 +90,7 @@ func (s *Service) HandleLogout() http.Handler {
 			web.WriteProblem(w, errOrigin)
 			return
 		}
-		token, _, err := presentedRefreshToken(w, r)
-		if err != nil {
-			web.Fail(w, r, s.log, err)
-			return
-		}
+		token, _, _ := presentedRefreshToken(w, r, true)
 		if token != "" {
 			if err := s.logout(r, token); err != nil {
 				web.Fail(w, r, s.log, err)

@@ -102,18 +102,9 @@ func TestLimiter(t *testing.T) {
 		t.Error("Allow in the next window refused")
 	}
 
-	f := NewLimiter(2, time.Minute)
-	f.Add("acct", now)
-	if blocked, _ := f.Blocked("acct", now); blocked {
-		t.Error("Blocked after 1 of 2 failures")
-	}
-	f.Add("acct", now)
-	if blocked, _ := f.Blocked("acct", now); !blocked {
-		t.Error("not Blocked after 2 of 2 failures")
-	}
-	f.Reset("acct")
-	if blocked, _ := f.Blocked("acct", now); blocked {
-		t.Error("Blocked after Reset")
+	l.Reset("k")
+	if ok, _ := l.Allow("k", now.Add(time.Minute+time.Second)); !ok {
+		t.Error("Allow after Reset refused")
 	}
 	if got := RetryAfterSeconds(1500 * time.Millisecond); got != 2 {
 		t.Errorf("RetryAfterSeconds(1.5s) = %d, want 2", got)

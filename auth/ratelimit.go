@@ -62,26 +62,6 @@ func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Dur
 	return true, 0
 }
 
-// Blocked reports whether key has already used up its window, without
-// recording an event. It is for limits on failures, checked before the
-// expensive work whose failure is then recorded with Add.
-func (l *Limiter) Blocked(key string, now time.Time) (blocked bool, retryAfter time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.current(key, now)
-	if w.count >= l.max {
-		return true, w.start.Add(l.window).Sub(now)
-	}
-	return false, 0
-}
-
-// Add records one event for key.
-func (l *Limiter) Add(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.current(key, now).count++
-}
-
 // Reset forgets key's events.
 func (l *Limiter) Reset(key string) {
 	l.mu.Lock()

@@ -180,7 +180,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 		return Tokens{}, errSessionRevoked
 	case !now.Before(sess.ExpiresAt):
 		return Tokens{}, errRefreshInvalid
-	case sess.Generation == claims.Generation+1 && now.Sub(sess.RotatedAt) <= s.cfg.ReuseGrace:
+	case sess.Generation == claims.Generation+1 && s.cfg.ReuseGrace > 0 && now.Sub(sess.RotatedAt) <= s.cfg.ReuseGrace:
 		return s.issue(sess, now), nil
 	case sess.Generation > claims.Generation:
 		n, err := s.sessions.RevokeUserSessions(ctx, sess.UserID, "", now)

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"corkboard/auth"
@@ -35,7 +36,7 @@ type Service struct {
 
 	signupPerIP   *auth.Limiter // 20 sign-ups per client IP per hour
 	loginPerIP    *auth.Limiter // 30 login requests per client IP per minute
-	loginFailures *auth.Limiter // 10 failed logins per account per 15 minutes
+	loginFailures *auth.Limiter // 10 failed logins per name tried per 15 minutes
 }
 
 // NewService returns the account routes' Service.
@@ -286,11 +287,12 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	// Failures count per account, whichever name was used to reach it;
-	// for an unknown account, per name tried. Checked before bcrypt runs.
-	key := "id:" + u.ID
-	if u.ID == "" {
-		key = "name:" + NormalizeEmail(req.Email+req.Username)
+	// Failures count per name tried (the email or the username, as
+	// normalized), never per account: a limit shared by an account's email
+	// and username would tell whoever hits it that the two belong together.
+	key := "email:" + NormalizeEmail(req.Email)
+	if req.Username != "" {
+		key = "username:" + strings.ToLower(req.Username)
 	}
 	// An unknown user is checked against a dummy hash (u.PasswordHash is
 	// ""), so both failures take the same time and give the same answer.
@@ -308,22 +310,18 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 // verifyPassword checks password against hash under the failed-login
-// limit of key: refused at once (429) when key has used up its failures,
-// before bcrypt runs; counted when wrong (401); forgotten when right.
+// limit of key. The attempt is counted before bcrypt runs, atomically with
+// the check, so a burst of concurrent guesses cannot slip past the limit
+// while earlier ones are still hashing; a right password clears the count.
 func (s *Service) verifyPassword(ctx context.Context, key, hash, password string, now time.Time) error {
-	if s.loginFailures != nil {
-		if blocked, wait := s.loginFailures.Blocked(key, now); blocked {
-			return rateLimited(wait)
-		}
+	if err := allow(s.loginFailures, key, now); err != nil {
+		return err
 	}
 	ok, err := s.passwords.Check(ctx, hash, password)
 	switch {
 	case err != nil:
 		return err
 	case !ok:
-		if s.loginFailures != nil {
-			s.loginFailures.Add(key, now)
-		}
 		return errBadLogin
 	}
 	if s.loginFailures != nil {
@@ -405,7 +403,7 @@ func (s *Service) changePassword(w http.ResponseWriter, r *http.Request) error {
 	// A stolen access token must not become a way to guess the password:
 	// failures count against the same per-account limit as logins.
 	now := s.now().UTC()
-	if err := s.verifyPassword(ctx, "id:"+u.ID, u.PasswordHash, req.CurrentPassword, now); err != nil {
+	if err := s.verifyPassword(ctx, "account:"+u.ID, u.PasswordHash, req.CurrentPassword, now); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(ctx, req.NewPassword)

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -94,14 +95,23 @@ func WriteProblem(w http.ResponseWriter, p *Problem) {
 // with 503 instead of 500. Wrap it with fmt.Errorf("...: %w", ErrUnavailable).
 var ErrUnavailable = errors.New("service unavailable")
 
+// StatusClientClosedRequest is the status logged for a request whose
+// client went away before the answer was ready (nginx's 499). Nobody is
+// left to read it.
+const StatusClientClosedRequest = 499
+
 // Fail writes the response for err: a *Problem anywhere in its chain is
-// written as it is; ErrUnavailable becomes a 503; anything else is logged
-// and answered with a generic 500 that reveals nothing.
+// written as it is; ErrUnavailable becomes a 503; a client that went away
+// (its request context cancelled) gets a 499 and no error log, since that
+// is no fault of ours; anything else is logged and answered with a generic
+// 500 that reveals nothing.
 func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var p *Problem
 	switch {
 	case errors.As(err, &p):
 		WriteProblem(w, p)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		w.WriteHeader(StatusClientClosedRequest)
 	case errors.Is(err, ErrUnavailable):
 		log.LogAttrs(r.Context(), slog.LevelWarn, "backing service unavailable",
 			slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))

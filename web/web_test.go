@@ -2,7 +2,9 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -98,6 +100,25 @@ func TestRecover(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "boom") {
 		t.Errorf("panic not logged: %s", logs.String())
+	}
+}
+
+func TestFailClientGone(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	Fail(rec, r, log, fmt.Errorf("waiting for a slot: %w", context.Canceled))
+	if rec.Code != StatusClientClosedRequest || logs.Len() != 0 {
+		t.Errorf("Fail(canceled) = %d, logged %q; want 499 and no log", rec.Code, logs.String())
+	}
+	// The same error while the client is still there is a real fault.
+	rec = httptest.NewRecorder()
+	Fail(rec, httptest.NewRequest("GET", "/", nil), log, context.Canceled)
+	if rec.Code != 500 || !strings.Contains(logs.String(), "internal error") {
+		t.Errorf("Fail(canceled, client present) = %d, logged %q; want a logged 500", rec.Code, logs.String())
 	}
 }
 
