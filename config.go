@@ -95,10 +95,13 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 			*v = def
 		}
 	}
-	if c.addr == "" && env("ADDR") == "" && env("PORT") != "" {
-		c.addr = ":" + env("PORT")
+	if c.addr == "" {
+		addr, err := listenAddr(getenv, dotenv)
+		if err != nil {
+			return c, err
+		}
+		c.addr = addr
 	}
-	orEnv(&c.addr, "ADDR", ":8080")
 	orEnv(&c.store, "STORE", "file")
 	orEnv(&c.dataDir, "DATA_DIR", "./data")
 	orEnv(&c.mongoURI, "MONGO_URI", "")
@@ -155,6 +158,24 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 		return c, errors.New("COOKIE_SAMESITE=None needs COOKIE_SECURE=true: browsers drop such cookies otherwise")
 	}
 	return c, nil
+}
+
+// listenAddr picks the listen address when no flag gave one: ADDR, or PORT
+// as ":PORT", taking the environment before .env as a whole, so a PORT set
+// by the platform beats an ADDR left in .env.
+func listenAddr(getenv func(string) string, dotenv map[string]string) (string, error) {
+	for _, source := range []func(string) string{getenv, func(k string) string { return dotenv[k] }} {
+		if addr := source("ADDR"); addr != "" {
+			return addr, nil
+		}
+		if port := source("PORT"); port != "" {
+			if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+				return "", fmt.Errorf("PORT=%q is not valid: want a port number from 0 to 65535", port)
+			}
+			return ":" + port, nil
+		}
+	}
+	return ":8080", nil
 }
 
 // parser reads typed settings from the environment, remembering the first
@@ -261,8 +282,9 @@ func (p *parser) httpURL(key, def string) string {
 }
 
 // readDotenv parses the .env file at path: KEY=VALUE lines, optionally
-// prefixed with "export ", values optionally in single or double quotes,
-// blank lines and # comments ignored. A missing file is no error.
+// prefixed with "export ", values optionally in single or double quotes;
+// blank lines, # comment lines and " # comments" after a value are ignored.
+// A missing file is no error.
 func readDotenv(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -284,13 +306,23 @@ func readDotenv(path string) (map[string]string, error) {
 		if !ok || key == "" || strings.ContainsAny(key, " \t") {
 			return nil, fmt.Errorf("%s line %d: want KEY=VALUE", path, n)
 		}
-		value = strings.TrimSpace(value)
-		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
-			value = value[1 : len(value)-1]
-		}
-		vars[key] = value
+		vars[key] = dotenvValue(strings.TrimSpace(value))
 	}
 	return vars, sc.Err()
+}
+
+// dotenvValue returns the value of a .env line: the text inside matching
+// quotes, or the unquoted text up to a " #" comment.
+func dotenvValue(v string) string {
+	if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+		if end := strings.IndexByte(v[1:], v[0]); end >= 0 {
+			return v[1 : 1+end]
+		}
+	}
+	if i := strings.Index(v, " #"); i >= 0 {
+		v = v[:i]
+	}
+	return strings.TrimSpace(v)
 }
 
 // secretsFile is DATA_DIR/secrets.json: the token secrets generated when

@@ -133,6 +133,7 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"rate limits", nil, map[string]string{"RATE_LIMITS": "sometimes"}, "RATE_LIMITS"},
 		{"reset url", nil, map[string]string{"RESET_URL": "javascript:alert(1)"}, "RESET_URL"},
 		{"unknown flag", []string{"-nope"}, nil, "flag provided but not defined"},
+		{"bad port", nil, map[string]string{"PORT": "eighty"}, "PORT"},
 		{"stray argument", []string{"extra"}, nil, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -176,20 +177,20 @@ func TestConfigPrecedence(t *testing.T) {
 	if cfg.addr != ":3333" || cfg.store != "mongo" || cfg.mongoURI != "mongodb://env" || cfg.bcryptCost != 12 {
 		t.Errorf("got addr %q store %q uri %q cost %d; want flag > env > .env", cfg.addr, cfg.store, cfg.mongoURI, cfg.bcryptCost)
 	}
-	cfg, err = loadConfig(nil, func(k string) string { return map[string]string{"PORT": "9090"}[k] }, nil, io.Discard)
+	cfg, err = loadConfig(nil, func(k string) string { return map[string]string{"PORT": "9090"}[k] }, map[string]string{"ADDR": ":1111"}, io.Discard)
 	if err != nil || cfg.addr != ":9090" {
-		t.Errorf("PORT=9090 gives addr %q (%v), want :9090", cfg.addr, err)
+		t.Errorf("PORT=9090 in the environment, ADDR in .env: addr %q (%v), want :9090", cfg.addr, err)
 	}
 }
 
 func TestReadDotenv(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".env")
-	os.WriteFile(path, []byte("# comment\n\nexport A=1\nB = \"two words\"\nC='x=y'\n"), 0o600)
+	os.WriteFile(path, []byte("# comment\n\nexport A=1\nB = \"two words\" # note\nC='x=y'\nD=5m # five minutes\nE=a#b\n"), 0o600)
 	got, err := readDotenv(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"A": "1", "B": "two words", "C": "x=y"}
+	want := map[string]string{"A": "1", "B": "two words", "C": "x=y", "D": "5m", "E": "a#b"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("readDotenv: %s = %q, want %q", k, got[k], v)
