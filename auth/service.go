@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"corkboard/objectid"
 	"corkboard/web"
@@ -86,14 +88,23 @@ func (t Tokens) Body(withRefresh bool) TokenBody {
 // maxUserAgent caps what is stored of a client's User-Agent.
 const maxUserAgent = 256
 
+// userAgent returns the request's User-Agent as stored with a session:
+// valid UTF-8 (headers may carry any bytes, and the stores keep JSON and
+// BSON strings), at most maxUserAgent bytes, cut between characters.
+func userAgent(r *http.Request) string {
+	ua := strings.ToValidUTF8(r.UserAgent(), "\uFFFD")
+	for len(ua) > maxUserAgent {
+		_, size := utf8.DecodeLastRuneInString(ua)
+		ua = ua[:len(ua)-size]
+	}
+	return ua
+}
+
 // StartSession creates a session for the user who just signed up or logged
 // in, and returns its first tokens.
 func (s *Service) StartSession(ctx context.Context, r *http.Request, userID string, roles []string) (Tokens, error) {
 	now := s.now().UTC()
-	ua := r.UserAgent()
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
-	}
+	ua := userAgent(r)
 	sess := Session{
 		ID:         objectid.New(now),
 		UserID:     userID,

@@ -146,11 +146,14 @@ func (s *Store) flush(buf []byte, upTo uint64) error {
 }
 
 // fail puts the store into the failed state, if it is not already, and
-// returns the failure every later write will get.
+// returns the failure every later write and read will get. Reads fail too:
+// memory may hold batches whose writers were told they failed, and serving
+// them (a promotion, a revocation that will not survive a restart) would
+// be worse than answering 503 until the store is reopened from disk.
 func (s *Store) fail(cause error) error {
 	err := fmt.Errorf("filestore: %w (%w): %w", ErrFailed, web.ErrUnavailable, cause)
 	if s.failed.CompareAndSwap(nil, &err) {
-		s.log.Error("file store stopped taking writes; restart to recover", "dir", s.dir, "err", cause)
+		s.log.Error("file store stopped taking writes and reads after a disk error; restart to recover", "dir", s.dir, "err", cause)
 	}
 	return *s.failed.Load()
 }

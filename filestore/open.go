@@ -216,16 +216,17 @@ func (s *Store) replay(n int, last, covered uint64, isLast bool) (uint64, error)
 }
 
 // parseLine decodes one journal line. torn reports damage that a crash in
-// the middle of an append leaves: a line without its newline, or one that is
-// not valid JSON (such as NUL bytes where a block was allocated but never
-// written). A valid JSON line that is not a batch is never torn.
+// the middle of an append leaves: a line without its newline, or one with
+// NUL bytes (a block the file system allocated but the write never filled).
+// A complete line of other invalid JSON is damage to data that was already
+// written, perhaps acknowledged: corruption, never dropped quietly.
 func parseLine(line []byte) (b batch, torn bool, err error) {
 	body, complete := bytes.CutSuffix(line, []byte("\n"))
 	if !complete {
 		return b, true, errors.New("incomplete line (no trailing newline)")
 	}
 	if !json.Valid(body) {
-		return b, true, errors.New("line is not valid JSON")
+		return b, bytes.IndexByte(body, 0) >= 0, errors.New("line is not valid JSON")
 	}
 	if err := decodeStrict(bytes.NewReader(body), &b); err != nil {
 		return b, false, err

@@ -40,6 +40,9 @@ func cleanSession(sess auth.Session) auth.Session {
 // Session implements auth.SessionStore. It is a map read under a shared
 // lock: the middleware calls it on every authenticated request.
 func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
+	if err := s.failure(); err != nil {
+		return auth.Session{}, err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	sess, ok := s.st.sessions[id]
@@ -115,6 +118,9 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, n
 
 // ListSessions implements auth.SessionStore.
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.Session, error) {
+	if err := s.failure(); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	list := make([]auth.Session, 0, len(s.st.userSessions[userID]))
 	for id := range s.st.userSessions[userID] {
@@ -166,6 +172,9 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 // EachSession implements auth.SessionStore. Like EachUser, it calls fn on
 // copies, without holding a lock.
 func (s *Store) EachSession(ctx context.Context, fn func(auth.Session) error) error {
+	if err := s.failure(); err != nil {
+		return err
+	}
 	s.mu.RLock()
 	list := make([]auth.Session, 0, len(s.st.sessions))
 	for _, sess := range s.st.sessions {

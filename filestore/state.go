@@ -134,7 +134,7 @@ func (st *state) check() error {
 	return nil
 }
 
-// copyRecords returns every record, with slices cloned, for a snapshot that
+// copyRecords returns every record, for a snapshot that
 // is encoded after the lock is released.
 func (st *state) copyRecords() snapshot {
 	snap := snapshot{
@@ -142,11 +142,15 @@ func (st *state) copyRecords() snapshot {
 		Users:    make([]user.User, 0, len(st.users)),
 		Sessions: make([]auth.Session, 0, len(st.sessions)),
 	}
+	// No cloning: a stored record is never modified in place (every change
+	// puts a whole new record, whose slices were cloned on the way in), so
+	// plain copies of the structs are a consistent snapshot, and the write
+	// lock is held for as short a time as a copy of the maps takes.
 	for _, u := range st.users {
-		snap.Users = append(snap.Users, cloneUser(u))
+		snap.Users = append(snap.Users, u)
 	}
 	for _, s := range st.sessions {
-		snap.Sessions = append(snap.Sessions, cloneSession(s))
+		snap.Sessions = append(snap.Sessions, s)
 	}
 	return snap
 }

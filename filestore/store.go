@@ -31,6 +31,7 @@ package filestore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -38,6 +39,7 @@ import (
 
 	"corkboard/auth"
 	"corkboard/user"
+	"corkboard/web"
 )
 
 // Errors returned by Open and by a Store, besides those of the interfaces it
@@ -49,12 +51,14 @@ var (
 	// ErrCorrupt: a snapshot or journal holds something other than a torn
 	// last line; Open refuses to guess rather than drop data.
 	ErrCorrupt = errors.New("corrupt data file")
-	// ErrFailed: a journal write or fsync failed, so the store takes no more
-	// writes until it is reopened. Errors wrapping it also wrap
-	// web.ErrUnavailable, so HTTP handlers answer 503.
+	// ErrFailed: a journal write or fsync failed, so the store serves no
+	// more writes or reads until it is reopened from disk. Errors wrapping
+	// it also wrap web.ErrUnavailable, so HTTP handlers answer 503.
 	ErrFailed = errors.New("file store stopped after a disk error; restart to recover")
 	// ErrClosed: the Store was closed.
-	ErrClosed = errors.New("file store is closed")
+	// It wraps web.ErrUnavailable: a request still running when the server
+	// gives up waiting at shutdown gets a 503.
+	ErrClosed = fmt.Errorf("file store is closed (%w)", web.ErrUnavailable)
 )
 
 // defaultCompactBytes is the journal size that triggers a compaction when

@@ -385,8 +385,13 @@ func TestFailedWrite(t *testing.T) {
 	if err := s.Check(ctx); !errors.Is(err, ErrFailed) {
 		t.Errorf("Check after the store failed = %v, want %v", err, ErrFailed)
 	}
-	if _, err := s.UserByID(ctx, alice.ID); err != nil {
-		t.Errorf("UserByID(%q) after the store failed = %v, want reads to keep working", alice.ID, err)
+	// Reads fail too: memory holds bob and alice's admin role, which the
+	// callers were told had failed and which a restart would not bring back.
+	if got, err := s.UserByID(ctx, alice.ID); !errors.Is(err, ErrFailed) {
+		t.Errorf("UserByID(%q) after the store failed = %+v, %v; want %v", alice.ID, got, err, ErrFailed)
+	}
+	if _, err := s.Session(ctx, "67d3f65df0b01dd65a6ce67a"); !errors.Is(err, ErrFailed) {
+		t.Errorf("Session after the store failed = %v, want %v", err, ErrFailed)
 	}
 	if !strings.Contains(logs.String(), "stopped taking writes") {
 		t.Errorf("log = %q, want an error about the failure", logs.String())
