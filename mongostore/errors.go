@@ -59,7 +59,15 @@ func unavailable(err error) bool {
 	// and the driver does not convert them.
 	if errors.As(err, new(topology.ServerSelectionError)) ||
 		errors.As(err, new(topology.ConnectionError)) ||
-		errors.As(err, new(topology.WaitQueueTimeoutError)) {
+		errors.As(err, new(topology.WaitQueueTimeoutError)) ||
+		errors.Is(err, topology.ErrPoolClosed) {
+		return true
+	}
+	// When one operation loses its connection, the driver clears the pool
+	// and fails the operations waiting on it with an error that hides the
+	// network cause but says it is retryable (driver.RetryablePoolError).
+	var pool interface{ Retryable() bool }
+	if errors.As(err, &pool) && pool.Retryable() {
 		return true
 	}
 	var le mongo.LabeledError

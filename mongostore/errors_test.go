@@ -16,6 +16,15 @@ import (
 	"corkboard/web"
 )
 
+// retryablePoolError stands in for the driver's unexported poolClearedError,
+// which implements driver.RetryablePoolError and unwraps to nothing.
+type retryablePoolError struct{}
+
+func (retryablePoolError) Error() string {
+	return "connection pool was cleared because another operation failed"
+}
+func (retryablePoolError) Retryable() bool { return true }
+
 func TestUnavailable(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 	tests := []struct {
@@ -35,6 +44,8 @@ func TestUnavailable(t *testing.T) {
 		{"not primary", mongo.CommandError{Code: 10107, Name: "NotWritablePrimary"}, true},
 		{"max time", mongo.CommandError{Code: 50, Name: "MaxTimeMSExpired"}, true},
 		{"dial refused", refused, true},
+		{"pool cleared after another operation failed", fmt.Errorf("insert: %w", retryablePoolError{}), true},
+		{"pool closed", topology.ErrPoolClosed, true},
 		{"duplicate key", mongo.WriteException{WriteErrors: []mongo.WriteError{{Code: 11000, Message: "E11000"}}}, false},
 		{"not implemented", mongo.CommandError{Code: 238, Name: "NotImplemented"}, false},
 		{"no documents", mongo.ErrNoDocuments, false},
