@@ -33,21 +33,23 @@ func exportLines(t *testing.T, st store) []string {
 }
 
 // importLines imports sorted export lines into st, putting them back in
-// the order an export has: the header, users, then sessions.
+// the order an export has: the header, users, sessions, the end record.
 func importLines(t *testing.T, st store, lines []string) {
 	t.Helper()
-	var header, users, sessions []string
+	var header, users, sessions, end []string
 	for _, l := range lines {
 		switch {
 		case strings.HasPrefix(l, `{"kind":"corkboard-export"`):
 			header = append(header, l)
 		case strings.HasPrefix(l, `{"kind":"user"`):
 			users = append(users, l)
-		default:
+		case strings.HasPrefix(l, `{"kind":"session"`):
 			sessions = append(sessions, l)
+		default:
+			end = append(end, l)
 		}
 	}
-	in := strings.Join(slices.Concat(header, users, sessions), "\n") + "\n"
+	in := strings.Join(slices.Concat(header, users, sessions, end), "\n") + "\n"
 	if _, _, err := importStore(context.Background(), st, strings.NewReader(in)); err != nil {
 		t.Fatalf("importStore: %v", err)
 	}
@@ -72,8 +74,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 	src.newClient().signup("bob", "bob@example.com", "password1")
 
 	original := exportLines(t, src.app.store)
-	if n := len(original); n != 1+3+3 {
-		t.Fatalf("export has %d lines, want a header, 3 users and 3 sessions:\n%s", n, strings.Join(original, "\n"))
+	if n := len(original); n != 1+3+3+1 || !slices.Contains(original, `{"kind":"end","users":3,"sessions":3}`) {
+		t.Fatalf("export has %d lines, want a header, 3 users, 3 sessions and the end record:\n%s", n, strings.Join(original, "\n"))
 	}
 	for _, secret := range []string{"password1", d.RefreshToken, d.AccessToken} {
 		if strings.Contains(strings.Join(original, ""), secret) {
@@ -160,11 +162,42 @@ func TestExportImportCommands(t *testing.T) {
 	if _, err := runCmd(strings.NewReader(dump), "import", "-data", dstDir); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("second import = %v, want a 'not empty' error", err)
 	}
-	// Garbage in: a clear error, and the empty store stays empty.
-	for _, in := range []string{"", "garbage", `{"kind":"user"}`, `{"kind":"corkboard-export","version":99}`, `{"kind":"corkboard-export","version":1}` + "\n" + `{"kind":"board"}`} {
-		empty := t.TempDir()
-		if _, err := runCmd(strings.NewReader(in), "import", "-data", empty); err == nil {
-			t.Errorf("import of %q succeeded, want an error", in)
-		}
+	// Bad input: a clear error, and the target store stays empty. Each
+	// case changes one thing in the good dump.
+	lines := strings.Split(strings.TrimSpace(dump), "\n") // header, user, session, end
+	userLine, sessionLine := lines[1], lines[2]
+	tests := []struct{ name, in, want string }{
+		{"empty", "", "no end record"},
+		{"garbage", "garbage", "record 1"},
+		{"no header", strings.Join(lines[1:], "\n"), "not a corkboard export header"},
+		{"future version", `{"kind":"corkboard-export","version":99}` + "\n" + strings.Join(lines[1:], "\n"), "not a corkboard export header"},
+		{"cut before the end record", strings.Join(lines[:3], "\n"), "no end record"},
+		{"cut inside a record", dump[:len(dump)-30], "record 4"},
+		{"wrong counts", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","users":2,"sessions":1}`, "end record counts"},
+		{"unknown kind", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"board"}` + "\n" + lines[3], "unknown or empty record"},
+		{"session before its user", strings.Join([]string{lines[0], sessionLine, userLine, lines[3]}, "\n"), "before its user"},
+		{"user twice", strings.Join([]string{lines[0], userLine, userLine, sessionLine, `{"kind":"end","users":2,"sessions":1}`}, "\n"), "appears twice"},
+		{"path in an id", strings.Replace(dump, `"id":"`, `"id":"../../x`, 1), "is not a 24-hex id"},
+		{"year 10000", strings.Replace(dump, `"createdAt":"2026-11-23T09:00:00Z"`, `"createdAt":"9999-12-31T23:59:59-00:01"`, 1), "within years 1-9999"},
+		{"unknown role", strings.Replace(dump, `"roles":["user"]`, `"roles":["root"]`, 1), "unknown role"},
+		{"not a bcrypt hash", strings.Replace(dump, `"passwordHash":"$2`, `"passwordHash":"x`, 1), "not a bcrypt hash"},
+		{"generation 0", strings.Replace(dump, `"generation":1`, `"generation":0`, 1), "generation"},
+		{"bad email", strings.Replace(dump, `"email":"carol@example.com"`, `"email":"Carol <carol@example.com>"`, 1), "email"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := runCmd(strings.NewReader(tt.in), "import", "-data", dir); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("import of a dump with %s = %v, want an error saying %q", tt.name, err, tt.want)
+			}
+			st, err := filestore.Open(dir, filestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if empty, err := isEmpty(context.Background(), st); err != nil || !empty {
+				t.Errorf("after a refused import the store is not empty (%v)", err)
+			}
+		})
 	}
 }

@@ -3,7 +3,12 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
 	"time"
+
+	"corkboard/objectid"
 )
 
 // Session is one login on one device: the record behind a refresh token.
@@ -40,6 +45,39 @@ type Session struct {
 // not expired.
 func (s Session) Live(now time.Time) bool {
 	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// Validate reports whether s is a well-formed stored session: the checks a
+// record from outside (an import) must pass before it is stored.
+func (s Session) Validate() error {
+	bad := func(field, msg string) error { return fmt.Errorf("session %q: %s %s", s.ID, field, msg) }
+	switch {
+	case !objectid.Valid(s.ID):
+		return bad("id", "is not a 24-hex id")
+	case !objectid.Valid(s.UserID):
+		return bad("userId", "is not a 24-hex id")
+	case s.Generation < 1 || s.Generation > math.MaxInt64:
+		return bad("generation", "is outside 1 to 2^63-1")
+	case !storable(s.CreatedAt, false) || !storable(s.LastUsedAt, false) || !storable(s.ExpiresAt, false) ||
+		!storable(s.RotatedAt, true) || !storable(s.RevokedAt, true):
+		return bad("times", "must be within years 1-9999 UTC (rotatedAt and revokedAt may be unset)")
+	}
+	for _, r := range s.Roles {
+		if r != RoleUser && r != RoleModerator && r != RoleAdmin {
+			return bad("roles", "holds unknown role "+strconv.Quote(r))
+		}
+	}
+	return nil
+}
+
+// storable reports whether t can be kept by both stores (JSON holds years
+// 0-9999 only); the zero time is allowed only when optional.
+func storable(t time.Time, optional bool) bool {
+	if t.IsZero() {
+		return optional
+	}
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
 }
 
 // Errors returned by a SessionStore.

@@ -1,11 +1,15 @@
 package user
 
 import (
+	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"corkboard/auth"
+	"corkboard/objectid"
 )
 
 // Field limits (API.md §3).
@@ -80,4 +84,46 @@ func checkText(s string, maxRunes int) string {
 		return "must be at most 32 characters"
 	}
 	return ""
+}
+
+// Validate reports whether u is a well-formed stored user: the checks a
+// record from outside (an import) must pass before it is stored, so that
+// both stores only ever hold what sign-up could have written.
+func (u User) Validate() error {
+	bad := func(field, msg string) error { return fmt.Errorf("user %q: %s %s", u.ID, field, msg) }
+	switch {
+	case !objectid.Valid(u.ID):
+		return bad("id", "is not a 24-hex id")
+	case u.PictureID != "" && !objectid.Valid(u.PictureID):
+		return bad("pictureId", "is not a 24-hex id")
+	case u.Email != NormalizeEmail(u.Email):
+		return bad("email", "is not trimmed and lower-cased")
+	case !strings.HasPrefix(u.PasswordHash, "$2"):
+		return bad("passwordHash", "is not a bcrypt hash")
+	case !storableTime(u.CreatedAt) || !storableTime(u.UpdatedAt):
+		return bad("createdAt/updatedAt", "must be set, within years 1-9999 UTC")
+	}
+	for field, msg := range map[string]string{
+		"username": checkUsername(u.Username),
+		"email":    checkEmail(u.Email),
+		"fullName": checkText(u.FullName, maxFullName),
+		"color":    checkText(u.Color, maxColor),
+	} {
+		if msg != "" {
+			return bad(field, msg)
+		}
+	}
+	for _, r := range u.Roles {
+		if r != auth.RoleUser && r != auth.RoleModerator && r != auth.RoleAdmin {
+			return bad("roles", "holds unknown role "+strconv.Quote(r))
+		}
+	}
+	return nil
+}
+
+// storableTime reports whether t is set and both stores can keep it: JSON
+// (RFC 3339) holds years 0-9999 only.
+func storableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return !t.IsZero() && y >= 1 && y <= 9999
 }
