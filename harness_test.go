@@ -259,6 +259,23 @@ func (c *client) signup(username, email, password string) authDoc {
 	return d
 }
 
+// signupForBody signs up username (email username@example.com, password
+// "password1") as a client without cookies would, asking for the refresh
+// token in the body, and keeps the access token.
+func (c *client) signupForBody(username string) authDoc {
+	c.env.t.Helper()
+	r := c.do("POST", "/api/auth/signup", map[string]any{
+		"username": username, "email": username + "@example.com", "password": "password1", "returnRefreshToken": true,
+	}).want(c.env.t, http.StatusCreated)
+	var d authDoc
+	r.json(c.env.t, &d)
+	if d.RefreshToken == "" {
+		c.env.t.Fatalf("signup of %s with returnRefreshToken returned no refreshToken", username)
+	}
+	c.token = d.AccessToken
+	return d
+}
+
 // login logs in with an email or username and keeps the access token.
 func (c *client) login(field, value, password string) authDoc {
 	c.env.t.Helper()

@@ -93,10 +93,7 @@ func TestRefreshInBody(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
 		c := env.newClient()
-		var d authDoc
-		c.do("POST", "/api/auth/signup", map[string]any{
-			"username": "frank", "email": "frank@example.com", "password": "password1", "returnRefreshToken": true,
-		}).want(t, 201).json(t, &d)
+		d := c.signupForBody("frank")
 		cli := env.newClient() // a CLI: no cookies are sent from here on
 		r := cli.refreshBody(d.RefreshToken).want(t, 200)
 		var td tokenDoc
@@ -119,10 +116,7 @@ func TestRefreshBadTokens(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
 		c := env.newClient()
-		var d authDoc
-		c.do("POST", "/api/auth/signup", map[string]any{
-			"username": "gina", "email": "gina@example.com", "password": "password1", "returnRefreshToken": true,
-		}).want(t, 201).json(t, &d)
+		d := c.signupForBody("gina")
 		c0 := claimsOf(t, d.RefreshToken)
 		forged := auth.NewTokenKey([]byte("another-refresh-secret-0123456789abcdef"), auth.UseRefresh).Sign(auth.Claims{
 			Subject: d.User.ID, SessionID: c0["sid"].(string), Generation: 1,
@@ -188,10 +182,7 @@ func TestGraceWindow(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
 		tab1 := env.newClient()
-		var d authDoc
-		tab1.do("POST", "/api/auth/signup", map[string]any{
-			"username": "ivy", "email": "ivy@example.com", "password": "password1", "returnRefreshToken": true,
-		}).want(t, 201).json(t, &d)
+		d := tab1.signupForBody("ivy")
 		t1 := d.RefreshToken
 
 		var first, second tokenDoc
@@ -224,10 +215,7 @@ func TestGraceWindow(t *testing.T) {
 func TestRevokedSessionGetsNoGrace(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
-		var d authDoc
-		env.newClient().do("POST", "/api/auth/signup", map[string]any{
-			"username": "jack", "email": "jack@example.com", "password": "password1", "returnRefreshToken": true,
-		}).want(t, 201).json(t, &d)
+		d := env.newClient().signupForBody("jack")
 		var next tokenDoc
 		env.newClient().refreshBody(d.RefreshToken).want(t, 200).json(t, &next)
 		env.newClient().do("POST", "/api/auth/logout", map[string]string{"refreshToken": next.RefreshToken}).want(t, 204)
@@ -240,10 +228,7 @@ func TestRevokedSessionGetsNoGrace(t *testing.T) {
 func TestConcurrentRefreshOneChain(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
-		var d authDoc
-		env.newClient().do("POST", "/api/auth/signup", map[string]any{
-			"username": "kate", "email": "kate@example.com", "password": "password1", "returnRefreshToken": true,
-		}).want(t, 201).json(t, &d)
+		d := env.newClient().signupForBody("kate")
 
 		const n = 50
 		var wg sync.WaitGroup
@@ -373,10 +358,7 @@ func TestExpiredRefreshToken(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
 		c := env.newClient()
-		var d authDoc
-		c.do("POST", "/api/auth/signup", map[string]any{
-			"username": "pia", "email": "pia@example.com", "password": "password1", "returnRefreshToken": true,
-		}).want(t, 201).json(t, &d)
+		d := c.signupForBody("pia")
 		env.clock.Advance(7*24*time.Hour + time.Second)
 		c.refreshBody(d.RefreshToken).wantProblem(t, 401, "invalid_refresh_token")
 	})
@@ -523,10 +505,7 @@ func TestLogoutAndRefreshBodies(t *testing.T) {
 func TestReuseInBodyClearsCookie(t *testing.T) {
 	env := startEnv(t, fileStore, nil)
 	c := env.newClient()
-	var d authDoc
-	c.do("POST", "/api/auth/signup", map[string]any{
-		"username": "tom", "email": "tom@example.com", "password": "password1", "returnRefreshToken": true,
-	}).want(t, 201).json(t, &d)
+	d := c.signupForBody("tom")
 	c.refresh(t) // rotates through the cookie; d.RefreshToken is now retired
 	env.clock.Advance(11 * time.Second)
 	c.refreshBody(d.RefreshToken).wantProblem(t, 401, "refresh_token_reused")
@@ -537,10 +516,7 @@ func TestReuseInBodyClearsCookie(t *testing.T) {
 
 func TestNoGraceWhenGraceIsZero(t *testing.T) {
 	env := startEnv(t, fileStore, func(c *config) { c.reuseGrace = 0 })
-	var d authDoc
-	env.newClient().do("POST", "/api/auth/signup", map[string]any{
-		"username": "ursula", "email": "ursula@example.com", "password": "password1", "returnRefreshToken": true,
-	}).want(t, 201).json(t, &d)
+	d := env.newClient().signupForBody("ursula")
 	env.newClient().refreshBody(d.RefreshToken).want(t, 200)
 	// Same instant as the rotation: with the grace window off, this is reuse.
 	env.newClient().refreshBody(d.RefreshToken).wantProblem(t, 401, "refresh_token_reused")
