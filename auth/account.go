@@ -29,6 +29,11 @@ const (
 	RoleAdmin     = "admin"
 )
 
+// KnownRole reports whether r is one of the roles corkboard knows.
+func KnownRole(r string) bool {
+	return r == RoleUser || r == RoleModerator || r == RoleAdmin
+}
+
 // HasRole reports whether roles contains any of want.
 func HasRole(roles []string, want ...string) bool {
 	for _, w := range want {

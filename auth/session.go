@@ -58,21 +58,22 @@ func (s Session) Validate() error {
 		return bad("userId", "is not a 24-hex id")
 	case s.Generation < 1 || s.Generation > math.MaxInt64:
 		return bad("generation", "is outside 1 to 2^63-1")
-	case !storable(s.CreatedAt, false) || !storable(s.LastUsedAt, false) || !storable(s.ExpiresAt, false) ||
-		!storable(s.RotatedAt, true) || !storable(s.RevokedAt, true):
+	case !StorableTime(s.CreatedAt, false) || !StorableTime(s.LastUsedAt, false) || !StorableTime(s.ExpiresAt, false) ||
+		!StorableTime(s.RotatedAt, true) || !StorableTime(s.RevokedAt, true):
 		return bad("times", "must be within years 1-9999 UTC (rotatedAt and revokedAt may be unset)")
 	}
 	for _, r := range s.Roles {
-		if r != RoleUser && r != RoleModerator && r != RoleAdmin {
+		if !KnownRole(r) {
 			return bad("roles", "holds unknown role "+strconv.Quote(r))
 		}
 	}
 	return nil
 }
 
-// storable reports whether t can be kept by both stores (JSON holds years
-// 0-9999 only); the zero time is allowed only when optional.
-func storable(t time.Time, optional bool) bool {
+// StorableTime reports whether t can be kept by both stores (RFC 3339 in
+// JSON holds years 0-9999 only, and corkboard uses 1-9999); the zero time
+// is allowed only when optional.
+func StorableTime(t time.Time, optional bool) bool {
 	if t.IsZero() {
 		return optional
 	}

@@ -5,7 +5,6 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"corkboard/auth"
@@ -78,10 +77,7 @@ func checkText(s string, maxRunes int) string {
 		return "must be valid UTF-8"
 	}
 	if utf8.RuneCountInString(s) > maxRunes {
-		if maxRunes == maxFullName {
-			return "must be at most 100 characters"
-		}
-		return "must be at most 32 characters"
+		return fmt.Sprintf("must be at most %d characters", maxRunes)
 	}
 	return ""
 }
@@ -100,7 +96,7 @@ func (u User) Validate() error {
 		return bad("email", "is not trimmed and lower-cased")
 	case !strings.HasPrefix(u.PasswordHash, "$2"):
 		return bad("passwordHash", "is not a bcrypt hash")
-	case !storableTime(u.CreatedAt) || !storableTime(u.UpdatedAt):
+	case !auth.StorableTime(u.CreatedAt, false) || !auth.StorableTime(u.UpdatedAt, false):
 		return bad("createdAt/updatedAt", "must be set, within years 1-9999 UTC")
 	}
 	for field, msg := range map[string]string{
@@ -114,16 +110,9 @@ func (u User) Validate() error {
 		}
 	}
 	for _, r := range u.Roles {
-		if r != auth.RoleUser && r != auth.RoleModerator && r != auth.RoleAdmin {
+		if !auth.KnownRole(r) {
 			return bad("roles", "holds unknown role "+strconv.Quote(r))
 		}
 	}
 	return nil
-}
-
-// storableTime reports whether t is set and both stores can keep it: JSON
-// (RFC 3339) holds years 0-9999 only.
-func storableTime(t time.Time) bool {
-	y := t.UTC().Year()
-	return !t.IsZero() && y >= 1 && y <= 9999
 }
