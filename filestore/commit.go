@@ -3,8 +3,6 @@ package filestore
 import (
 	"context"
 	"fmt"
-
-	"corkboard/web"
 )
 
 // maxSpare caps the pending buffer kept for reuse, so that one burst does
@@ -151,7 +149,7 @@ func (s *Store) flush(buf []byte, upTo uint64) error {
 // them (a promotion, a revocation that will not survive a restart) would
 // be worse than answering 503 until the store is reopened from disk.
 func (s *Store) fail(cause error) error {
-	err := fmt.Errorf("filestore: %w (%w): %w", ErrFailed, web.ErrUnavailable, cause)
+	var err error = &unavailableError{fmt.Errorf("filestore: %w: %w", ErrFailed, cause)}
 	if s.failed.CompareAndSwap(nil, &err) {
 		s.log.Error("file store stopped taking writes and reads after a disk error; restart to recover", "dir", s.dir, "err", cause)
 	}

@@ -31,7 +31,6 @@ package filestore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -39,7 +38,6 @@ import (
 
 	"corkboard/auth"
 	"corkboard/user"
-	"corkboard/web"
 )
 
 // Errors returned by Open and by a Store, besides those of the interfaces it
@@ -52,14 +50,24 @@ var (
 	// last line; Open refuses to guess rather than drop data.
 	ErrCorrupt = errors.New("corrupt data file")
 	// ErrFailed: a journal write or fsync failed, so the store serves no
-	// more writes or reads until it is reopened from disk. Errors wrapping
-	// it also wrap web.ErrUnavailable, so HTTP handlers answer 503.
+	// more writes or reads until it is reopened from disk. The errors that
+	// wrap it are unavailable (see unavailableError), so HTTP handlers
+	// answer 503.
 	ErrFailed = errors.New("file store stopped after a disk error; restart to recover")
-	// ErrClosed: the Store was closed.
-	// It wraps web.ErrUnavailable: a request still running when the server
-	// gives up waiting at shutdown gets a 503.
-	ErrClosed = fmt.Errorf("file store is closed (%w)", web.ErrUnavailable)
+	// ErrClosed: the Store was closed. It is unavailable too: a request
+	// still running when the server gives up waiting at shutdown gets a 503.
+	ErrClosed error = &unavailableError{errors.New("file store is closed")}
 )
+
+// unavailableError marks a failure that is temporary from a client's point
+// of view: the service will answer again once it is restarted or reopened.
+// Its Unavailable method is how callers tell (errors.As), the way net.Error
+// has Timeout; the store itself knows nothing of HTTP.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string     { return e.err.Error() }
+func (e *unavailableError) Unwrap() error     { return e.err }
+func (e *unavailableError) Unavailable() bool { return true }
 
 // defaultCompactBytes is the journal size that triggers a compaction when
 // Options.CompactBytes is zero.

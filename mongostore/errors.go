@@ -8,21 +8,30 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
-
-	"corkboard/web"
 )
 
 // fail wraps a driver error from operation op for the caller. An error that
-// means "the database cannot be reached right now" carries
-// web.ErrUnavailable, so the client gets a 503 and may retry; anything else is
-// a fault and is wrapped plainly (a logged 500). The cause stays in the chain
-// for the log line; web.Fail never shows it to the client.
+// means "the database cannot be reached right now" is an unavailableError,
+// so the client gets a 503 and may retry; anything else is a fault and is
+// wrapped plainly (a logged 500). The cause stays in the chain for the log
+// line; the HTTP layer never shows it to the client.
 func (s *Store) fail(op string, err error) error {
+	wrapped := fmt.Errorf("mongostore: %s: %w", op, err)
 	if unavailable(err) {
-		return fmt.Errorf("mongostore: %s: %w: %w", op, web.ErrUnavailable, err)
+		return &unavailableError{wrapped}
 	}
-	return fmt.Errorf("mongostore: %s: %w", op, err)
+	return wrapped
 }
+
+// unavailableError marks a failure that a retry may cure: the server is
+// unreachable, slow or stepping down. Its Unavailable method is how callers
+// tell (errors.As), the way net.Error has Timeout; the store knows nothing
+// of HTTP.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string     { return e.err.Error() }
+func (e *unavailableError) Unwrap() error     { return e.err }
+func (e *unavailableError) Unavailable() bool { return true }
 
 // Server error codes that mean the server is shutting down, stepping down or
 // cannot reach its peers: a retry a moment later may well succeed.

@@ -10,8 +10,8 @@
 //
 // A lost or slow server never hangs a request: every operation runs under
 // Options.OpTimeout, and connection, timeout and server-selection failures are
-// returned wrapped with web.ErrUnavailable, which the HTTP layer answers with
-// 503. Every other driver error is wrapped plainly and becomes a logged 500.
+// returned as errors whose Unavailable method reports true, which the HTTP
+// layer answers with 503. Every other driver error is wrapped plainly and becomes a logged 500.
 package mongostore
 
 import (
@@ -380,8 +380,7 @@ const (
 )
 
 // Close disconnects from the server, waiting up to 5 s for operations in
-// flight. Operations after Close fail with an error wrapping
-// web.ErrUnavailable.
+// flight. Operations after Close fail with an unavailable error.
 func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -392,7 +391,7 @@ func (s *Store) Close() error {
 }
 
 // Check pings the server, for /healthz: nil means the store can serve
-// requests; an error wraps web.ErrUnavailable when the server is out of
+// requests; the error is an unavailable one when the server is out of
 // reach.
 func (s *Store) Check(ctx context.Context) error {
 	ctx, cancel := s.opContext(ctx)

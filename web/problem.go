@@ -90,10 +90,16 @@ func WriteProblem(w http.ResponseWriter, p *Problem) {
 	})
 }
 
-// ErrUnavailable marks an error as a temporary failure of a backing service
-// (the database is unreachable, the disk refused a write). Fail answers it
-// with 503 instead of 500. Wrap it with fmt.Errorf("...: %w", ErrUnavailable).
-var ErrUnavailable = errors.New("service unavailable")
+// Unavailable reports whether err says, by its behaviour, that a backing
+// service failed for now and a retry may succeed (the database is
+// unreachable, the disk refused a write): some error in its chain has an
+// Unavailable() bool method that returns true. This is how a store tells
+// the HTTP layer "503, try again" without knowing HTTP, the way net.Error
+// has Timeout().
+func Unavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}
 
 // StatusClientClosedRequest is the status logged for a request whose
 // client went away before the answer was ready (nginx's 499). Nobody is
@@ -101,7 +107,7 @@ var ErrUnavailable = errors.New("service unavailable")
 const StatusClientClosedRequest = 499
 
 // Fail writes the response for err: a *Problem anywhere in its chain is
-// written as it is; ErrUnavailable becomes a 503; a client that went away
+// written as it is; an Unavailable error becomes a 503; a client that went away
 // (its request context cancelled) gets a 499 and no error log, since that
 // is no fault of ours; anything else is logged and answered with a generic
 // 500 that reveals nothing.
@@ -112,7 +118,7 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 		WriteProblem(w, p)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		w.WriteHeader(StatusClientClosedRequest)
-	case errors.Is(err, ErrUnavailable):
+	case Unavailable(err):
 		log.LogAttrs(r.Context(), slog.LevelWarn, "backing service unavailable",
 			slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", "1")
