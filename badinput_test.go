@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -13,14 +15,14 @@ func TestNoServerErrorOnBadInput(t *testing.T) {
 		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
 		owner := env.newClient()
 		d := owner.signup("victim", "victim@example.com", "password1")
-		routes := []struct{ method, path string }{
-			{"POST", "/api/auth/signup"}, {"POST", "/api/auth/login"}, {"POST", "/api/auth/refresh"},
-			{"POST", "/api/auth/logout"}, {"POST", "/api/auth/logout-all"}, {"GET", "/api/auth/sessions"},
-			{"DELETE", "/api/auth/sessions/" + d.User.ID}, {"DELETE", "/api/auth/sessions/%00"},
-			{"POST", "/api/auth/change-password"}, {"GET", "/api/users/me"}, {"GET", "/api/users/" + d.User.ID},
-			{"GET", "/api/users/" + strings.Repeat("f", 500)}, {"GET", "/api/test/mod"}, {"GET", "/api/test/admin"},
+		sid := claimsOf(t, d.AccessToken)["sid"].(string)
+		// Every route of the route list, each path value filled with ids
+		// of the victim's own records and with ids that are not ids, plus
+		// requests that match no route.
+		routes := requestsFor(t, env.app.routeList(), []string{d.User.ID, sid, strings.Repeat("f", 500), "%00", ".."})
+		routes = append(routes, []struct{ method, path string }{
 			{"PATCH", "/api/users/me"}, {"GET", "/api/../../etc/passwd"}, {"TRACE", "/api/auth/login"},
-		}
+		}...)
 		bodies := []string{
 			``, `null`, `0`, `"x"`, `[]`, `{`, `{}`, `{"email":{"$ne":null},"password":{"$gt":""}}`,
 			`{"username":["a"],"password":1}`, `{"refreshToken":{"a":1}}`, `{"refreshToken":"a.b.c"}`,
@@ -55,4 +57,67 @@ func TestNoServerErrorOnBadInput(t *testing.T) {
 		// logout-all with its valid token is among the requests).
 		env.newClient().login("email", "victim@example.com", "password1")
 	})
+}
+
+// requestsFor returns a request line for every route in list and every
+// value in values put in for its path wildcards ({id}, {userId}, ...), so
+// that a test walking it covers each route without listing routes itself.
+func requestsFor(t *testing.T, list []route, values []string) []struct{ method, path string } {
+	t.Helper()
+	var out []struct{ method, path string }
+	for _, rt := range list {
+		method, path, ok := strings.Cut(rt.pattern, " ")
+		if !ok {
+			t.Fatalf("route %q has no method", rt.pattern)
+		}
+		if !strings.Contains(path, "{") {
+			out = append(out, struct{ method, path string }{method, path})
+			continue
+		}
+		for _, v := range values {
+			out = append(out, struct{ method, path string }{method, fillWildcards(path, v)})
+		}
+	}
+	return out
+}
+
+// fillWildcards replaces every {name} in a route pattern's path with v.
+func fillWildcards(path, v string) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(path, '{')
+		if open < 0 {
+			return b.String() + path
+		}
+		end := strings.IndexByte(path[open:], '}')
+		b.WriteString(path[:open])
+		b.WriteString(v)
+		path = path[open+end+1:]
+	}
+}
+
+// TestRequestsForCoversEveryRoute checks the helper the hostile-input test
+// relies on: every route of the list yields requests that the mux routes
+// to that very pattern.
+func TestRequestsForCoversEveryRoute(t *testing.T) {
+	env := startEnv(t, fileStore, nil)
+	list := env.app.routeList()
+	mux := http.NewServeMux()
+	for _, rt := range list {
+		mux.Handle(rt.pattern, http.NotFoundHandler())
+	}
+	seen := make(map[string]bool)
+	for _, req := range requestsFor(t, list, []string{"0123456789abcdef01234567"}) {
+		r := httptest.NewRequest(req.method, req.path, nil)
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
+			t.Errorf("%s %s matches no route", req.method, req.path)
+		}
+		seen[pattern] = true
+	}
+	for _, rt := range list {
+		if !seen[rt.pattern] {
+			t.Errorf("route %q gets no request", rt.pattern)
+		}
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"corkboard/web"
 )
 
 // clock is a settable clock for tests: token expiry, grace windows and
@@ -87,7 +89,7 @@ func startEnv(t *testing.T, opener storeOpener, edit func(*config)) *testEnv {
 	clk := newClock()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(tWriter{t}, nil))
+		log = slog.New(web.RequestIDs(slog.NewTextHandler(tWriter{t}, nil)))
 	}
 	a, err := newApp(cfg, st, clk.Now, log)
 	if err != nil {

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"corkboard/auth"
+	"corkboard/auth/authhttp"
 	"corkboard/filestore"
 	"corkboard/mongostore"
 	"corkboard/user"
+	"corkboard/user/userhttp"
+	"corkboard/web"
 )
 
 // run is the whole program; main only calls it. Everything it touches comes
@@ -41,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := slog.New(web.RequestIDs(slog.NewTextHandler(stderr, nil)))
 
 	switch cmd {
 	case "export":
@@ -90,13 +93,22 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, error)
 	}
 }
 
-// app holds the services the routes are built from.
+// app holds the services and the handlers the routes are built from.
 type app struct {
-	cfg   config
-	log   *slog.Logger
-	store store
-	auth  *auth.Service
-	users *user.Service
+	cfg      config
+	log      *slog.Logger
+	store    store
+	sessions *authhttp.Handlers
+	users    *userhttp.Handlers
+	limits   limits
+	auth     *auth.Service // for the sweep of expired sessions
+}
+
+// limits are the per-client-address request limits of API.md §3, applied
+// as middleware in routes(). Each is nil when RATE_LIMITS=off.
+type limits struct {
+	signup *auth.Limiter // 20 sign-ups per client IP per hour
+	login  *auth.Limiter // 30 login requests per client IP per minute
 }
 
 // newApp wires the services over an open store. now is the clock.
@@ -107,23 +119,36 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 	if err != nil {
 		return nil, err
 	}
-	authSvc := auth.NewService(auth.Config{
-		AccessSecret:   cfg.accessSecret,
-		RefreshSecret:  cfg.refreshSecret,
-		AccessTTL:      cfg.accessTTL,
-		RefreshTTL:     cfg.refreshTTL,
-		ReuseGrace:     cfg.reuseGrace,
+	sessions := auth.NewService(auth.Config{
+		AccessSecret:  cfg.accessSecret,
+		RefreshSecret: cfg.refreshSecret,
+		AccessTTL:     cfg.accessTTL,
+		RefreshTTL:    cfg.refreshTTL,
+		ReuseGrace:    cfg.reuseGrace,
+	}, st, user.Accounts(st), now, log)
+	users := user.NewService(user.Config{
+		AdminEmails: cfg.adminEmails,
+		RateLimits:  cfg.rateLimits,
+	}, st, sessions, passwords, now, log)
+
+	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
 		CookieSameSite: cfg.cookieSameSite,
 		Origins:        cfg.corsOrigins,
 		TrustProxy:     cfg.trustProxy,
-	}, st, user.Accounts(st), now, log)
-	users := user.NewService(user.Config{
-		AdminEmails: cfg.adminEmails,
-		TrustProxy:  cfg.trustProxy,
-		RateLimits:  cfg.rateLimits,
-	}, st, authSvc, passwords, now, log)
-	return &app{cfg: cfg, log: log, store: st, auth: authSvc, users: users}, nil
+	}, sessions, now, log)
+	a := &app{
+		cfg:      cfg,
+		log:      log,
+		store:    st,
+		sessions: sessionRoutes,
+		users:    userhttp.New(users, sessionRoutes, log),
+		auth:     sessions,
+	}
+	if cfg.rateLimits {
+		a.limits = limits{signup: auth.NewLimiter(20, time.Hour), login: auth.NewLimiter(30, time.Minute)}
+	}
+	return a, nil
 }
 
 // storeClock is the wall clock at the precision both stores keep

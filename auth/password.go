@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"golang.org/x/crypto/bcrypt"
-
-	"corkboard/web"
 )
 
 // Password length limits, in bytes. bcrypt ignores everything after byte 72,
@@ -21,14 +18,10 @@ const (
 // ErrPasswordTooLong is returned by Hash for a password over MaxPasswordBytes.
 var ErrPasswordTooLong = errors.New("password longer than 72 bytes")
 
-// ErrBusy is returned when too many password computations are queued; it is
-// a 503 with Retry-After, so a login flood sheds load instead of piling up.
-var ErrBusy = &web.Problem{
-	Status:     http.StatusServiceUnavailable,
-	Code:       "busy",
-	Detail:     "The server is busy; try again in a moment.",
-	RetryAfter: 1,
-}
+// ErrBusy is returned when too many password computations are queued; the
+// client gets a 503 with Retry-After, so a login flood sheds load instead of
+// piling up.
+var ErrBusy = errors.New("too many password checks waiting")
 
 // Passwords hashes and checks passwords with bcrypt. It bounds how many
 // bcrypt computations run at once (each one burns a core for tens of

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"errors"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -62,8 +64,38 @@ func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Dur
 	return true, 0
 }
 
-// Reset forgets key's events.
+// ErrRateLimited is what every *RateLimitError matches with errors.Is.
+var ErrRateLimited = errors.New("rate limited")
+
+// RateLimitError is a refusal by a Limiter: the caller may try again after
+// RetryAfter.
+type RateLimitError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitError) Error() string {
+	return "rate limited; retry after " + strconv.Itoa(RetryAfterSeconds(e.RetryAfter)) + "s"
+}
+
+// Is makes errors.Is(err, ErrRateLimited) true for every RateLimitError.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
+// Take records one event for key at now, like Allow, and returns a
+// *RateLimitError when it is over the limit. A nil Limiter (limits turned
+// off) allows everything.
+func (l *Limiter) Take(key string, now time.Time) error {
+	if l == nil {
+		return nil
+	}
+	if ok, wait := l.Allow(key, now); !ok {
+		return &RateLimitError{RetryAfter: wait}
+	}
+	return nil
+}
+
+// Reset forgets key's events. Resetting a nil Limiter does nothing.
 func (l *Limiter) Reset(key string) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.windows, key)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"corkboard/objectid"
-	"corkboard/web"
 )
 
 // Config is what the session service needs from the configuration.
@@ -22,17 +20,13 @@ type Config struct {
 	// ReuseGrace is how long after a rotation the token it retired is still
 	// answered (with the session's current successor) instead of being
 	// treated as reuse: two browser tabs refreshing at once.
-	ReuseGrace     time.Duration
-	CookieSecure   bool
-	CookieSameSite http.SameSite
-	// Origins are the allowed browser origins (CORS_ORIGINS); the refresh
-	// and logout routes refuse requests from any other Origin.
-	Origins    []string
-	TrustProxy bool
+	ReuseGrace time.Duration
 }
 
-// Service issues, refreshes and revokes sessions, and authenticates
-// requests. It is safe for concurrent use.
+// Service issues, refreshes and revokes sessions, and authenticates access
+// tokens. Its methods take typed inputs and return sentinel errors
+// (ErrRefreshReused, ErrSessionRevoked, ...); it knows nothing of HTTP.
+// It is safe for concurrent use.
 type Service struct {
 	cfg      Config
 	sessions SessionStore
@@ -66,33 +60,24 @@ type Tokens struct {
 	Session   Session
 }
 
-// TokenBody is the JSON shape of Tokens in a response. RefreshToken is
-// filled only for clients that asked for it in the body.
-type TokenBody struct {
-	AccessToken  string `json:"accessToken"`
-	TokenType    string `json:"tokenType"`
-	ExpiresIn    int    `json:"expiresIn"`
-	RefreshToken string `json:"refreshToken,omitempty"`
-}
-
-// Body returns the response body for t, with the refresh token only when
-// withRefresh is set.
-func (t Tokens) Body(withRefresh bool) TokenBody {
-	b := TokenBody{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresIn: t.ExpiresIn}
-	if withRefresh {
-		b.RefreshToken = t.RefreshToken
-	}
-	return b
-}
-
 // maxUserAgent caps what is stored of a client's User-Agent.
 const maxUserAgent = 256
 
-// userAgent returns the request's User-Agent as stored with a session:
-// valid UTF-8 (headers may carry any bytes, and the stores keep JSON and
-// BSON strings), at most maxUserAgent bytes, cut between characters.
-func userAgent(r *http.Request) string {
-	ua := strings.ToValidUTF8(r.UserAgent(), "\uFFFD")
+// Client describes the device a session is started from, as the session
+// list shows it to the user.
+type Client struct {
+	// IP is the client's address, as the HTTP layer decided it
+	// (TRUST_PROXY).
+	IP string
+	// UserAgent is the client's User-Agent header, as sent.
+	UserAgent string
+}
+
+// storedUserAgent returns ua as stored with a session: valid UTF-8 (headers
+// may carry any bytes, and the stores keep JSON and BSON strings), at most
+// maxUserAgent bytes, cut between characters.
+func storedUserAgent(ua string) string {
+	ua = strings.ToValidUTF8(ua, "\uFFFD")
 	for len(ua) > maxUserAgent {
 		_, size := utf8.DecodeLastRuneInString(ua)
 		ua = ua[:len(ua)-size]
@@ -101,10 +86,9 @@ func userAgent(r *http.Request) string {
 }
 
 // StartSession creates a session for the user who just signed up or logged
-// in, and returns its first tokens.
-func (s *Service) StartSession(ctx context.Context, r *http.Request, userID string, roles []string) (Tokens, error) {
+// in from client, and returns its first tokens.
+func (s *Service) StartSession(ctx context.Context, userID string, roles []string, client Client) (Tokens, error) {
 	now := s.now().UTC()
-	ua := userAgent(r)
 	sess := Session{
 		ID:         objectid.New(now),
 		UserID:     userID,
@@ -113,8 +97,8 @@ func (s *Service) StartSession(ctx context.Context, r *http.Request, userID stri
 		CreatedAt:  now,
 		LastUsedAt: now,
 		ExpiresAt:  now.Add(s.cfg.RefreshTTL),
-		UserAgent:  ua,
-		IP:         web.ClientIP(r, s.cfg.TrustProxy),
+		UserAgent:  storedUserAgent(client.UserAgent),
+		IP:         client.IP,
 	}
 	if err := s.sessions.CreateSession(ctx, sess); err != nil {
 		return Tokens{}, err
@@ -147,34 +131,31 @@ func (s *Service) issue(sess Session, now time.Time) Tokens {
 	}
 }
 
-// Refresh problems (API.md §3).
-var (
-	errRefreshMissing = web.Unauthorized("refresh_token_missing", "No refresh token was sent.", "")
-	errRefreshInvalid = web.Unauthorized("invalid_refresh_token", "The refresh token is invalid or expired.", "refresh token invalid")
-	errRefreshReused  = web.Unauthorized("refresh_token_reused", "This refresh token was already used; every session of the account has been ended.", "refresh token reused")
-	errSessionRevoked = web.Unauthorized("session_revoked", "The session has ended; log in again.", "session revoked")
-)
-
 // Refresh exchanges a refresh token for new tokens. The normal case is one
 // compare-and-swap on (session, generation). When that loses, the session
-// says why: revoked (no grace, ever), expired, rotated by a concurrent
-// request moments ago (the grace window: answer with the current successor,
-// do not fork), or rotated long ago (reuse: end every session of the user).
+// says why: revoked (ErrSessionRevoked; no grace, ever), expired
+// (ErrRefreshInvalid), rotated by a concurrent request moments ago (the
+// grace window: answer with the current successor, do not fork), or rotated
+// long ago (ErrRefreshReused: the token was stolen or replayed, so end every
+// session of the user).
 func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
+	if token == "" {
+		return Tokens{}, ErrRefreshMissing
+	}
 	now := s.now().UTC()
 	claims, err := s.refresh.Verify(token, now)
 	if err != nil {
-		return Tokens{}, errRefreshInvalid
+		return Tokens{}, ErrRefreshInvalid
 	}
 	sess, err := s.sessions.RotateSession(ctx, claims.SessionID, claims.Generation, now, now.Add(s.cfg.RefreshTTL))
 	switch {
 	case err == nil:
 		if sess.UserID != claims.Subject {
-			return Tokens{}, errRefreshInvalid // cannot happen with our own tokens
+			return Tokens{}, ErrRefreshInvalid // cannot happen with our own tokens
 		}
 		return s.issue(sess, now), nil
 	case errors.Is(err, ErrSessionNotFound):
-		return Tokens{}, errSessionRevoked
+		return Tokens{}, ErrSessionRevoked
 	case !errors.Is(err, ErrSessionConflict):
 		return Tokens{}, err
 	}
@@ -182,15 +163,15 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	sess, err = s.sessions.Session(ctx, claims.SessionID)
 	switch {
 	case errors.Is(err, ErrSessionNotFound):
-		return Tokens{}, errSessionRevoked
+		return Tokens{}, ErrSessionRevoked
 	case err != nil:
 		return Tokens{}, err
 	case sess.UserID != claims.Subject:
-		return Tokens{}, errRefreshInvalid
+		return Tokens{}, ErrRefreshInvalid
 	case !sess.RevokedAt.IsZero():
-		return Tokens{}, errSessionRevoked
+		return Tokens{}, ErrSessionRevoked
 	case !now.Before(sess.ExpiresAt):
-		return Tokens{}, errRefreshInvalid
+		return Tokens{}, ErrRefreshInvalid
 	case sess.Generation == claims.Generation+1 && s.cfg.ReuseGrace > 0 && now.Sub(sess.RotatedAt) <= s.cfg.ReuseGrace:
 		return s.issue(sess, now), nil
 	case sess.Generation > claims.Generation:
@@ -199,12 +180,68 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 			return Tokens{}, err
 		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse detected; all sessions revoked",
-			slog.String("user_id", sess.UserID), slog.String("session_id", sess.ID),
-			slog.Int("revoked", n), slog.String("request_id", web.RequestID(ctx)))
-		return Tokens{}, errRefreshReused
+			slog.String("user_id", sess.UserID), slog.String("session_id", sess.ID), slog.Int("revoked", n))
+		return Tokens{}, ErrRefreshReused
 	default:
-		return Tokens{}, errRefreshInvalid
+		return Tokens{}, ErrRefreshInvalid
 	}
+}
+
+// Logout ends the session a refresh token names. A token that does not
+// verify, or whose session is gone, has nothing left to end: logging out is
+// never an error for the client.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	now := s.now().UTC()
+	claims, err := s.refresh.Verify(token, now)
+	if err != nil {
+		return nil
+	}
+	sess, err := s.sessions.Session(ctx, claims.SessionID)
+	if errors.Is(err, ErrSessionNotFound) || err == nil && sess.UserID != claims.Subject {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = s.sessions.RevokeSession(ctx, sess.ID, now)
+	if errors.Is(err, ErrSessionNotFound) {
+		return nil
+	}
+	return err
+}
+
+// LogoutAll ends every session of the user.
+func (s *Service) LogoutAll(ctx context.Context, userID string) error {
+	_, err := s.sessions.RevokeUserSessions(ctx, userID, "", s.now().UTC())
+	return err
+}
+
+// Sessions returns the user's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	return s.sessions.ListSessions(ctx, userID, s.now().UTC())
+}
+
+// RevokeSession ends one of the user's own live sessions (a lost phone,
+// say). Someone else's session, one already ended, or an id that is not
+// an id at all is ErrSessionNotFound: the caller learns nothing about
+// sessions that are not theirs.
+func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
+	if !objectid.Valid(sessionID) {
+		return ErrSessionNotFound
+	}
+	now := s.now().UTC()
+	sess, err := s.sessions.Session(ctx, sessionID)
+	switch {
+	case err != nil:
+		return err
+	case sess.UserID != userID || !sess.Live(now):
+		return ErrSessionNotFound
+	}
+	err = s.sessions.RevokeSession(ctx, sessionID, now)
+	if errors.Is(err, ErrSessionNotFound) {
+		return nil // swept in between: ended all the same
+	}
+	return err
 }
 
 // RevokeOtherSessions ends every session of the user but keep (after a
@@ -237,34 +274,5 @@ func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// RefreshCookieName is the cookie that carries the refresh token.
-const RefreshCookieName = "refresh_token"
-
-// SetRefreshCookie puts the refresh token of t in the refresh cookie, which
-// lives as long as the session does.
-func (s *Service) SetRefreshCookie(w http.ResponseWriter, t Tokens) {
-	maxAge := int(t.Session.ExpiresAt.Sub(s.now()).Round(time.Second) / time.Second)
-	http.SetCookie(w, s.refreshCookie(t.RefreshToken, max(maxAge, 1)))
-}
-
-// ClearRefreshCookie tells the browser to drop the refresh cookie.
-func (s *Service) ClearRefreshCookie(w http.ResponseWriter) {
-	c := s.refreshCookie("", 0)
-	c.MaxAge = -1 // net/http writes Max-Age=0 for a negative MaxAge
-	http.SetCookie(w, c)
-}
-
-func (s *Service) refreshCookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name:     RefreshCookieName,
-		Value:    value,
-		Path:     "/api/auth",
-		MaxAge:   maxAge,
-		HttpOnly: true,
-		Secure:   s.cfg.CookieSecure,
-		SameSite: s.cfg.CookieSameSite,
 	}
 }

@@ -2,49 +2,44 @@ package user
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"mime"
-	"net/http"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"corkboard/auth"
 	"corkboard/objectid"
-	"corkboard/web"
 )
 
-// Config is what the account routes need from the configuration.
+// Config is what the account service needs from the configuration.
 type Config struct {
 	// AdminEmails (normalized) hold the admin role from sign-up on.
 	AdminEmails []string
-	TrustProxy  bool
-	// RateLimits turns the sign-up and login limits on (API.md §3).
+	// RateLimits turns the failed-login limit on (API.md §3).
 	RateLimits bool
 }
 
-// Service serves the account routes.
+// Service holds the account rules: sign-up, login, change of password and
+// reading profiles. Its methods take typed inputs and return sentinel
+// errors (ErrEmailTaken, ErrBadCredentials, *ValidationError, and auth's
+// errors passed on); it knows nothing of HTTP.
 type Service struct {
 	cfg       Config
 	store     Store
-	auth      *auth.Service
+	sessions  *auth.Service
 	passwords *auth.Passwords
 	now       func() time.Time
 	log       *slog.Logger
 
-	signupPerIP   *auth.Limiter // 20 sign-ups per client IP per hour
-	loginPerIP    *auth.Limiter // 30 login requests per client IP per minute
-	loginFailures *auth.Limiter // 10 failed logins per name tried per 15 minutes
+	loginFailures *auth.Limiter // 10 failed logins per name tried per 15 minutes; nil when limits are off
 }
 
-// NewService returns the account routes' Service.
-func NewService(cfg Config, store Store, authSvc *auth.Service, passwords *auth.Passwords, now func() time.Time, log *slog.Logger) *Service {
-	s := &Service{cfg: cfg, store: store, auth: authSvc, passwords: passwords, now: now, log: log}
+// NewService returns the account Service.
+func NewService(cfg Config, store Store, sessions *auth.Service, passwords *auth.Passwords, now func() time.Time, log *slog.Logger) *Service {
+	s := &Service{cfg: cfg, store: store, sessions: sessions, passwords: passwords, now: now, log: log}
 	if cfg.RateLimits {
-		s.signupPerIP = auth.NewLimiter(20, time.Hour)
-		s.loginPerIP = auth.NewLimiter(30, time.Minute)
 		s.loginFailures = auth.NewLimiter(10, 15*time.Minute)
 	}
 	return s
@@ -67,163 +62,113 @@ func (a accounts) Account(ctx context.Context, id string) (auth.Account, error) 
 	return u, nil
 }
 
-// rateLimited is the 429 problem for a limit that resets after d.
-func rateLimited(d time.Duration) *web.Problem {
-	return &web.Problem{
-		Status:     http.StatusTooManyRequests,
-		Code:       "rate_limited",
-		Detail:     "Too many attempts; try again later.",
-		RetryAfter: auth.RetryAfterSeconds(d),
-	}
+// ErrBadCredentials: the login or the password is wrong. Unknown user and
+// wrong password are the same error, in the same time.
+var ErrBadCredentials = errors.New("wrong login or password")
+
+// ValidationError names every bad field of an input, with why.
+type ValidationError struct {
+	Fields map[string]string
 }
 
-// allow records an event with limiter l (nil when limits are off).
-func allow(l *auth.Limiter, key string, now time.Time) error {
-	if l == nil {
+func (e *ValidationError) Error() string {
+	names := make([]string, 0, len(e.Fields))
+	for f := range e.Fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	return "invalid " + strings.Join(names, ", ")
+}
+
+// invalid returns a *ValidationError for fields, or nil when there are none.
+func invalid(fields map[string]string) error {
+	if len(fields) == 0 {
 		return nil
 	}
-	if ok, wait := l.Allow(key, now); !ok {
-		return rateLimited(wait)
-	}
-	return nil
+	return &ValidationError{Fields: fields}
 }
 
-var (
-	errEmailTaken    = web.NewProblem(http.StatusConflict, "email_taken", "An account with this email already exists.")
-	errUsernameTaken = web.NewProblem(http.StatusConflict, "username_taken", "This username is taken.")
-	errBadLogin      = web.Unauthorized("invalid_credentials", "The login or password is wrong.", "")
-	errNotFound      = web.NewProblem(http.StatusNotFound, "not_found", "There is no such user.")
-)
-
-// storeProblem maps the store's errors to problems; others pass through.
-func storeProblem(err error) error {
-	switch {
-	case errors.Is(err, ErrEmailTaken):
-		return errEmailTaken
-	case errors.Is(err, ErrUsernameTaken):
-		return errUsernameTaken
-	case errors.Is(err, ErrNotFound):
-		return errNotFound
-	}
-	return err
+// SignupInput is what a new account is made from.
+type SignupInput struct {
+	Username string
+	Email    string
+	Password string
+	FullName string
+	Color    string
+	// RolesRequested is set when the client tried to choose roles, which
+	// is refused: roles are never self-assigned.
+	RolesRequested bool
+	// Client is the device the first session starts on.
+	Client auth.Client
 }
 
-// signupRequest is the body of POST /api/auth/signup.
-type signupRequest struct {
-	Username           string `json:"username"`
-	Email              string `json:"email"`
-	Password           string `json:"password"`
-	FullName           string `json:"fullName"`
-	Color              string `json:"color"`
-	ReturnRefreshToken bool   `json:"returnRefreshToken"`
-	// Roles is declared only to refuse it by name: roles are never
-	// self-assigned.
-	Roles json.RawMessage `json:"roles"`
-}
-
-// validate normalizes the request and returns every bad field.
-func (req *signupRequest) validate() map[string]string {
+// validate normalizes in and returns every bad field.
+func (in *SignupInput) validate() error {
 	errs := make(map[string]string)
-	req.Email = NormalizeEmail(req.Email)
-	if msg := checkEmail(req.Email); msg != "" {
+	in.Email = NormalizeEmail(in.Email)
+	if msg := checkEmail(in.Email); msg != "" {
 		errs["email"] = msg
 	}
-	if msg := checkUsername(req.Username); msg != "" {
+	if msg := checkUsername(in.Username); msg != "" {
 		errs["username"] = msg
 	}
-	if msg := checkPassword(req.Password); msg != "" {
+	if msg := checkPassword(in.Password); msg != "" {
 		errs["password"] = msg
 	}
-	if msg := checkText(req.FullName, maxFullName); msg != "" {
+	if msg := checkText(in.FullName, maxFullName); msg != "" {
 		errs["fullName"] = msg
 	}
-	if msg := checkText(req.Color, maxColor); msg != "" {
+	if msg := checkText(in.Color, maxColor); msg != "" {
 		errs["color"] = msg
 	}
-	if req.Roles != nil {
+	if in.RolesRequested {
 		errs["roles"] = "cannot be chosen at sign-up"
 	}
-	return errs
+	return invalid(errs)
 }
 
-// readSignup reads the sign-up form. It is the one place that knows the
-// body's encoding, so a multipart form (with a picture) slots in here.
-func readSignup(w http.ResponseWriter, r *http.Request) (signupRequest, error) {
-	var req signupRequest
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		return req, web.NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"Sign-up takes a JSON body; multipart sign-up with a picture is not available yet.")
-	}
-	err := web.DecodeJSON(w, r, &req)
-	return req, err
-}
-
-// authResponse is the body of a successful sign-up or login.
-type authResponse struct {
-	User View `json:"user"`
-	auth.TokenBody
-}
-
-// HandleSignup serves POST /api/auth/signup.
-func (s *Service) HandleSignup() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.signup(w, r); err != nil {
-			web.Fail(w, r, s.log, err)
-		}
-	})
-}
-
-func (s *Service) signup(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	now := s.now().UTC()
-	if err := allow(s.signupPerIP, web.ClientIP(r, s.cfg.TrustProxy), now); err != nil {
-		return err
-	}
-	req, err := readSignup(w, r)
-	if err != nil {
-		return err
-	}
-	if errs := req.validate(); len(errs) > 0 {
-		return web.Invalid(errs)
+// Signup creates an account and its first session. It fails with a
+// *ValidationError, ErrEmailTaken or ErrUsernameTaken.
+func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens, error) {
+	if err := in.validate(); err != nil {
+		return User{}, auth.Tokens{}, err
 	}
 	// Cheap checks first, so an obvious duplicate costs no bcrypt. The
 	// store's unique indexes decide in the end.
-	if _, err := s.store.UserByEmail(ctx, req.Email); !errors.Is(err, ErrNotFound) {
-		return storeProblem(foundMeans(err, ErrEmailTaken))
+	if _, err := s.store.UserByEmail(ctx, in.Email); !errors.Is(err, ErrNotFound) {
+		return User{}, auth.Tokens{}, foundMeans(err, ErrEmailTaken)
 	}
-	if _, err := s.store.UserByUsername(ctx, req.Username); !errors.Is(err, ErrNotFound) {
-		return storeProblem(foundMeans(err, ErrUsernameTaken))
+	if _, err := s.store.UserByUsername(ctx, in.Username); !errors.Is(err, ErrNotFound) {
+		return User{}, auth.Tokens{}, foundMeans(err, ErrUsernameTaken)
 	}
-	hash, err := s.passwords.Hash(ctx, req.Password)
+	hash, err := s.passwords.Hash(ctx, in.Password)
 	if err != nil {
-		return err
+		return User{}, auth.Tokens{}, err
 	}
+	now := s.now().UTC()
 	roles := []string{auth.RoleUser}
-	if slices.Contains(s.cfg.AdminEmails, req.Email) {
+	if slices.Contains(s.cfg.AdminEmails, in.Email) {
 		roles = append(roles, auth.RoleAdmin)
 	}
 	u := User{
 		ID:           objectid.New(now),
-		Username:     req.Username,
-		Email:        req.Email,
-		FullName:     req.FullName,
-		Color:        req.Color,
+		Username:     in.Username,
+		Email:        in.Email,
+		FullName:     in.FullName,
+		Color:        in.Color,
 		Roles:        roles,
 		PasswordHash: hash,
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
-		return storeProblem(err)
+		return User{}, auth.Tokens{}, err
 	}
-	t, err := s.auth.StartSession(ctx, r, u.ID, u.Roles)
+	t, err := s.sessions.StartSession(ctx, u.ID, u.Roles, in.Client)
 	if err != nil {
-		return err
+		return User{}, auth.Tokens{}, err
 	}
-	s.auth.SetRefreshCookie(w, t)
-	w.Header().Set("Cache-Control", "no-store")
-	web.WriteJSON(w, http.StatusCreated, authResponse{User: ViewFor(u, u.ID, u.Roles), TokenBody: t.Body(req.ReturnRefreshToken)})
-	return nil
+	return u, t, nil
 }
 
 // foundMeans returns err when it is a real failure, else taken: a lookup that
@@ -235,86 +180,69 @@ func foundMeans(err, taken error) error {
 	return taken
 }
 
-// loginRequest is the body of POST /api/auth/login: an email or a
-// username, and the password.
-type loginRequest struct {
-	Email              string `json:"email"`
-	Username           string `json:"username"`
-	Password           string `json:"password"`
-	ReturnRefreshToken bool   `json:"returnRefreshToken"`
+// LoginInput is a login attempt: an email or a username, and a password.
+type LoginInput struct {
+	Email    string
+	Username string
+	Password string
+	// Client is the device the session starts on.
+	Client auth.Client
 }
 
-// HandleLogin serves POST /api/auth/login.
-func (s *Service) HandleLogin() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.login(w, r); err != nil {
-			web.Fail(w, r, s.log, err)
-		}
-	})
-}
-
-func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	now := s.now().UTC()
-	if err := allow(s.loginPerIP, web.ClientIP(r, s.cfg.TrustProxy), now); err != nil {
-		return err
-	}
-	var req loginRequest
-	if err := web.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
+// Login checks a password and starts a session. It fails with a
+// *ValidationError for a malformed input, ErrBadCredentials for an unknown
+// user or a wrong password (alike in answer and in time), a
+// *auth.RateLimitError past the failed-login limit, or auth.ErrBusy.
+func (s *Service) Login(ctx context.Context, in LoginInput) (User, auth.Tokens, error) {
 	errs := make(map[string]string)
 	switch {
-	case req.Email == "" && req.Username == "":
+	case in.Email == "" && in.Username == "":
 		errs["email"] = "an email or a username is required"
-	case req.Email != "" && req.Username != "":
+	case in.Email != "" && in.Username != "":
 		errs["username"] = "send an email or a username, not both"
 	}
-	if req.Password == "" {
+	if in.Password == "" {
 		errs["password"] = "is required"
 	}
-	if len(errs) > 0 {
-		return web.Invalid(errs)
+	if err := invalid(errs); err != nil {
+		return User{}, auth.Tokens{}, err
 	}
 
 	var u User
 	var err error
-	if req.Email != "" {
-		u, err = s.store.UserByEmail(ctx, NormalizeEmail(req.Email))
+	if in.Email != "" {
+		u, err = s.store.UserByEmail(ctx, NormalizeEmail(in.Email))
 	} else {
-		u, err = s.store.UserByUsername(ctx, req.Username)
+		u, err = s.store.UserByUsername(ctx, in.Username)
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+		return User{}, auth.Tokens{}, err
 	}
 	// Failures count per name tried (the email or the username, as
 	// normalized), never per account: a limit shared by an account's email
 	// and username would tell whoever hits it that the two belong together.
-	key := "email:" + NormalizeEmail(req.Email)
-	if req.Username != "" {
-		key = "username:" + strings.ToLower(req.Username)
+	key := "email:" + NormalizeEmail(in.Email)
+	if in.Username != "" {
+		key = "username:" + strings.ToLower(in.Username)
 	}
 	// An unknown user is checked against a dummy hash (u.PasswordHash is
 	// ""), so both failures take the same time and give the same answer.
-	if err := s.verifyPassword(ctx, key, u.PasswordHash, req.Password, now); err != nil {
-		return err
+	if err := s.verifyPassword(ctx, key, u.PasswordHash, in.Password); err != nil {
+		return User{}, auth.Tokens{}, err
 	}
-	t, err := s.auth.StartSession(ctx, r, u.ID, u.Roles)
+	t, err := s.sessions.StartSession(ctx, u.ID, u.Roles, in.Client)
 	if err != nil {
-		return err
+		return User{}, auth.Tokens{}, err
 	}
-	s.auth.SetRefreshCookie(w, t)
-	w.Header().Set("Cache-Control", "no-store")
-	web.WriteJSON(w, http.StatusOK, authResponse{User: ViewFor(u, u.ID, u.Roles), TokenBody: t.Body(req.ReturnRefreshToken)})
-	return nil
+	return u, t, nil
 }
 
 // verifyPassword checks password against hash under the failed-login
 // limit of key. The attempt is counted before bcrypt runs, atomically with
 // the check, so a burst of concurrent guesses cannot slip past the limit
 // while earlier ones are still hashing; a right password clears the count.
-func (s *Service) verifyPassword(ctx context.Context, key, hash, password string, now time.Time) error {
-	if err := allow(s.loginFailures, key, now); err != nil {
+func (s *Service) verifyPassword(ctx context.Context, key, hash, password string) error {
+	if err := s.loginFailures.Take(key, s.now().UTC()); err != nil {
 		return err
 	}
 	ok, err := s.passwords.Check(ctx, hash, password)
@@ -322,102 +250,64 @@ func (s *Service) verifyPassword(ctx context.Context, key, hash, password string
 	case err != nil:
 		return err
 	case !ok:
-		return errBadLogin
+		return ErrBadCredentials
 	}
-	if s.loginFailures != nil {
-		s.loginFailures.Reset(key)
-	}
+	s.loginFailures.Reset(key)
 	return nil
 }
 
-// HandleMe serves GET /api/users/me. The authentication middleware already
-// loaded the user, so this costs no lookup of its own.
-func (s *Service) HandleMe() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := auth.PrincipalFrom(r.Context())
-		u, ok := p.Account.(User)
-		if !ok {
-			web.Fail(w, r, s.log, errors.New("principal account is not a user.User"))
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, map[string]View{"user": ViewFor(u, u.ID, u.Roles)})
-	})
-}
-
-// HandleGet serves GET /api/users/{id}.
-func (s *Service) HandleGet() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := auth.PrincipalFrom(r.Context())
-		id := r.PathValue("id")
-		if !objectid.Valid(id) {
-			web.WriteProblem(w, errNotFound)
-			return
-		}
-		u, err := s.store.UserByID(r.Context(), id)
-		if err != nil {
-			web.Fail(w, r, s.log, storeProblem(err))
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, map[string]View{"user": ViewFor(u, p.UserID, p.Roles)})
-	})
-}
-
-// changePasswordRequest is the body of POST /api/auth/change-password.
-type changePasswordRequest struct {
-	CurrentPassword string `json:"currentPassword"`
-	NewPassword     string `json:"newPassword"`
-}
-
-// HandleChangePassword serves POST /api/auth/change-password: with the
-// current password, set a new one and end every other session, so a thief
-// holding an old refresh token is out.
-func (s *Service) HandleChangePassword() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.changePassword(w, r); err != nil {
-			web.Fail(w, r, s.log, err)
-		}
-	})
-}
-
-func (s *Service) changePassword(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	p, _ := auth.PrincipalFrom(ctx)
-	var req changePasswordRequest
-	if err := web.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	errs := make(map[string]string)
-	if req.CurrentPassword == "" {
-		errs["currentPassword"] = "is required"
-	}
-	if msg := checkPassword(req.NewPassword); msg != "" {
-		errs["newPassword"] = msg
-	}
-	if len(errs) > 0 {
-		return web.Invalid(errs)
-	}
+// Me returns the caller's own account, which authentication has already
+// loaded: it costs no lookup.
+func Me(p auth.Principal) (User, error) {
 	u, ok := p.Account.(User)
 	if !ok {
-		return errors.New("principal account is not a user.User")
+		return User{}, errors.New("principal account is not a user.User")
 	}
-	// A stolen access token must not become a way to guess the password:
-	// failures count against the same per-account limit as logins.
-	now := s.now().UTC()
-	if err := s.verifyPassword(ctx, "account:"+u.ID, u.PasswordHash, req.CurrentPassword, now); err != nil {
+	return u, nil
+}
+
+// User returns the user with the given id, or ErrNotFound (also for an id
+// that is not an id at all).
+func (s *Service) User(ctx context.Context, id string) (User, error) {
+	if !objectid.Valid(id) {
+		return User{}, ErrNotFound
+	}
+	return s.store.UserByID(ctx, id)
+}
+
+// ChangePassword sets a new password for the caller, who must know the
+// current one, and ends every other session of theirs, so that a thief
+// holding an old refresh token is out. It fails with a *ValidationError,
+// ErrBadCredentials, a *auth.RateLimitError or auth.ErrBusy.
+func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, current, next string) error {
+	errs := make(map[string]string)
+	if current == "" {
+		errs["currentPassword"] = "is required"
+	}
+	if msg := checkPassword(next); msg != "" {
+		errs["newPassword"] = msg
+	}
+	if err := invalid(errs); err != nil {
 		return err
 	}
-	hash, err := s.passwords.Hash(ctx, req.NewPassword)
+	u, err := Me(p)
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, now); err != nil {
-		return storeProblem(err)
-	}
-	if _, err := s.auth.RevokeOtherSessions(ctx, u.ID, p.SessionID); err != nil {
+	// A stolen access token must not become a way to guess the password:
+	// failures count against the same per-account limit as logins.
+	if err := s.verifyPassword(ctx, "account:"+u.ID, u.PasswordHash, current); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	hash, err := s.passwords.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetPassword(ctx, u.ID, hash, s.now().UTC()); err != nil {
+		return err
+	}
+	_, err = s.sessions.RevokeOtherSessions(ctx, u.ID, p.SessionID)
+	return err
 }
 
 // EnsureAdmins gives the admin role to every existing user whose email is

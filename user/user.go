@@ -1,6 +1,7 @@
 // Package user owns accounts: the User record, its validation, the Store
-// interface that keeps users, and the account routes (sign-up, login, change
-// password, the current user, user profiles). It builds on package auth for
+// interface that keeps users, and the account rules (sign-up, login, change
+// of password, profiles) as a Service of plain Go calls that knows nothing
+// of HTTP; package userhttp serves them. It builds on package auth for
 // passwords, tokens and sessions.
 package user
 

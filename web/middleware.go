@@ -48,7 +48,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // Log gives each request a random id (echoed in X-Request-Id) and writes one
 // structured line per request when it ends: method, route pattern, status,
-// duration and request id. It never logs headers, bodies or query strings,
+// duration and, through a RequestIDs log handler, the request id. It never logs headers, bodies or query strings,
 // so no token, password or secret can reach the log.
 func Log(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -70,7 +70,6 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 					slog.String("pattern", pattern),
 					slog.Int("status", rec.status),
 					slog.Duration("duration", time.Since(start)),
-					slog.String("request_id", id),
 				)
 			}()
 			next.ServeHTTP(rec, r)
@@ -133,15 +132,6 @@ func CORS(origins []string) func(http.Handler) http.Handler {
 	}
 }
 
-// OriginAllowed reports whether a request may act on the refresh cookie:
-// true when it has no Origin header (not a browser cross-site request) or
-// its Origin is one of the allowed origins. This is the CSRF guard of the
-// refresh and logout routes.
-func OriginAllowed(r *http.Request, origins []string) bool {
-	origin := r.Header.Get("Origin")
-	return origin == "" || slices.Contains(origins, origin)
-}
-
 // ClientIP returns the address a request came from: the socket peer, or,
 // when trustProxy is set, the last hop of X-Forwarded-For (the one our own
 // proxy appended; earlier hops are whatever the client claimed).
@@ -170,4 +160,28 @@ func Chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 		h = mw[i](h)
 	}
 	return h
+}
+
+// RequestIDs wraps a log handler so that every record logged with a
+// request's context (LogAttrs(ctx, ...), InfoContext, ...) carries that
+// request's id, whoever logs it: the request log, Fail, or a service deep
+// in a call that only has the context.
+func RequestIDs(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		rec = rec.Clone()
+		rec.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -174,7 +175,7 @@ func TestLogLine(t *testing.T) {
 	var logs bytes.Buffer
 	mux := http.NewServeMux()
 	mux.Handle("GET /items/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
-	h := Log(slog.New(slog.NewTextHandler(&logs, nil)))(mux)
+	h := Log(slog.New(RequestIDs(slog.NewTextHandler(&logs, nil))))(mux)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/items/42?token=secret", nil))
 	line := logs.String()
@@ -185,5 +186,41 @@ func TestLogLine(t *testing.T) {
 	}
 	if strings.Contains(line, "secret") {
 		t.Errorf("log line %q contains the query string", line)
+	}
+}
+
+// TestHandle checks the adapter: a known error is answered from the
+// table, a *Problem as it is, and an unknown error is a logged 500 that
+// reveals nothing.
+func TestHandle(t *testing.T) {
+	errKnown := fmt.Errorf("known")
+	table := func(err error) *Problem {
+		if errors.Is(err, errKnown) {
+			return NewProblem(http.StatusConflict, "known", "A known error.")
+		}
+		return nil
+	}
+	tests := []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{fmt.Errorf("wrapped: %w", errKnown), 409, "known"},
+		{NewProblem(http.StatusTeapot, "teapot", "Short and stout."), 418, "teapot"},
+		{fmt.Errorf("secret driver detail"), 500, "internal_error"},
+	}
+	for _, tt := range tests {
+		var logs bytes.Buffer
+		h := Handle(slog.New(slog.NewTextHandler(&logs, nil)), table, func(w http.ResponseWriter, r *http.Request) error { return tt.err })
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		var body problemBody
+		json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != tt.status || body.Code != tt.code || strings.Contains(rec.Body.String(), "secret") {
+			t.Errorf("Handle(returning %v) = %d %s, want %d %s", tt.err, rec.Code, rec.Body, tt.status, tt.code)
+		}
+		if logged := strings.Contains(logs.String(), "secret driver detail"); logged != (tt.status == 500) {
+			t.Errorf("Handle(returning %v) logged %q", tt.err, logs.String())
+		}
 	}
 }

@@ -1,0 +1,316 @@
+package authhttp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"corkboard/auth"
+	"corkboard/web"
+)
+
+// Config is what the HTTP side of sessions needs from the configuration.
+type Config struct {
+	CookieSecure   bool
+	CookieSameSite http.SameSite
+	// Origins are the allowed browser origins (CORS_ORIGINS); the routes
+	// that act on the refresh cookie refuse requests from any other Origin.
+	Origins []string
+	// TrustProxy takes the client's address from X-Forwarded-For.
+	TrustProxy bool
+}
+
+// Handlers serves the session routes and authenticates requests.
+type Handlers struct {
+	cfg Config
+	svc *auth.Service
+	now func() time.Time
+	log *slog.Logger
+}
+
+// New returns the session routes over svc. now is the clock the refresh
+// cookie's lifetime is counted from: the service's.
+func New(cfg Config, svc *auth.Service, now func() time.Time, log *slog.Logger) *Handlers {
+	return &Handlers{cfg: cfg, svc: svc, now: now, log: log}
+}
+
+// handle adapts a handler body, answering errors through auth's table.
+func (h *Handlers) handle(fn web.HandlerFunc) http.Handler {
+	return web.Handle(h.log, Problem, fn)
+}
+
+// Client returns the device a request comes from, as a session records it.
+func (h *Handlers) Client(r *http.Request) auth.Client {
+	return auth.Client{IP: web.ClientIP(r, h.cfg.TrustProxy), UserAgent: r.UserAgent()}
+}
+
+// CheckOrigin is the CSRF guard of every route that acts on or sets the
+// refresh cookie: a browser request from an origin outside CORS_ORIGINS is
+// refused with 403 origin_not_allowed. A request without Origin (not a
+// cross-site browser request) passes.
+func (h *Handlers) CheckOrigin(r *http.Request) error {
+	if origin := r.Header.Get("Origin"); origin != "" && !slices.Contains(h.cfg.Origins, origin) {
+		return errOrigin
+	}
+	return nil
+}
+
+// TokenBody is the JSON shape of new tokens in a response. RefreshToken is
+// filled only for clients that asked for it in the body.
+type TokenBody struct {
+	AccessToken  string `json:"accessToken"`
+	TokenType    string `json:"tokenType"`
+	ExpiresIn    int    `json:"expiresIn"`
+	RefreshToken string `json:"refreshToken,omitempty"`
+}
+
+// Body returns the response body for t, with the refresh token only when
+// withRefresh is set.
+func Body(t auth.Tokens, withRefresh bool) TokenBody {
+	b := TokenBody{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresIn: t.ExpiresIn}
+	if withRefresh {
+		b.RefreshToken = t.RefreshToken
+	}
+	return b
+}
+
+// accessToken returns the token a request carries, from Authorization:
+// Bearer or from X-Access-Token, or "".
+func accessToken(r *http.Request) string {
+	if v := r.Header.Get("Authorization"); v != "" {
+		scheme, token, ok := strings.Cut(v, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token)
+		}
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("X-Access-Token"))
+}
+
+// Authenticate lets a request through only with a valid access token whose
+// session is alive and whose account still exists, and puts the caller
+// (auth.Principal) in the request context.
+func (h *Handlers) Authenticate(next http.Handler) http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := h.svc.Authenticate(r.Context(), accessToken(r))
+		if err != nil {
+			return err
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+		return nil
+	})
+}
+
+// RequireRole lets a request through only when the authenticated caller
+// holds one of roles; others get 403 insufficient_role. It goes inside
+// Authenticate.
+func (h *Handlers) RequireRole(roles ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+			p, _ := auth.PrincipalFrom(r.Context())
+			if err := auth.Authorize(p, roles...); err != nil {
+				return err
+			}
+			next.ServeHTTP(w, r)
+			return nil
+		})
+	}
+}
+
+// refreshRequest is the optional body of refresh and logout, for clients
+// that keep the refresh token themselves instead of in a cookie.
+type refreshRequest struct {
+	RefreshToken string `json:"refreshToken"`
+}
+
+// presentedRefreshToken returns the refresh token of a refresh or logout
+// request, from the JSON body when there is one, else from the cookie, and
+// whether it came in the body. Whether there is a body is decided by reading
+// it, not by Content-Length, so an empty chunked body counts as none. With
+// lenient set (logout), a body that cannot be read as JSON is ignored and
+// the cookie is used; otherwise it is a problem (400, 413, 415 or 422).
+func presentedRefreshToken(w http.ResponseWriter, r *http.Request, lenient bool) (token string, inBody bool, err error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
+	if err != nil && !lenient {
+		return "", false, web.NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large", "The request body is larger than 1 MiB.")
+	}
+	if err == nil && len(bytes.TrimSpace(body)) > 0 {
+		var req refreshRequest
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		switch err := web.DecodeJSON(w, r, &req); {
+		case err != nil && !lenient:
+			return "", false, err
+		case err == nil && req.RefreshToken != "":
+			return req.RefreshToken, true, nil
+		}
+	}
+	if c, err := r.Cookie(RefreshCookieName); err == nil && c.Value != "" {
+		return c.Value, false, nil
+	}
+	return "", false, nil
+}
+
+// Refresh serves POST /api/auth/refresh.
+func (h *Handlers) Refresh() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
+		if err := h.CheckOrigin(r); err != nil {
+			return err
+		}
+		token, inBody, err := presentedRefreshToken(w, r, false)
+		if err != nil {
+			return err
+		}
+		t, err := h.svc.Refresh(r.Context(), token)
+		if err != nil {
+			// A refused cookie is useless: clear it. After reuse every
+			// session of the user is gone, so clear it whatever carried
+			// the token.
+			if p := Problem(err); token != "" && p != nil && p.Status == http.StatusUnauthorized &&
+				(!inBody || errors.Is(err, auth.ErrRefreshReused)) {
+				h.ClearRefreshCookie(w)
+			}
+			return err
+		}
+		h.SetRefreshCookie(w, t)
+		web.WriteJSON(w, http.StatusOK, Body(t, inBody))
+		return nil
+	})
+}
+
+// Logout serves POST /api/auth/logout: it ends the session named by the
+// refresh token, if any, and clears the cookie. It always answers 204, so
+// logging out twice, or with no token, is not an error.
+func (h *Handlers) Logout() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := h.CheckOrigin(r); err != nil {
+			return err
+		}
+		token, _, _ := presentedRefreshToken(w, r, true)
+		if token != "" {
+			if err := h.svc.Logout(r.Context(), token); err != nil {
+				return err
+			}
+		}
+		h.ClearRefreshCookie(w)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// LogoutAll serves POST /api/auth/logout-all: every session of the caller
+// ends, this one included.
+func (h *Handlers) LogoutAll() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := auth.PrincipalFrom(r.Context())
+		if err := h.svc.LogoutAll(r.Context(), p.UserID); err != nil {
+			return err
+		}
+		h.ClearRefreshCookie(w)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// sessionView is one entry of GET /api/auth/sessions.
+type sessionView struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"createdAt"`
+	LastUsedAt time.Time `json:"lastUsedAt"`
+	UserAgent  string    `json:"userAgent"`
+	IP         string    `json:"ip"`
+	Current    bool      `json:"current"`
+}
+
+// Sessions serves GET /api/auth/sessions: the caller's live sessions,
+// newest first, with the one making the request marked current.
+func (h *Handlers) Sessions() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := auth.PrincipalFrom(r.Context())
+		list, err := h.svc.Sessions(r.Context(), p.UserID)
+		if err != nil {
+			return err
+		}
+		views := make([]sessionView, 0, len(list))
+		for _, sess := range list {
+			views = append(views, sessionView{
+				ID:         sess.ID,
+				CreatedAt:  sess.CreatedAt,
+				LastUsedAt: sess.LastUsedAt,
+				UserAgent:  sess.UserAgent,
+				IP:         sess.IP,
+				Current:    sess.ID == p.SessionID,
+			})
+		}
+		web.WriteJSON(w, http.StatusOK, map[string]any{"sessions": views})
+		return nil
+	})
+}
+
+// DeleteSession serves DELETE /api/auth/sessions/{id}: the caller ends one
+// of their own live sessions. Someone else's session, or one already
+// ended, is a 404.
+func (h *Handlers) DeleteSession() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := auth.PrincipalFrom(r.Context())
+		id := r.PathValue("id")
+		if err := h.svc.RevokeSession(r.Context(), p.UserID, id); err != nil {
+			return err
+		}
+		if id == p.SessionID {
+			h.ClearRefreshCookie(w)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// RefreshCookieName is the cookie that carries the refresh token.
+const RefreshCookieName = "refresh_token"
+
+// SetRefreshCookie puts the refresh token of t in the refresh cookie, which
+// lives as long as the session does.
+func (h *Handlers) SetRefreshCookie(w http.ResponseWriter, t auth.Tokens) {
+	maxAge := int(t.Session.ExpiresAt.Sub(h.now()).Round(time.Second) / time.Second)
+	http.SetCookie(w, h.refreshCookie(t.RefreshToken, max(maxAge, 1)))
+}
+
+// ClearRefreshCookie tells the browser to drop the refresh cookie.
+func (h *Handlers) ClearRefreshCookie(w http.ResponseWriter) {
+	c := h.refreshCookie("", 0)
+	c.MaxAge = -1 // net/http writes Max-Age=0 for a negative MaxAge
+	http.SetCookie(w, c)
+}
+
+func (h *Handlers) refreshCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     RefreshCookieName,
+		Value:    value,
+		Path:     "/api/auth",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   h.cfg.CookieSecure,
+		SameSite: h.cfg.CookieSameSite,
+	}
+}
+
+// LimitByIP counts every request to the route it wraps against l, per
+// client address, before anything else runs (not even the body is read),
+// and answers 429 with Retry-After beyond the limit. A nil l (limits turned
+// off) lets everything through.
+func (h *Handlers) LimitByIP(l *auth.Limiter) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+			if err := l.Take(h.Client(r).IP, h.now().UTC()); err != nil {
+				return err
+			}
+			next.ServeHTTP(w, r)
+			return nil
+		})
+	}
+}

@@ -1,0 +1,177 @@
+package user_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"corkboard/auth"
+	"corkboard/filestore"
+	"corkboard/user"
+)
+
+// The account rules, as plain Go calls on a Service over a real file
+// store: no HTTP. The HTTP tests check how these errors are answered.
+
+type fixture struct {
+	users    *user.Service
+	sessions *auth.Service
+	store    *filestore.Store
+}
+
+func newFixture(t *testing.T, cfg user.Config) *fixture {
+	t.Helper()
+	st, err := filestore.Open(t.TempDir(), filestore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := func() time.Time { return time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) }
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sessions := auth.NewService(auth.Config{
+		AccessSecret:  []byte("rules-access-secret-0123456789abcdef"),
+		RefreshSecret: []byte("rules-refresh-secret-0123456789abcdef"),
+		AccessTTL:     15 * time.Minute,
+		RefreshTTL:    time.Hour,
+	}, st, user.Accounts(st), now, log)
+	passwords, err := auth.NewPasswords(4, 2, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{users: user.NewService(cfg, st, sessions, passwords, now, log), sessions: sessions, store: st}
+}
+
+func (f *fixture) signup(t *testing.T, name, email, password string) (user.User, auth.Tokens) {
+	t.Helper()
+	u, tok, err := f.users.Signup(context.Background(), user.SignupInput{Username: name, Email: email, Password: password})
+	if err != nil {
+		t.Fatalf("Signup(%s) = %v", name, err)
+	}
+	return u, tok
+}
+
+func TestSignupRules(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{AdminEmails: []string{"root@example.com"}})
+
+	_, _, err := f.users.Signup(ctx, user.SignupInput{Username: "x", Email: "not an email", Password: "short", RolesRequested: true})
+	var invalid *user.ValidationError
+	if !errors.As(err, &invalid) {
+		t.Fatalf("Signup(bad fields) = %v, want a *ValidationError", err)
+	}
+	for _, field := range []string{"username", "email", "password", "roles"} {
+		if invalid.Fields[field] == "" {
+			t.Errorf("Signup(bad fields) names %v, not %q", invalid.Fields, field)
+		}
+	}
+
+	u, tok := f.signup(t, "alice", " Alice@Example.COM ", "password1")
+	if u.Email != "alice@example.com" || !u.HasRole(auth.RoleUser) || u.HasRole(auth.RoleAdmin) {
+		t.Errorf("Signup(alice) = %+v, want email normalized and only the user role", u)
+	}
+	if _, err := f.sessions.Authenticate(ctx, tok.AccessToken); err != nil {
+		t.Errorf("the sign-up's access token does not authenticate: %v", err)
+	}
+	_, _, err = f.users.Signup(ctx, user.SignupInput{Username: "alice2", Email: "ALICE@example.com", Password: "password1"})
+	if !errors.Is(err, user.ErrEmailTaken) {
+		t.Errorf("Signup(same email) = %v, want ErrEmailTaken", err)
+	}
+	_, _, err = f.users.Signup(ctx, user.SignupInput{Username: "ALICE", Email: "other@example.com", Password: "password1"})
+	if !errors.Is(err, user.ErrUsernameTaken) {
+		t.Errorf("Signup(same username) = %v, want ErrUsernameTaken", err)
+	}
+	root, _ := f.signup(t, "root", "root@example.com", "password1")
+	if !root.HasRole(auth.RoleAdmin) {
+		t.Errorf("Signup(an ADMIN_EMAILS address) roles = %v, want admin", root.Roles)
+	}
+}
+
+func TestLoginRules(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{RateLimits: true})
+	f.signup(t, "alice", "alice@example.com", "password1")
+
+	for _, in := range []user.LoginInput{
+		{Password: "password1"},
+		{Email: "alice@example.com", Username: "alice", Password: "password1"},
+		{Email: "alice@example.com"},
+	} {
+		var invalid *user.ValidationError
+		if _, _, err := f.users.Login(ctx, in); !errors.As(err, &invalid) {
+			t.Errorf("Login(%+v) = %v, want a *ValidationError", in, err)
+		}
+	}
+	if _, _, err := f.users.Login(ctx, user.LoginInput{Username: "ALICE", Password: "password1"}); err != nil {
+		t.Errorf("Login(username in another case) = %v, want success", err)
+	}
+	for _, in := range []user.LoginInput{
+		{Email: "alice@example.com", Password: "wrong-password"},
+		{Email: "nobody@example.com", Password: "password1"},
+	} {
+		if _, _, err := f.users.Login(ctx, in); !errors.Is(err, user.ErrBadCredentials) {
+			t.Errorf("Login(%+v) = %v, want ErrBadCredentials", in, err)
+		}
+	}
+
+	// Ten failures per name tried, then the limit, even for the right
+	// password.
+	for range 9 {
+		f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "wrong-password"})
+	}
+	_, _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"})
+	var limited *auth.RateLimitError
+	if !errors.As(err, &limited) || limited.RetryAfter <= 0 {
+		t.Errorf("Login after ten failures = %v, want a *RateLimitError with a wait", err)
+	}
+}
+
+func TestChangePasswordRules(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{})
+	_, t1 := f.signup(t, "alice", "alice@example.com", "password1")
+	_, t2, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.sessions.Authenticate(ctx, t1.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var invalid *user.ValidationError
+	if err := f.users.ChangePassword(ctx, p, "", "short"); !errors.As(err, &invalid) || len(invalid.Fields) != 2 {
+		t.Errorf("ChangePassword(empty, short) = %v, want a *ValidationError naming both fields", err)
+	}
+	if err := f.users.ChangePassword(ctx, p, "wrong-password", "password2"); !errors.Is(err, user.ErrBadCredentials) {
+		t.Errorf("ChangePassword(wrong current) = %v, want ErrBadCredentials", err)
+	}
+	if err := f.users.ChangePassword(ctx, p, "password1", "password2"); err != nil {
+		t.Fatalf("ChangePassword = %v", err)
+	}
+	if _, err := f.sessions.Authenticate(ctx, t2.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
+		t.Errorf("the other session after a change of password: %v, want ErrSessionRevoked", err)
+	}
+	if _, _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"}); !errors.Is(err, user.ErrBadCredentials) {
+		t.Errorf("Login(old password) = %v, want ErrBadCredentials", err)
+	}
+	if _, _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password2"}); err != nil {
+		t.Errorf("Login(new password) = %v", err)
+	}
+}
+
+func TestUserLookup(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{})
+	alice, _ := f.signup(t, "alice", "alice@example.com", "password1")
+	if got, err := f.users.User(ctx, alice.ID); err != nil || got.ID != alice.ID {
+		t.Errorf("User(alice) = %+v, %v", got, err)
+	}
+	for _, id := range []string{"nope", "%00", "0123456789abcdef01234567"} {
+		if _, err := f.users.User(ctx, id); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("User(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package userhttp
+
+import (
+	"encoding/json"
+	"log/slog"
+	"mime"
+	"net/http"
+
+	"corkboard/auth"
+	"corkboard/auth/authhttp"
+	"corkboard/user"
+	"corkboard/web"
+)
+
+// Handlers serves the account routes.
+type Handlers struct {
+	svc      *user.Service
+	sessions *authhttp.Handlers // for the refresh cookie and the client's address
+	log      *slog.Logger
+}
+
+// New returns the account routes over svc; sessions sets the refresh cookie.
+func New(svc *user.Service, sessions *authhttp.Handlers, log *slog.Logger) *Handlers {
+	return &Handlers{svc: svc, sessions: sessions, log: log}
+}
+
+// handle adapts a handler body, answering errors through user's table.
+func (h *Handlers) handle(fn web.HandlerFunc) http.Handler {
+	return web.Handle(h.log, Problem, fn)
+}
+
+// signupRequest is the body of POST /api/auth/signup.
+type signupRequest struct {
+	Username           string `json:"username"`
+	Email              string `json:"email"`
+	Password           string `json:"password"`
+	FullName           string `json:"fullName"`
+	Color              string `json:"color"`
+	ReturnRefreshToken bool   `json:"returnRefreshToken"`
+	// Roles is declared only to refuse it by name: roles are never
+	// self-assigned.
+	Roles json.RawMessage `json:"roles"`
+}
+
+// readSignup reads the sign-up form. It is the one place that knows the
+// body's encoding, so a multipart form (with a picture) slots in here.
+func readSignup(w http.ResponseWriter, r *http.Request) (signupRequest, error) {
+	var req signupRequest
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		return req, web.NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Sign-up takes a JSON body; multipart sign-up with a picture is not available yet.")
+	}
+	err := web.DecodeJSON(w, r, &req)
+	return req, err
+}
+
+// authResponse is the body of a successful sign-up or login.
+type authResponse struct {
+	User user.View `json:"user"`
+	authhttp.TokenBody
+}
+
+// Signup serves POST /api/auth/signup.
+func (h *Handlers) Signup() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		req, err := readSignup(w, r)
+		if err != nil {
+			return err
+		}
+		u, t, err := h.svc.Signup(r.Context(), user.SignupInput{
+			Username:       req.Username,
+			Email:          req.Email,
+			Password:       req.Password,
+			FullName:       req.FullName,
+			Color:          req.Color,
+			RolesRequested: req.Roles != nil,
+			Client:         h.sessions.Client(r),
+		})
+		if err != nil {
+			return err
+		}
+		h.sessions.SetRefreshCookie(w, t)
+		w.Header().Set("Cache-Control", "no-store")
+		web.WriteJSON(w, http.StatusCreated, authResponse{User: user.ViewFor(u, u.ID, u.Roles), TokenBody: authhttp.Body(t, req.ReturnRefreshToken)})
+		return nil
+	})
+}
+
+// loginRequest is the body of POST /api/auth/login: an email or a
+// username, and the password.
+type loginRequest struct {
+	Email              string `json:"email"`
+	Username           string `json:"username"`
+	Password           string `json:"password"`
+	ReturnRefreshToken bool   `json:"returnRefreshToken"`
+}
+
+// Login serves POST /api/auth/login.
+func (h *Handlers) Login() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		var req loginRequest
+		if err := web.DecodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		u, t, err := h.svc.Login(r.Context(), user.LoginInput{
+			Email:    req.Email,
+			Username: req.Username,
+			Password: req.Password,
+			Client:   h.sessions.Client(r),
+		})
+		if err != nil {
+			return err
+		}
+		h.sessions.SetRefreshCookie(w, t)
+		w.Header().Set("Cache-Control", "no-store")
+		web.WriteJSON(w, http.StatusOK, authResponse{User: user.ViewFor(u, u.ID, u.Roles), TokenBody: authhttp.Body(t, req.ReturnRefreshToken)})
+		return nil
+	})
+}
+
+// Me serves GET /api/users/me. The authentication middleware already
+// loaded the user, so this costs no lookup of its own.
+func (h *Handlers) Me() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := auth.PrincipalFrom(r.Context())
+		u, err := user.Me(p)
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, u.ID, u.Roles)})
+		return nil
+	})
+}
+
+// Get serves GET /api/users/{id}.
+func (h *Handlers) Get() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := auth.PrincipalFrom(r.Context())
+		u, err := h.svc.User(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, p.UserID, p.Roles)})
+		return nil
+	})
+}
+
+// changePasswordRequest is the body of POST /api/auth/change-password.
+type changePasswordRequest struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// ChangePassword serves POST /api/auth/change-password.
+func (h *Handlers) ChangePassword() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		var req changePasswordRequest
+		if err := web.DecodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		p, _ := auth.PrincipalFrom(r.Context())
+		if err := h.svc.ChangePassword(r.Context(), p, req.CurrentPassword, req.NewPassword); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
