@@ -14,7 +14,8 @@ var (
 	// names a session it does not belong to.
 	ErrRefreshInvalid = errors.New("refresh token invalid or expired")
 	// ErrRefreshReused: a retired refresh token came back after the grace
-	// window, so the session it belongs to was revoked.
+	// window, so the session it belongs to was revoked (the user's other
+	// sessions stay).
 	ErrRefreshReused = errors.New("refresh token reused")
 	// ErrSessionRevoked: the token's session was ended (logout, revoke,
 	// reuse, a password change) or its account is gone.

@@ -136,8 +136,8 @@ func (s *Service) issue(sess Session, now time.Time) Tokens {
 // says why: revoked (ErrSessionRevoked; no grace, ever), expired
 // (ErrRefreshInvalid), rotated by a concurrent request moments ago (the
 // grace window: answer with the current successor, do not fork), or rotated
-// long ago (ErrRefreshReused: the token was stolen or replayed, so end every
-// session of the user).
+// long ago (ErrRefreshReused: the token was stolen or replayed, so end that
+// session).
 func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	if token == "" {
 		return Tokens{}, ErrRefreshMissing
@@ -175,12 +175,17 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	case sess.Generation == claims.Generation+1 && s.cfg.ReuseGrace > 0 && now.Sub(sess.RotatedAt) <= s.cfg.ReuseGrace:
 		return s.issue(sess, now), nil
 	case sess.Generation > claims.Generation:
-		n, err := s.sessions.RevokeUserSessions(ctx, sess.UserID, "", now)
-		if err != nil {
+		// Reuse ends this session: its whole chain of refresh tokens and
+		// every access token issued under it (RFC 9700 §4.14.2). The
+		// user's other sessions stay: a token stolen from this one gives
+		// no way into them, and ending them would only log the user out
+		// of every device on one false alarm (a phone that lost a refresh
+		// answer and retried after the grace window).
+		if err := s.sessions.RevokeSession(ctx, sess.ID, now); err != nil && !errors.Is(err, ErrSessionNotFound) {
 			return Tokens{}, err
 		}
-		s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse detected; all sessions revoked",
-			slog.String("user_id", sess.UserID), slog.String("session_id", sess.ID), slog.Int("revoked", n))
+		s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse detected; session revoked",
+			slog.String("user_id", sess.UserID), slog.String("session_id", sess.ID))
 		return Tokens{}, ErrRefreshReused
 	default:
 		return Tokens{}, ErrRefreshInvalid

@@ -168,9 +168,10 @@ func (h *Handlers) Refresh() http.Handler {
 		}
 		t, err := h.svc.Refresh(r.Context(), token)
 		if err != nil {
-			// A refused cookie is useless: clear it. After reuse every
-			// session of the user is gone, so clear it whatever carried
-			// the token.
+			// A refused cookie is useless: clear it. After reuse, clear it
+			// whatever carried the token: a client that sends a retired
+			// token in the body holds the same session's cookie, if any,
+			// and that session has just ended.
 			if p := Problem(err); token != "" && p != nil && p.Status == http.StatusUnauthorized &&
 				(!inBody || errors.Is(err, auth.ErrRefreshReused)) {
 				h.ClearRefreshCookie(w)

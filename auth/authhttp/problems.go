@@ -16,7 +16,7 @@ var (
 	errSessionRevoked = web.Unauthorized("session_revoked", "The session has ended; log in again.", "session revoked")
 	errRefreshMissing = web.Unauthorized("refresh_token_missing", "No refresh token was sent.", "")
 	errRefreshInvalid = web.Unauthorized("invalid_refresh_token", "The refresh token is invalid or expired.", "refresh token invalid")
-	errRefreshReused  = web.Unauthorized("refresh_token_reused", "This refresh token was already used; every session of the account has been ended.", "refresh token reused")
+	errRefreshReused  = web.Unauthorized("refresh_token_reused", "This refresh token was already used; its session has been ended. Log in again.", "refresh token reused")
 	errNoRole         = web.NewProblem(http.StatusForbidden, "insufficient_role", "Your roles do not allow this.")
 	errNoSuchSession  = web.NewProblem(http.StatusNotFound, "not_found", "You have no live session with this id.")
 	errOrigin         = web.NewProblem(http.StatusForbidden, "origin_not_allowed", "Requests from this origin may not use the refresh cookie.")
