@@ -119,6 +119,8 @@ func TestSignupBadInput(t *testing.T) {
 			{"username too long", `{"username":"` + strings.Repeat("b", 33) + `","email":"bob@example.com","password":"password1"}`, "", 422, "validation_failed", []string{"username"}},
 			{"body over 1 MiB", `{"username":"bob","email":"bob@example.com","password":"password1","fullName":"` + strings.Repeat("x", 1<<20) + `"}`, "", 413, "payload_too_large", nil},
 			{"form body", `username=bob`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", nil},
+			{"password not valid UTF-8", "{\"username\":\"bob\",\"email\":\"bob@example.com\",\"password\":\"password\xff\"}", "", 422, "validation_failed", []string{"password"}},
+			{"full name not valid UTF-8", "{\"username\":\"bob\",\"email\":\"bob@example.com\",\"password\":\"password1\",\"fullName\":\"B\xc3\"}", "", 422, "validation_failed", []string{"fullName"}},
 		}
 		c := env.newClient()
 		for _, tt := range tests {
@@ -137,6 +139,12 @@ func TestSignupBadInput(t *testing.T) {
 		}
 		// None of that created anything: the good sign-up still works.
 		c.do("POST", "/api/auth/signup", good).want(t, http.StatusCreated)
+
+		// Two passwords that differ only in bytes that are not UTF-8 would
+		// both become "password\uFFFD" if the decoder replaced them: the
+		// login with the other bytes is refused by name, never compared.
+		c.do("POST", "/api/auth/login", "{\"email\":\"bob@example.com\",\"password\":\"password\xfe\"}").
+			wantProblem(t, 422, "validation_failed")
 	})
 }
 

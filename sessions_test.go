@@ -452,6 +452,36 @@ func TestCSRFGuard(t *testing.T) {
 		c.do("POST", "/api/auth/logout", nil, "Origin", "https://evil.example").wantProblem(t, 403, "origin_not_allowed")
 		c.do("GET", "/api/users/me", nil).want(t, 200) // the refused logout changed nothing
 		c.do("POST", "/api/auth/refresh", nil, "Origin", "http://localhost:3000").want(t, 200)
+
+		// Login, sign-up and change-password set the refresh cookie too: a
+		// foreign page must not log a browser into the attacker's account
+		// (login CSRF) nor change a password with a stolen access token
+		// from another origin.
+		evil := env.newClient()
+		evil.do("POST", "/api/auth/login", map[string]string{"email": "rita@example.com", "password": "password1"},
+			"Origin", "https://evil.example").wantProblem(t, 403, "origin_not_allowed")
+		evil.do("POST", "/api/auth/signup", map[string]string{"username": "mallory", "email": "m@example.com", "password": "password1"},
+			"Origin", "https://evil.example").wantProblem(t, 403, "origin_not_allowed")
+		c.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": "password1", "newPassword": "password2"},
+			"Origin", "https://evil.example").wantProblem(t, 403, "origin_not_allowed")
+		if evil.refreshCookie() != "" {
+			t.Error("a refused cross-origin login or sign-up set the refresh cookie")
+		}
+		env.newClient().login("email", "rita@example.com", "password1") // the password did not change
+		env.newClient().do("POST", "/api/auth/login", map[string]string{"username": "mallory", "password": "password1"}).
+			wantProblem(t, 401, "invalid_credentials") // the refused sign-up made no account
+
+		// A cross-site form or a no-cors fetch sends no application/json:
+		// JSON routes answer 415 and do nothing.
+		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
+			evil.do("POST", "/api/auth/login", `{"email":"rita@example.com","password":"password1"}`, "Content-Type", ct).
+				wantProblem(t, 415, "unsupported_media_type")
+			evil.do("POST", "/api/auth/signup", `{"username":"mallory","email":"m@example.com","password":"password1"}`, "Content-Type", ct).
+				wantProblem(t, 415, "unsupported_media_type")
+		}
+		if evil.refreshCookie() != "" {
+			t.Error("a login without Content-Type: application/json set the refresh cookie")
+		}
 	})
 }
 

@@ -1,36 +1,52 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes is the largest JSON request body accepted (API.md §1).
 const MaxBodyBytes = 1 << 20
 
 // DecodeJSON reads one JSON value from the request body into dst, strictly:
-// the body must be application/json, at most MaxBodyBytes, one value with no
-// trailing data, and no fields that dst does not declare. A failure is
-// returned as a *Problem: 415 for another media type, 413 for a body that is
-// too large, 400 for malformed JSON, 422 for unknown fields or wrong types.
+// the body must say it is application/json, be at most MaxBodyBytes of
+// valid UTF-8, hold one value with no trailing data, and no fields that dst
+// does not declare. A failure is returned as a *Problem: 415 for a missing
+// or other media type (a cross-site form or a no-cors fetch cannot send
+// application/json without a CORS preflight), 413 for a body that is too
+// large, 400 for malformed JSON, 422 for unknown fields, wrong types or a
+// string that is not valid UTF-8.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json.")
-		}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json.")
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return decodeProblem(err)
+		}
+		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
+	}
 	return decodeStrict(body, dst)
 }
 
 // decodeStrict is DecodeJSON without the HTTP parts, so it can be fuzzed.
-func decodeStrict(body io.Reader, dst any) error {
-	dec := json.NewDecoder(body)
+func decodeStrict(body []byte, dst any) error {
+	// encoding/json turns invalid UTF-8 into U+FFFD without a word, so two
+	// different byte strings (two passwords, say) would decode alike.
+	// Nothing is ever stored or compared after such a replacement.
+	if !utf8.Valid(body) {
+		return invalidUTF8(body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeProblem(err)
@@ -44,6 +60,29 @@ func decodeStrict(body io.Reader, dst any) error {
 		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body has data after the JSON value.")
 	}
 	return nil
+}
+
+// invalidUTF8 is the problem for a body that is not valid UTF-8: a 422
+// naming the top-level fields whose values hold the bad bytes, or a 400
+// when no field can be named (a bad key, or a body that is no object).
+func invalidUTF8(body []byte) *Problem {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) == nil {
+		errs := make(map[string]string)
+		for name, raw := range fields {
+			if !utf8.ValidString(name) {
+				errs = nil
+				break
+			}
+			if !utf8.Valid(raw) {
+				errs[name] = "must be valid UTF-8"
+			}
+		}
+		if len(errs) > 0 {
+			return Invalid(errs)
+		}
+	}
+	return NewProblem(http.StatusBadRequest, "malformed_json", "The request body is not valid UTF-8.")
 }
 
 func decodeProblem(err error) *Problem {

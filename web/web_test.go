@@ -40,6 +40,12 @@ func TestDecodeJSON(t *testing.T) {
 		{"wrong type string for int", `{"count":"2"}`, "application/json", 422, "count"},
 		{"array not object", `[]`, "application/json", 422, ""},
 		{"text/plain", `{"name":"a"}`, "text/plain", 415, ""},
+		{"no content type", `{"name":"a"}`, "", 415, ""},
+		{"form", `name=a`, "application/x-www-form-urlencoded", 415, ""},
+		{"invalid UTF-8 in a value", "{\"name\":\"a\xff\"}", "application/json", 422, "name"},
+		{"invalid UTF-8 in a nested value", "{\"tags\":[\"ok\",\"\xc3\x28\"]}", "application/json", 422, "tags"},
+		{"invalid UTF-8 in a key", "{\"na\xffme\":\"a\"}", "application/json", 400, ""},
+		{"invalid UTF-8 outside an object", "\"\xff\"", "application/json", 400, ""},
 		{"too large", `{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, "application/json", 413, ""},
 	}
 	for _, tt := range tests {
@@ -73,7 +79,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var dst sample
-		err := decodeStrict(bytes.NewReader(data), &dst)
+		err := decodeStrict(data, &dst)
 		if err == nil {
 			if !json.Valid(bytes.TrimSpace(data)) {
 				t.Fatalf("decodeStrict accepted invalid JSON %q", data)

@@ -63,6 +63,9 @@ type authResponse struct {
 // Signup serves POST /api/auth/signup.
 func (h *Handlers) Signup() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := h.sessions.CheckOrigin(r); err != nil {
+			return err
+		}
 		req, err := readSignup(w, r)
 		if err != nil {
 			return err
@@ -98,6 +101,9 @@ type loginRequest struct {
 // Login serves POST /api/auth/login.
 func (h *Handlers) Login() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := h.sessions.CheckOrigin(r); err != nil {
+			return err
+		}
 		var req loginRequest
 		if err := web.DecodeJSON(w, r, &req); err != nil {
 			return err
@@ -154,6 +160,9 @@ type changePasswordRequest struct {
 // ChangePassword serves POST /api/auth/change-password.
 func (h *Handlers) ChangePassword() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := h.sessions.CheckOrigin(r); err != nil {
+			return err
+		}
 		var req changePasswordRequest
 		if err := web.DecodeJSON(w, r, &req); err != nil {
 			return err
