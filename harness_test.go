@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -126,6 +127,18 @@ func (e *testEnv) newClient() *client {
 	hc.Jar = jar
 	hc.Timeout = time.Minute // a hang fails the test instead of stalling it
 	return &client{env: e, http: &hc}
+}
+
+// newClientFrom returns a client whose connections come from the loopback
+// address ip (127.0.0.2 and up: all of 127/8 is this machine), so that the
+// server sees several client addresses, as it would on the Internet.
+func (e *testEnv) newClientFrom(ip string) *client {
+	c := e.newClient()
+	tr := e.srv.Client().Transport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	tr.DialContext = d.DialContext
+	c.http.Transport = tr
+	return c
 }
 
 // response is a finished HTTP exchange, body read.

@@ -115,7 +115,7 @@ type limits struct {
 func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app, error) {
 	// Leave a core for everything else: bcrypt at cost 10 takes tens of
 	// milliseconds of CPU per call.
-	passwords, err := auth.NewPasswords(cfg.bcryptCost, runtime.GOMAXPROCS(0)-1, 64)
+	passwords, err := auth.NewPasswords(cfg.bcryptCost, runtime.GOMAXPROCS(0)-1, auth.MaxPasswordWait)
 	if err != nil {
 		return nil, err
 	}

@@ -435,6 +435,81 @@ func TestLoginLimitUnderBurst(t *testing.T) {
 	}
 }
 
+// TestLoginFloodIsFair: one address floods login with far more requests
+// than the bcrypt slots can serve at once, and keeps doing so; a user on
+// another address still logs in, with a 200, in about the time one bcrypt
+// check takes, because slots are shared round-robin between addresses and
+// a request waits for a slot instead of being refused by queue length.
+func TestLoginFloodIsFair(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false; c.bcryptCost = 8 })
+		env.newClient().signup("ursula", "ursula@example.com", "password1")
+		victim := env.newClientFrom("127.0.0.2")
+
+		start := time.Now()
+		victim.login("email", "ursula@example.com", "password1")
+		alone := time.Since(start)
+
+		const flooders = 150
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[int]int{}
+		for range flooders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := env.newClient()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					r := c.do("POST", "/api/auth/login", map[string]string{"email": "ursula@example.com", "password": "wrong-password"})
+					mu.Lock()
+					codes[r.StatusCode]++
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(300 * time.Millisecond) // let the flood fill every queue
+		start = time.Now()
+		victim.login("email", "ursula@example.com", "password1")
+		during := time.Since(start)
+		close(stop)
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if codes[http.StatusUnauthorized] == 0 {
+			t.Errorf("the flood got %v, want some 401s: it did not reach bcrypt", codes)
+		}
+		t.Logf("victim's login alone: %v; during a flood of %d concurrent logins from another address: %v; flood answers: %v",
+			alone, flooders, during, codes)
+	})
+}
+
+// TestChangePasswordLimit: password changes count per account, successes
+// included, so one account cannot keep the bcrypt slots busy with them.
+func TestChangePasswordLimit(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		c.signup("vera", "vera@example.com", "password1")
+		pw := "password1"
+		for i := range 10 {
+			next := fmt.Sprintf("password-%d", i)
+			c.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": pw, "newPassword": next}).want(t, 204)
+			pw = next
+		}
+		r := c.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": pw, "newPassword": "password-x"})
+		r.wantProblem(t, 429, "rate_limited")
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	})
+}
+
 func TestRateLimitsOff(t *testing.T) {
 	env := startEnv(t, fileStore, func(c *config) { c.rateLimits = false })
 	c := env.newClient()

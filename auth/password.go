@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -23,60 +24,47 @@ var ErrPasswordTooLong = errors.New("password longer than 72 bytes")
 // piling up.
 var ErrBusy = errors.New("too many password checks waiting")
 
+// MaxPasswordWait is how long a password check or hash may wait for a
+// bcrypt slot before it is refused with ErrBusy (a 503 with Retry-After).
+const MaxPasswordWait = 2 * time.Second
+
 // Passwords hashes and checks passwords with bcrypt. It bounds how many
 // bcrypt computations run at once (each one burns a core for tens of
-// milliseconds), so that a flood of logins queues here instead of starving
-// every other route of CPU.
+// milliseconds), so that a flood of logins waits here instead of starving
+// every other route of CPU, and it admits them fairly: see gate.
 type Passwords struct {
-	cost    int
-	running chan struct{} // a slot per computation allowed to run
-	queued  chan struct{} // a slot per caller allowed to wait or run
-	dummy   []byte        // hash compared against when the user is unknown
+	cost  int
+	gate  *gate
+	dummy []byte // hash compared against when the user is unknown
+	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
+	compare func(hash, password []byte) error
 }
 
 // NewPasswords returns a Passwords using bcrypt cost cost, running at most
-// parallel computations at once with at most queue more callers waiting.
-func NewPasswords(cost, parallel, queue int) (*Passwords, error) {
+// parallel computations at once; a caller waits at most maxWait for one.
+func NewPasswords(cost, parallel int, maxWait time.Duration) (*Passwords, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d is outside %d-%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
-	parallel = max(parallel, 1)
 	dummy, err := bcrypt.GenerateFromPassword([]byte("corkboard dummy password"), cost)
 	if err != nil {
 		return nil, err
 	}
 	return &Passwords{
 		cost:    cost,
-		running: make(chan struct{}, parallel),
-		queued:  make(chan struct{}, parallel+max(queue, 0)),
+		gate:    newGate(parallel, maxWait),
 		dummy:   dummy,
+		compare: bcrypt.CompareHashAndPassword,
 	}, nil
 }
 
-// acquire takes a computation slot, waiting for one if needed. It fails
-// with ErrBusy when the queue is full and with the context's error when the
-// caller gives up.
-func (p *Passwords) acquire(ctx context.Context) (release func(), err error) {
-	select {
-	case p.queued <- struct{}{}:
-	default:
-		return nil, ErrBusy
-	}
-	select {
-	case p.running <- struct{}{}:
-		return func() { <-p.running; <-p.queued }, nil
-	case <-ctx.Done():
-		<-p.queued
-		return nil, ctx.Err()
-	}
-}
-
-// Hash returns the bcrypt hash of password.
-func (p *Passwords) Hash(ctx context.Context, password string) (string, error) {
+// Hash returns the bcrypt hash of password. key names who asks (the
+// client's address), for fair admission.
+func (p *Passwords) Hash(ctx context.Context, key, password string) (string, error) {
 	if len(password) > MaxPasswordBytes {
 		return "", ErrPasswordTooLong
 	}
-	release, err := p.acquire(ctx)
+	release, err := p.gate.acquire(ctx, key)
 	if err != nil {
 		return "", err
 	}
@@ -85,13 +73,14 @@ func (p *Passwords) Hash(ctx context.Context, password string) (string, error) {
 	return string(h), err
 }
 
-// Check reports whether password matches hash. An empty hash (the user does
-// not exist) is compared against a dummy hash, so that an unknown user and
-// a wrong password take the same time. A password over MaxPasswordBytes
-// never matches: comparing it would compare only its first 72 bytes. The
-// error is non-nil only when no comparison could be made (ErrBusy, context).
-func (p *Passwords) Check(ctx context.Context, hash, password string) (bool, error) {
-	release, err := p.acquire(ctx)
+// Check reports whether password matches hash. key names who asks (the
+// client's address), for fair admission. An empty hash (the user does not
+// exist) is compared against a dummy hash, so that an unknown user and a
+// wrong password take the same time. A password over MaxPasswordBytes never
+// matches: comparing it would compare only its first 72 bytes. The error is
+// non-nil only when no comparison could be made (ErrBusy, context).
+func (p *Passwords) Check(ctx context.Context, key, hash, password string) (bool, error) {
+	release, err := p.gate.acquire(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -104,6 +93,20 @@ func (p *Passwords) Check(ctx context.Context, hash, password string) (bool, err
 	if tooLong {
 		password = password[:MaxPasswordBytes] // same work, but the answer is no
 	}
-	err = bcrypt.CompareHashAndPassword(target, []byte(password))
+	err = p.compare(target, []byte(password))
+	// A hash made before BCRYPT_COST was raised checks much faster than the
+	// dummy hash, which has the configured cost: without padding, a quick
+	// "no" would say the account exists. Pad with a comparison at the
+	// configured cost; the next successful login rehashes (NeedsRehash).
+	if c, cerr := bcrypt.Cost(target); cerr == nil && c < p.cost {
+		p.compare(p.dummy, []byte(password))
+	}
 	return err == nil && hash != "" && !tooLong, nil
+}
+
+// NeedsRehash reports whether hash was made at another cost than the
+// configured one, so that a successful login should store a new hash.
+func (p *Passwords) NeedsRehash(hash string) bool {
+	c, err := bcrypt.Cost([]byte(hash))
+	return err == nil && c != p.cost
 }

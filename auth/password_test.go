@@ -3,18 +3,22 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestPasswords(t *testing.T) {
 	ctx := context.Background()
-	p, err := NewPasswords(4, 1, 1)
+	p, err := NewPasswords(4, 1, MaxPasswordWait)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := p.Hash(ctx, "correct horse")
+	hash, err := p.Hash(ctx, "ip", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,58 +32,177 @@ func TestPasswords(t *testing.T) {
 		{"73 bytes sharing the first 72", mustHash(t, p, strings.Repeat("a", 72)), strings.Repeat("a", 73), false},
 	}
 	for _, tt := range tests {
-		got, err := p.Check(ctx, tt.hash, tt.password)
+		got, err := p.Check(ctx, "ip", tt.hash, tt.password)
 		if err != nil || got != tt.want {
 			t.Errorf("%s: Check = %v, %v; want %v, nil", tt.name, got, err, tt.want)
 		}
 	}
-	if _, err := p.Hash(ctx, strings.Repeat("a", 73)); !errors.Is(err, ErrPasswordTooLong) {
+	if _, err := p.Hash(ctx, "ip", strings.Repeat("a", 73)); !errors.Is(err, ErrPasswordTooLong) {
 		t.Errorf("Hash of 73 bytes = %v, want ErrPasswordTooLong", err)
 	}
-	if _, err := NewPasswords(3, 1, 1); err == nil {
+	if _, err := NewPasswords(3, 1, MaxPasswordWait); err == nil {
 		t.Error("NewPasswords(cost 3) succeeded, want an error")
 	}
 }
 
 func mustHash(t *testing.T, p *Passwords, pw string) string {
 	t.Helper()
-	h, err := p.Hash(context.Background(), pw)
+	h, err := p.Hash(context.Background(), "ip", pw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-// TestPasswordsBounded checks the bcrypt isolation: with every computation
-// slot and queue place taken, a further caller is refused at once with
-// ErrBusy instead of piling up, and a queued caller whose request is
-// cancelled gives up its place.
-func TestPasswordsBounded(t *testing.T) {
-	p, err := NewPasswords(4, 1, 1)
+// TestCostChange: after BCRYPT_COST is raised, a hash of the old cost is
+// checked with a padding comparison at the new cost, so a wrong password
+// for an old account takes as long as one for an unknown account, and
+// NeedsRehash says it should be replaced.
+func TestCostChange(t *testing.T) {
+	ctx := context.Background()
+	old, err := NewPasswords(4, 1, MaxPasswordWait)
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, err := p.acquire(context.Background()) // the one running slot
+	oldHash := mustHash(t, old, "password1")
+	p, err := NewPasswords(6, 1, MaxPasswordWait)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	waited := make(chan error, 1)
-	go func() { _, err := p.Check(ctx, "", "x"); waited <- err }() // takes the queue place
+	var costs []int
+	p.compare = func(hash, pw []byte) error {
+		c, _ := bcrypt.Cost(hash)
+		costs = append(costs, c)
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	tests := []struct {
+		name, hash, password string
+		ok                   bool
+		costs                []int // of the comparisons made
+	}{
+		{"unknown user", "", "password1", false, []int{6}},
+		{"old cost, wrong password", oldHash, "password2", false, []int{4, 6}},
+		{"old cost, right password", oldHash, "password1", true, []int{4, 6}},
+		{"configured cost", mustHash(t, p, "password1"), "password2", false, []int{6}},
+	}
+	for _, tt := range tests {
+		costs = nil
+		ok, err := p.Check(ctx, "ip", tt.hash, tt.password)
+		if err != nil || ok != tt.ok || !slices.Equal(costs, tt.costs) {
+			t.Errorf("%s: Check = %v, %v comparing at costs %v; want %v comparing at costs %v", tt.name, ok, err, costs, tt.ok, tt.costs)
+		}
+	}
+	if !p.NeedsRehash(oldHash) || p.NeedsRehash(mustHash(t, p, "x")) {
+		t.Error("NeedsRehash: want true for the old cost only")
+	}
+}
+
+// waitQueued waits until g has n waiters.
+func waitQueued(t *testing.T, g *gate, n int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(p.queued) < 2 && time.Now().Before(deadline) {
+	for {
+		g.mu.Lock()
+		got := len(g.queue)
+		g.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiters after 5 s, want %d", got, n)
+		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := p.Check(context.Background(), "", "x"); !errors.Is(err, ErrBusy) {
-		t.Errorf("Check with the queue full = %v, want ErrBusy", err)
+}
+
+// TestGateTimeBound: a caller waits for a slot up to the bound and is then
+// refused with ErrBusy; a caller who gives up leaves; a freed slot serves
+// the next caller.
+func TestGateTimeBound(t *testing.T) {
+	g := newGate(1, 50*time.Millisecond)
+	release, err := g.acquire(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := g.acquire(context.Background(), "b"); !errors.Is(err, ErrBusy) {
+		t.Errorf("acquire with the slot held past the bound = %v, want ErrBusy", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := g.acquire(ctx, "c"); done <- err }()
+	waitQueued(t, g, 1)
 	cancel()
-	if err := <-waited; !errors.Is(err, context.Canceled) {
-		t.Errorf("queued Check after cancel = %v, want context.Canceled", err)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("acquire cancelled while waiting = %v, want context.Canceled", err)
 	}
 	release()
-	if ok, err := p.Check(context.Background(), "", "x"); err != nil || ok {
-		t.Errorf("Check after release = %v, %v; want false, nil", ok, err)
+	g2 := newGate(1, time.Minute)
+	r1, _ := g2.acquire(context.Background(), "a")
+	go func() { time.Sleep(20 * time.Millisecond); r1() }()
+	r2, err := g2.acquire(context.Background(), "b")
+	if err != nil {
+		t.Fatalf("acquire while the slot is freed within the bound = %v, want a slot", err)
+	}
+	r2()
+	if len(g2.held) != 0 || len(g2.served) != 0 || g2.free != 1 {
+		t.Errorf("gate after every slot came back: held %v, served %v, free %d; want empty, empty, 1", g2.held, g2.served, g2.free)
+	}
+}
+
+// TestGateFair: one client with many waiting requests cannot keep another
+// waiting behind all of them: the next free slot goes to the client that
+// was served longest ago.
+func TestGateFair(t *testing.T) {
+	g := newGate(1, time.Minute)
+	release, err := g.acquire(context.Background(), "flood")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	enqueue := func(key string, n int) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := g.acquire(context.Background(), key)
+				if err != nil {
+					t.Errorf("acquire(%s) = %v", key, err)
+					return
+				}
+				mu.Lock()
+				order = append(order, key)
+				mu.Unlock()
+				r()
+			}()
+		}
+	}
+	enqueue("flood", 5)
+	waitQueued(t, g, 5)
+	enqueue("other", 1)
+	waitQueued(t, g, 6)
+	release()
+	wg.Wait()
+	if len(order) != 6 || order[0] != "other" {
+		t.Errorf("order of service = %v, want other first", order)
+	}
+}
+
+// TestGateWorkConserving: a client alone may use every slot; its share is
+// enforced only against others who wait.
+func TestGateWorkConserving(t *testing.T) {
+	g := newGate(4, 10*time.Millisecond)
+	var releases []func()
+	for i := range 4 {
+		r, err := g.acquire(context.Background(), "alone")
+		if err != nil {
+			t.Fatalf("acquire #%d by a client alone = %v, want a slot", i+1, err)
+		}
+		releases = append(releases, r)
+	}
+	for _, r := range releases {
+		r()
 	}
 }
 
@@ -102,6 +225,12 @@ func TestLimiter(t *testing.T) {
 		t.Error("Allow in the next window refused")
 	}
 
+	one := NewLimiter(1, time.Minute)
+	one.Allow("k", now)
+	one.Undo("k") // the attempt was never made
+	if ok, _ := one.Allow("k", now); !ok {
+		t.Error("Allow after Undo refused")
+	}
 	l.Reset("k")
 	if ok, _ := l.Allow("k", now.Add(time.Minute+time.Second)); !ok {
 		t.Error("Allow after Reset refused")

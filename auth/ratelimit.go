@@ -91,6 +91,20 @@ func (l *Limiter) Take(key string, now time.Time) error {
 	return nil
 }
 
+// Undo takes back one event of key in its current window: for an attempt
+// that was counted but then never made (refused as busy, say). Undoing on a
+// nil Limiter does nothing.
+func (l *Limiter) Undo(key string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.windows[key]; w != nil && w.count > 0 {
+		w.count--
+	}
+}
+
 // Reset forgets key's events. Resetting a nil Limiter does nothing.
 func (l *Limiter) Reset(key string) {
 	if l == nil {

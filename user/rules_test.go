@@ -37,7 +37,7 @@ func newFixture(t *testing.T, cfg user.Config) *fixture {
 		AccessTTL:     15 * time.Minute,
 		RefreshTTL:    time.Hour,
 	}, st, user.Accounts(st), now, log)
-	passwords, err := auth.NewPasswords(4, 2, 8)
+	passwords, err := auth.NewPasswords(4, 2, auth.MaxPasswordWait)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,13 +142,13 @@ func TestChangePasswordRules(t *testing.T) {
 	}
 
 	var invalid *user.ValidationError
-	if err := f.users.ChangePassword(ctx, p, "", "short"); !errors.As(err, &invalid) || len(invalid.Fields) != 2 {
+	if err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "", New: "short"}); !errors.As(err, &invalid) || len(invalid.Fields) != 2 {
 		t.Errorf("ChangePassword(empty, short) = %v, want a *ValidationError naming both fields", err)
 	}
-	if err := f.users.ChangePassword(ctx, p, "wrong-password", "password2"); !errors.Is(err, user.ErrBadCredentials) {
+	if err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "wrong-password", New: "password2"}); !errors.Is(err, user.ErrBadCredentials) {
 		t.Errorf("ChangePassword(wrong current) = %v, want ErrBadCredentials", err)
 	}
-	if err := f.users.ChangePassword(ctx, p, "password1", "password2"); err != nil {
+	if err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "password1", New: "password2"}); err != nil {
 		t.Fatalf("ChangePassword = %v", err)
 	}
 	if _, err := f.sessions.Authenticate(ctx, t2.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {

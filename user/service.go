@@ -33,7 +33,10 @@ type Service struct {
 	now       func() time.Time
 	log       *slog.Logger
 
-	loginFailures *auth.Limiter // 10 failed logins per name tried per 15 minutes; nil when limits are off
+	// Limits of API.md §3; nil when limits are off.
+	loginFailures *auth.Limiter // 10 failed logins per name tried per 15 minutes
+	changePerUser *auth.Limiter // 10 password changes per account per 15 minutes, successes included
+	changePerIP   *auth.Limiter // 30 password changes per client address per 15 minutes, successes included
 }
 
 // NewService returns the account Service.
@@ -41,6 +44,8 @@ func NewService(cfg Config, store Store, sessions *auth.Service, passwords *auth
 	s := &Service{cfg: cfg, store: store, sessions: sessions, passwords: passwords, now: now, log: log}
 	if cfg.RateLimits {
 		s.loginFailures = auth.NewLimiter(10, 15*time.Minute)
+		s.changePerUser = auth.NewLimiter(10, 15*time.Minute)
+		s.changePerIP = auth.NewLimiter(30, 15*time.Minute)
 	}
 	return s
 }
@@ -141,7 +146,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens
 	if _, err := s.store.UserByUsername(ctx, in.Username); !errors.Is(err, ErrNotFound) {
 		return User{}, auth.Tokens{}, foundMeans(err, ErrUsernameTaken)
 	}
-	hash, err := s.passwords.Hash(ctx, in.Password)
+	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.Password)
 	if err != nil {
 		return User{}, auth.Tokens{}, err
 	}
@@ -227,9 +232,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, auth.Tokens, 
 	}
 	// An unknown user is checked against a dummy hash (u.PasswordHash is
 	// ""), so both failures take the same time and give the same answer.
-	if err := s.verifyPassword(ctx, key, u.PasswordHash, in.Password); err != nil {
+	if err := s.verifyPassword(ctx, key, in.Client.IP, u.PasswordHash, in.Password); err != nil {
 		return User{}, auth.Tokens{}, err
 	}
+	s.rehash(ctx, u, in.Client.IP, in.Password)
 	t, err := s.sessions.StartSession(ctx, u.ID, u.Roles, in.Client)
 	if err != nil {
 		return User{}, auth.Tokens{}, err
@@ -238,22 +244,43 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, auth.Tokens, 
 }
 
 // verifyPassword checks password against hash under the failed-login
-// limit of key. The attempt is counted before bcrypt runs, atomically with
-// the check, so a burst of concurrent guesses cannot slip past the limit
-// while earlier ones are still hashing; a right password clears the count.
-func (s *Service) verifyPassword(ctx context.Context, key, hash, password string) error {
+// limit of key; ip is the client's address, for fair bcrypt admission. The
+// attempt is counted before bcrypt runs, atomically with the check, so a
+// burst of concurrent guesses cannot slip past the limit while earlier ones
+// are still hashing; a right password clears the count, and an attempt
+// that never ran (refused as busy, or abandoned) is not counted.
+func (s *Service) verifyPassword(ctx context.Context, key, ip, hash, password string) error {
 	if err := s.loginFailures.Take(key, s.now().UTC()); err != nil {
 		return err
 	}
-	ok, err := s.passwords.Check(ctx, hash, password)
+	ok, err := s.passwords.Check(ctx, ip, hash, password)
 	switch {
 	case err != nil:
+		s.loginFailures.Undo(key)
 		return err
 	case !ok:
 		return ErrBadCredentials
 	}
 	s.loginFailures.Reset(key)
 	return nil
+}
+
+// rehash stores a new hash of password, which just matched u's hash, when
+// that hash was made at another bcrypt cost than the configured one (the
+// operator changed BCRYPT_COST). It is best effort: a failure is logged and
+// the login goes on, and the next login tries again.
+func (s *Service) rehash(ctx context.Context, u User, ip, password string) {
+	if !s.passwords.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := s.passwords.Hash(ctx, ip, password)
+	if err == nil {
+		err = s.store.SetPassword(ctx, u.ID, hash, s.now().UTC())
+	}
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "rehashing a password at the configured cost failed; the next login tries again",
+			slog.String("user_id", u.ID), slog.String("error", err.Error()))
+	}
 }
 
 // Me returns the caller's own account, which authentication has already
@@ -275,16 +302,27 @@ func (s *Service) User(ctx context.Context, id string) (User, error) {
 	return s.store.UserByID(ctx, id)
 }
 
+// ChangePasswordInput is a change of the caller's password.
+type ChangePasswordInput struct {
+	Current string
+	New     string
+	// Client is the device asking, for the per-address limit and fair
+	// bcrypt admission.
+	Client auth.Client
+}
+
 // ChangePassword sets a new password for the caller, who must know the
 // current one, and ends every other session of theirs, so that a thief
-// holding an old refresh token is out. It fails with a *ValidationError,
+// holding an old refresh token is out. Every attempt counts against the
+// per-account and per-address limits, successes included: each one costs
+// two bcrypt computations. It fails with a *ValidationError,
 // ErrBadCredentials, a *auth.RateLimitError or auth.ErrBusy.
-func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, current, next string) error {
+func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in ChangePasswordInput) error {
 	errs := make(map[string]string)
-	if current == "" {
+	if in.Current == "" {
 		errs["currentPassword"] = "is required"
 	}
-	if msg := checkPassword(next); msg != "" {
+	if msg := checkPassword(in.New); msg != "" {
 		errs["newPassword"] = msg
 	}
 	if err := invalid(errs); err != nil {
@@ -294,16 +332,23 @@ func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, current,
 	if err != nil {
 		return err
 	}
-	// A stolen access token must not become a way to guess the password:
-	// failures count against the same per-account limit as logins.
-	if err := s.verifyPassword(ctx, "account:"+u.ID, u.PasswordHash, current); err != nil {
+	now := s.now().UTC()
+	if err := s.changePerUser.Take(u.ID, now); err != nil {
 		return err
 	}
-	hash, err := s.passwords.Hash(ctx, next)
+	if err := s.changePerIP.Take(in.Client.IP, now); err != nil {
+		return err
+	}
+	// A stolen access token must not become a way to guess the password:
+	// failures count against the same per-account limit as logins.
+	if err := s.verifyPassword(ctx, "account:"+u.ID, in.Client.IP, u.PasswordHash, in.Current); err != nil {
+		return err
+	}
+	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.New)
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, s.now().UTC()); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, hash, now); err != nil {
 		return err
 	}
 	_, err = s.sessions.RevokeOtherSessions(ctx, u.ID, p.SessionID)

@@ -168,7 +168,8 @@ func (h *Handlers) ChangePassword() http.Handler {
 			return err
 		}
 		p, _ := auth.PrincipalFrom(r.Context())
-		if err := h.svc.ChangePassword(r.Context(), p, req.CurrentPassword, req.NewPassword); err != nil {
+		in := user.ChangePasswordInput{Current: req.CurrentPassword, New: req.NewPassword, Client: h.sessions.Client(r)}
+		if err := h.svc.ChangePassword(r.Context(), p, in); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
