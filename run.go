@@ -95,13 +95,13 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, error)
 
 // app holds the services and the handlers the routes are built from.
 type app struct {
-	cfg      config
-	log      *slog.Logger
-	store    store
-	sessions *authhttp.Handlers
-	users    *userhttp.Handlers
-	limits   limits
-	auth     *auth.Service // for the sweep of expired sessions
+	cfg        config
+	log        *slog.Logger
+	store      store
+	sessions   *authhttp.Handlers
+	users      *userhttp.Handlers
+	limits     limits
+	sessionSvc *auth.Service // for the sweep of expired sessions
 }
 
 // limits are the per-client-address request limits of API.md §3, applied
@@ -119,31 +119,31 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 	if err != nil {
 		return nil, err
 	}
-	sessions := auth.NewService(auth.Config{
+	sessionSvc := auth.NewService(auth.Config{
 		AccessSecret:  cfg.accessSecret,
 		RefreshSecret: cfg.refreshSecret,
 		AccessTTL:     cfg.accessTTL,
 		RefreshTTL:    cfg.refreshTTL,
 		ReuseGrace:    cfg.reuseGrace,
 	}, st, user.Accounts(st), now, log)
-	users := user.NewService(user.Config{
+	userSvc := user.NewService(user.Config{
 		AdminEmails: cfg.adminEmails,
 		RateLimits:  cfg.rateLimits,
-	}, st, sessions, passwords, now, log)
+	}, st, sessionSvc, passwords, now, log)
 
 	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
 		CookieSameSite: cfg.cookieSameSite,
 		Origins:        cfg.corsOrigins,
 		TrustProxy:     cfg.trustProxy,
-	}, sessions, now, log)
+	}, sessionSvc, log)
 	a := &app{
-		cfg:      cfg,
-		log:      log,
-		store:    st,
-		sessions: sessionRoutes,
-		users:    userhttp.New(users, sessionRoutes, log),
-		auth:     sessions,
+		cfg:        cfg,
+		log:        log,
+		store:      st,
+		sessions:   sessionRoutes,
+		users:      userhttp.New(userSvc, sessionRoutes, log),
+		sessionSvc: sessionSvc,
 	}
 	if cfg.rateLimits {
 		a.limits = limits{signup: auth.NewLimiter(20, time.Hour), login: auth.NewLimiter(30, time.Minute)}
@@ -194,7 +194,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
-	go a.auth.SweepEvery(sweepCtx, 10*time.Minute)
+	go a.sessionSvc.SweepEvery(sweepCtx, 10*time.Minute)
 
 	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store)
 	errc := make(chan error, 1)

@@ -570,7 +570,7 @@ func TestSweepRemovesExpiredSessions(t *testing.T) {
 		fresh := env.newClient()
 		fresh.login("username", "sam", "password1")
 
-		if n, err := env.app.auth.SweepExpired(context.Background()); err != nil || n != 1 {
+		if n, err := env.app.sessionSvc.SweepExpired(context.Background()); err != nil || n != 1 {
 			t.Errorf("SweepExpired = %d, %v; want 1, nil", n, err)
 		}
 

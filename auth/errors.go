@@ -20,6 +20,8 @@ var (
 	// ErrSessionRevoked: the token's session was ended (logout, revoke,
 	// reuse, a password change) or its account is gone.
 	ErrSessionRevoked = errors.New("session revoked")
+	// ErrNoSuchSession: the caller has no live session with that id.
+	ErrNoSuchSession = errors.New("no such session")
 	// ErrInsufficientRole: the caller is authenticated but holds none of
 	// the roles the route needs.
 	ErrInsufficientRole = errors.New("insufficient role")

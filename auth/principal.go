@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Principal is the authenticated caller of a request.
@@ -43,6 +44,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	now := s.now().UTC()
 	claims, err := s.access.Verify(token, now)
 	if err != nil {
+		if !errors.Is(err, ErrTokenExpired) && !errors.Is(err, ErrTokenInvalid) {
+			err = fmt.Errorf("%w: %v", ErrTokenInvalid, err) // never a 500 for a bad token
+		}
 		return Principal{}, err
 	}
 	sess, err := s.sessions.Session(ctx, claims.SessionID)

@@ -1,12 +1,26 @@
 package auth
 
 import (
-	"errors"
 	"math"
 	"strconv"
 	"sync"
 	"time"
 )
+
+// RateLimiter counts events per key and refuses those over its limit. The
+// in-memory Limiter is one; a store may provide another, so that several
+// instances behind a load balancer share their counts.
+type RateLimiter interface {
+	// Take records one event for key at now, or returns a
+	// *RateLimitError when key is over the limit.
+	Take(key string, now time.Time) error
+	// Undo takes back one event of key (an attempt counted but never made).
+	Undo(key string)
+	// Reset forgets key's events.
+	Reset(key string)
+}
+
+var _ RateLimiter = (*Limiter)(nil)
 
 // Limiter counts events per key in fixed windows: at most Max events per key
 // in each Window. It is in memory and per process, which is what a single
@@ -64,9 +78,6 @@ func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Dur
 	return true, 0
 }
 
-// ErrRateLimited is what every *RateLimitError matches with errors.Is.
-var ErrRateLimited = errors.New("rate limited")
-
 // RateLimitError is a refusal by a Limiter: the caller may try again after
 // RetryAfter.
 type RateLimitError struct{ RetryAfter time.Duration }
@@ -74,9 +85,6 @@ type RateLimitError struct{ RetryAfter time.Duration }
 func (e *RateLimitError) Error() string {
 	return "rate limited; retry after " + strconv.Itoa(RetryAfterSeconds(e.RetryAfter)) + "s"
 }
-
-// Is makes errors.Is(err, ErrRateLimited) true for every RateLimitError.
-func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
 // Take records one event for key at now, like Allow, and returns a
 // *RateLimitError when it is over the limit. A nil Limiter (limits turned

@@ -218,8 +218,8 @@ func TestSessionRules(t *testing.T) {
 
 	// Nobody ends someone else's session, and an id that is not an id is
 	// just not found.
-	wantErr(t, "RevokeSession(alice, bob's session)", f.svc.RevokeSession(ctx, alice, b1.Session.ID), auth.ErrSessionNotFound)
-	wantErr(t, "RevokeSession(alice, \"%00\")", f.svc.RevokeSession(ctx, alice, "%00"), auth.ErrSessionNotFound)
+	wantErr(t, "RevokeSession(alice, bob's session)", f.svc.RevokeSession(ctx, alice, b1.Session.ID), auth.ErrNoSuchSession)
+	wantErr(t, "RevokeSession(alice, \"%00\")", f.svc.RevokeSession(ctx, alice, "%00"), auth.ErrNoSuchSession)
 	if _, err := f.svc.Authenticate(ctx, b1.AccessToken); err != nil {
 		t.Errorf("bob's session after alice tried to end it: %v", err)
 	}
@@ -229,7 +229,7 @@ func TestSessionRules(t *testing.T) {
 	}
 	_, err = f.svc.Authenticate(ctx, a2.AccessToken)
 	wantErr(t, "Authenticate(revoked session)", err, auth.ErrSessionRevoked)
-	wantErr(t, "RevokeSession again", f.svc.RevokeSession(ctx, alice, a2.Session.ID), auth.ErrSessionNotFound)
+	wantErr(t, "RevokeSession again", f.svc.RevokeSession(ctx, alice, a2.Session.ID), auth.ErrNoSuchSession)
 
 	// Logging out with a token that is not one is no error.
 	if err := f.svc.Logout(ctx, "garbage"); err != nil {

@@ -33,23 +33,30 @@ type Service struct {
 	accounts AccountSource
 	access   *TokenKey
 	refresh  *TokenKey
-	now      func() time.Time
-	log      *slog.Logger
+	// deviceKey signs device tokens (device.go).
+	deviceKey []byte
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // NewService returns a Service keeping sessions in sessions and reading
 // accounts (for roles) from accounts. now is the clock; tests pass their own.
 func NewService(cfg Config, sessions SessionStore, accounts AccountSource, now func() time.Time, log *slog.Logger) *Service {
 	return &Service{
-		cfg:      cfg,
-		sessions: sessions,
-		accounts: accounts,
-		access:   NewTokenKey(cfg.AccessSecret, UseAccess),
-		refresh:  NewTokenKey(cfg.RefreshSecret, UseRefresh),
-		now:      now,
-		log:      log,
+		cfg:       cfg,
+		sessions:  sessions,
+		accounts:  accounts,
+		access:    NewTokenKey(cfg.AccessSecret, UseAccess),
+		refresh:   NewTokenKey(cfg.RefreshSecret, UseRefresh),
+		deviceKey: deviceKey(cfg.RefreshSecret),
+		now:       now,
+		log:       log,
 	}
 }
+
+// Now returns the time on the service's clock, which is the one its
+// sessions and tokens are dated by.
+func (s *Service) Now() time.Time { return s.now() }
 
 // Tokens are what a client gets when a session starts or is refreshed.
 type Tokens struct {
@@ -228,19 +235,21 @@ func (s *Service) Sessions(ctx context.Context, userID string) ([]Session, error
 
 // RevokeSession ends one of the user's own live sessions (a lost phone,
 // say). Someone else's session, one already ended, or an id that is not
-// an id at all is ErrSessionNotFound: the caller learns nothing about
+// an id at all is ErrNoSuchSession: the caller learns nothing about
 // sessions that are not theirs.
 func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
 	if !objectid.Valid(sessionID) {
-		return ErrSessionNotFound
+		return ErrNoSuchSession
 	}
 	now := s.now().UTC()
 	sess, err := s.sessions.Session(ctx, sessionID)
 	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		return ErrNoSuchSession
 	case err != nil:
 		return err
 	case sess.UserID != userID || !sess.Live(now):
-		return ErrSessionNotFound
+		return ErrNoSuchSession
 	}
 	err = s.sessions.RevokeSession(ctx, sessionID, now)
 	if errors.Is(err, ErrSessionNotFound) {

@@ -3,6 +3,7 @@ package user_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -100,18 +101,18 @@ func TestLoginRules(t *testing.T) {
 		{Email: "alice@example.com"},
 	} {
 		var invalid *user.ValidationError
-		if _, _, err := f.users.Login(ctx, in); !errors.As(err, &invalid) {
+		if _, err := f.users.Login(ctx, in); !errors.As(err, &invalid) {
 			t.Errorf("Login(%+v) = %v, want a *ValidationError", in, err)
 		}
 	}
-	if _, _, err := f.users.Login(ctx, user.LoginInput{Username: "ALICE", Password: "password1"}); err != nil {
+	if _, err := f.users.Login(ctx, user.LoginInput{Username: "ALICE", Password: "password1"}); err != nil {
 		t.Errorf("Login(username in another case) = %v, want success", err)
 	}
 	for _, in := range []user.LoginInput{
 		{Email: "alice@example.com", Password: "wrong-password"},
 		{Email: "nobody@example.com", Password: "password1"},
 	} {
-		if _, _, err := f.users.Login(ctx, in); !errors.Is(err, user.ErrBadCredentials) {
+		if _, err := f.users.Login(ctx, in); !errors.Is(err, user.ErrBadCredentials) {
 			t.Errorf("Login(%+v) = %v, want ErrBadCredentials", in, err)
 		}
 	}
@@ -121,7 +122,7 @@ func TestLoginRules(t *testing.T) {
 	for range 9 {
 		f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "wrong-password"})
 	}
-	_, _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"})
+	_, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"})
 	var limited *auth.RateLimitError
 	if !errors.As(err, &limited) || limited.RetryAfter <= 0 {
 		t.Errorf("Login after ten failures = %v, want a *RateLimitError with a wait", err)
@@ -132,10 +133,11 @@ func TestChangePasswordRules(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, user.Config{})
 	_, t1 := f.signup(t, "alice", "alice@example.com", "password1")
-	_, t2, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"})
+	l2, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t2 := l2.Tokens
 	p, err := f.sessions.Authenticate(ctx, t1.AccessToken)
 	if err != nil {
 		t.Fatal(err)
@@ -154,10 +156,10 @@ func TestChangePasswordRules(t *testing.T) {
 	if _, err := f.sessions.Authenticate(ctx, t2.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
 		t.Errorf("the other session after a change of password: %v, want ErrSessionRevoked", err)
 	}
-	if _, _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"}); !errors.Is(err, user.ErrBadCredentials) {
+	if _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"}); !errors.Is(err, user.ErrBadCredentials) {
 		t.Errorf("Login(old password) = %v, want ErrBadCredentials", err)
 	}
-	if _, _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password2"}); err != nil {
+	if _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password2"}); err != nil {
 		t.Errorf("Login(new password) = %v", err)
 	}
 }
@@ -173,5 +175,66 @@ func TestUserLookup(t *testing.T) {
 		if _, err := f.users.User(ctx, id); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("User(%q) = %v, want ErrNotFound", id, err)
 		}
+	}
+}
+
+// TestStrangerCannotLockOutOwner: failures count per name and address, so a
+// stranger's wrong passwords lock out only the stranger's address; a spread
+// attack from many addresses meets a ceiling per name, past which only a
+// browser holding the account's device token may still try.
+func TestStrangerCannotLockOutOwner(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{RateLimits: true})
+	alice, _ := f.signup(t, "alice", "alice@example.com", "password1")
+	f.signup(t, "bob", "bob@example.com", "password1")
+	from := func(ip, password string, devices ...string) (user.Login, error) {
+		return f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: password, Devices: devices,
+			Client: auth.Client{IP: ip}})
+	}
+	limited := func(err error) bool { var l *auth.RateLimitError; return errors.As(err, &l) }
+
+	// The owner's laptop logs in once and keeps its device token.
+	laptop, err := from("192.0.2.1", "password1")
+	if err != nil || !f.sessions.ValidDevice(laptop.Device, alice.ID) {
+		t.Fatalf("first login = %v, device %q; want a device token of alice", err, laptop.Device)
+	}
+
+	// A stranger at one address: ten wrong passwords, then refused...
+	for i := range 10 {
+		if _, err := from("198.51.100.7", "wrong-password"); !errors.Is(err, user.ErrBadCredentials) {
+			t.Fatalf("stranger's guess %d = %v, want ErrBadCredentials", i+1, err)
+		}
+	}
+	if _, err := from("198.51.100.7", "password1"); !limited(err) {
+		t.Errorf("stranger's 11th try = %v, want rate limited", err)
+	}
+	// ...while the owner, elsewhere and without any device token, logs in.
+	if _, err := from("203.0.113.5", "password1"); err != nil {
+		t.Errorf("owner's login from another address during the stranger's lockout = %v, want success", err)
+	}
+
+	// A spread attack: 9 guesses from each of many addresses, until the
+	// ceiling of 100 per name is reached.
+	for i := 0; ; i++ {
+		_, err := from(fmt.Sprintf("10.0.%d.%d", i/9/250, i/9%250), "wrong-password")
+		if limited(err) {
+			if i < 90 {
+				t.Fatalf("spread attack limited after %d guesses, want about 100", i)
+			}
+			break
+		}
+		if i > 200 {
+			t.Fatal("200 spread guesses and no limit")
+		}
+	}
+	if _, err := from("203.0.113.99", "password1"); !limited(err) {
+		t.Errorf("login past the per-name ceiling without a device token = %v, want rate limited", err)
+	}
+	bobs, _ := f.users.Login(ctx, user.LoginInput{Email: "bob@example.com", Password: "password1", Client: auth.Client{IP: "192.0.2.1"}})
+	if _, err := from("203.0.113.99", "password1", bobs.Device, "garbage"); !limited(err) {
+		t.Errorf("login past the ceiling with another account's device token = %v, want rate limited", err)
+	}
+	if _, err := from("203.0.113.100", "password1", "garbage", laptop.Device); err != nil {
+		t.Errorf("login past the ceiling with alice's device token = %v, want success", err)
 	}
 }

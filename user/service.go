@@ -33,25 +33,32 @@ type Service struct {
 	now       func() time.Time
 	log       *slog.Logger
 
-	// Limits of API.md §3; nil when limits are off.
-	loginFailures *auth.Limiter // 10 failed logins per name tried per 15 minutes
-	changePerUser *auth.Limiter // 10 password changes per account per 15 minutes, successes included
-	changePerIP   *auth.Limiter // 30 password changes per client address per 15 minutes, successes included
+	// Limits of API.md §3; nil limiters when limits are off.
+	failuresPerNameIP auth.RateLimiter // 10 failed logins per name tried and client address per 15 minutes
+	failuresPerName   auth.RateLimiter // 100 per name from all addresses; past it, device cookies only
+	changeFailures    auth.RateLimiter // 10 wrong current passwords per account per 15 minutes
+	changePerUser     auth.RateLimiter // 10 password changes per account per 15 minutes, successes included
+	changePerIP       auth.RateLimiter // 30 password changes per client address per 15 minutes, successes included
 }
 
 // NewService returns the account Service.
 func NewService(cfg Config, store Store, sessions *auth.Service, passwords *auth.Passwords, now func() time.Time, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg, store: store, sessions: sessions, passwords: passwords, now: now, log: log}
+	var off *auth.Limiter // a nil Limiter allows everything
+	s.failuresPerNameIP, s.failuresPerName, s.changeFailures, s.changePerUser, s.changePerIP = off, off, off, off, off
 	if cfg.RateLimits {
-		s.loginFailures = auth.NewLimiter(10, 15*time.Minute)
+		s.failuresPerNameIP = auth.NewLimiter(10, 15*time.Minute)
+		s.failuresPerName = auth.NewLimiter(100, 15*time.Minute)
+		s.changeFailures = auth.NewLimiter(10, 15*time.Minute)
 		s.changePerUser = auth.NewLimiter(10, 15*time.Minute)
 		s.changePerIP = auth.NewLimiter(30, 15*time.Minute)
 	}
 	return s
 }
 
-// Accounts adapts a Store to auth.AccountSource, so the authentication
-// middleware can read a user's roles without auth importing this package.
+// Accounts adapts a Store to auth.AccountSource, so that authentication
+// (auth.Service.Authenticate) can read a user's roles without auth
+// importing this package.
 func Accounts(s Store) auth.AccountSource { return accounts{s} }
 
 type accounts struct{ store Store }
@@ -190,15 +197,32 @@ type LoginInput struct {
 	Email    string
 	Username string
 	Password string
+	// Devices are the device tokens the browser holds (see
+	// auth.IssueDevice), from earlier successful logins.
+	Devices []string
 	// Client is the device the session starts on.
 	Client auth.Client
+}
+
+// Login is a successful login: the user, the tokens of the new session,
+// and a new device token for the browser to keep.
+type Login struct {
+	User   User
+	Tokens auth.Tokens
+	Device string
 }
 
 // Login checks a password and starts a session. It fails with a
 // *ValidationError for a malformed input, ErrBadCredentials for an unknown
 // user or a wrong password (alike in answer and in time), a
-// *auth.RateLimitError past the failed-login limit, or auth.ErrBusy.
-func (s *Service) Login(ctx context.Context, in LoginInput) (User, auth.Tokens, error) {
+// *auth.RateLimitError past the failed-login limits, or auth.ErrBusy.
+//
+// Failures count per name tried and client address, so a stranger who
+// guesses from one address locks out only that address, never the owner.
+// A spread attack from many addresses meets a second, higher ceiling per
+// name; past it, only a browser holding a device token of the account (a
+// device cookie from an earlier successful login) may still try.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	errs := make(map[string]string)
 	switch {
 	case in.Email == "" && in.Username == "":
@@ -210,7 +234,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, auth.Tokens, 
 		errs["password"] = "is required"
 	}
 	if err := invalid(errs); err != nil {
-		return User{}, auth.Tokens{}, err
+		return Login{}, err
 	}
 
 	var u User
@@ -221,47 +245,78 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, auth.Tokens, 
 		u, err = s.store.UserByUsername(ctx, in.Username)
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return User{}, auth.Tokens{}, err
+		return Login{}, err
 	}
 	// Failures count per name tried (the email or the username, as
 	// normalized), never per account: a limit shared by an account's email
 	// and username would tell whoever hits it that the two belong together.
-	key := "email:" + NormalizeEmail(in.Email)
+	name := "email:" + NormalizeEmail(in.Email)
 	if in.Username != "" {
-		key = "username:" + strings.ToLower(in.Username)
+		name = "username:" + strings.ToLower(in.Username)
+	}
+	perNameIP := name + "|" + in.Client.IP
+	now := s.now().UTC()
+	// Both counts are taken before bcrypt runs, atomically with the check,
+	// so a burst of concurrent guesses cannot slip past a limit while
+	// earlier ones are still hashing.
+	if err := s.failuresPerNameIP.Take(perNameIP, now); err != nil {
+		return Login{}, err
+	}
+	if err := s.failuresPerName.Take(name, now); err != nil && !s.holdsDevice(in.Devices, u.ID) {
+		s.failuresPerNameIP.Undo(perNameIP)
+		return Login{}, err
 	}
 	// An unknown user is checked against a dummy hash (u.PasswordHash is
 	// ""), so both failures take the same time and give the same answer.
-	if err := s.verifyPassword(ctx, key, in.Client.IP, u.PasswordHash, in.Password); err != nil {
-		return User{}, auth.Tokens{}, err
+	ok, err := s.passwords.Check(ctx, in.Client.IP, u.PasswordHash, in.Password)
+	switch {
+	case err != nil:
+		// Refused as busy, or abandoned: no attempt was made.
+		s.failuresPerNameIP.Undo(perNameIP)
+		s.failuresPerName.Undo(name)
+		return Login{}, err
+	case !ok:
+		return Login{}, ErrBadCredentials
 	}
+	// A right password is no failure: it clears this address's count and
+	// takes back its own count against the name.
+	s.failuresPerNameIP.Reset(perNameIP)
+	s.failuresPerName.Undo(name)
 	s.rehash(ctx, u, in.Client.IP, in.Password)
 	t, err := s.sessions.StartSession(ctx, u.ID, u.Roles, in.Client)
 	if err != nil {
-		return User{}, auth.Tokens{}, err
+		return Login{}, err
 	}
-	return u, t, nil
+	return Login{User: u, Tokens: t, Device: s.sessions.IssueDevice(u.ID)}, nil
 }
 
-// verifyPassword checks password against hash under the failed-login
-// limit of key; ip is the client's address, for fair bcrypt admission. The
-// attempt is counted before bcrypt runs, atomically with the check, so a
-// burst of concurrent guesses cannot slip past the limit while earlier ones
-// are still hashing; a right password clears the count, and an attempt
-// that never ran (refused as busy, or abandoned) is not counted.
-func (s *Service) verifyPassword(ctx context.Context, key, ip, hash, password string) error {
-	if err := s.loginFailures.Take(key, s.now().UTC()); err != nil {
+// holdsDevice reports whether one of devices is a device token of the
+// account userID.
+func (s *Service) holdsDevice(devices []string, userID string) bool {
+	for _, d := range devices {
+		if s.sessions.ValidDevice(d, userID) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPassword checks password against hash for the change of password:
+// failures count against the account's own limit, which a right password
+// clears; an attempt that never ran (busy, abandoned) is not counted.
+func (s *Service) checkPassword(ctx context.Context, userID, ip, hash, password string) error {
+	if err := s.changeFailures.Take(userID, s.now().UTC()); err != nil {
 		return err
 	}
 	ok, err := s.passwords.Check(ctx, ip, hash, password)
 	switch {
 	case err != nil:
-		s.loginFailures.Undo(key)
+		s.changeFailures.Undo(userID)
 		return err
 	case !ok:
 		return ErrBadCredentials
 	}
-	s.loginFailures.Reset(key)
+	s.changeFailures.Reset(userID)
 	return nil
 }
 
@@ -340,8 +395,8 @@ func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in Chang
 		return err
 	}
 	// A stolen access token must not become a way to guess the password:
-	// failures count against the same per-account limit as logins.
-	if err := s.verifyPassword(ctx, "account:"+u.ID, in.Client.IP, u.PasswordHash, in.Current); err != nil {
+	// failures count against a limit of their own, per account.
+	if err := s.checkPassword(ctx, u.ID, in.Client.IP, u.PasswordHash, in.Current); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.New)

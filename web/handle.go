@@ -16,13 +16,18 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 type ProblemFor func(error) *Problem
 
 // Handle adapts fn to an http.Handler. An error fn returns is looked up in
-// problems; one it finds there is written as that problem, and any other is
+// problems (which may be nil); one it finds there is written as that
+// problem, and any other is
 // answered by Fail (a *Problem as it is, an unavailable store as 503, a
 // client gone as 499, everything else as a logged 500).
 func Handle(log *slog.Logger, problems ProblemFor, fn HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := fn(w, r)
 		if err == nil {
+			return
+		}
+		if problems == nil {
+			Fail(w, r, log, err)
 			return
 		}
 		if p := problems(err); p != nil {

@@ -48,7 +48,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // Log gives each request a random id (echoed in X-Request-Id) and writes one
 // structured line per request when it ends: method, route pattern, status,
-// duration and, through a RequestIDs log handler, the request id. It never logs headers, bodies or query strings,
+// duration and request id. It never logs headers, bodies or query strings,
 // so no token, password or secret can reach the log.
 func Log(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -70,6 +70,7 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 					slog.String("pattern", pattern),
 					slog.Int("status", rec.status),
 					slog.Duration("duration", time.Since(start)),
+					slog.String("request_id", id),
 				)
 			}()
 			next.ServeHTTP(rec, r)
@@ -171,11 +172,21 @@ func RequestIDs(h slog.Handler) slog.Handler { return requestIDHandler{h} }
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, rec slog.Record) error {
-	if id := RequestID(ctx); id != "" {
+	if id := RequestID(ctx); id != "" && !hasAttr(rec, "request_id") {
 		rec = rec.Clone()
 		rec.AddAttrs(slog.String("request_id", id))
 	}
 	return h.Handler.Handle(ctx, rec)
+}
+
+// hasAttr reports whether rec already has an attribute named key.
+func hasAttr(rec slog.Record, key string) bool {
+	found := false
+	rec.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
 }
 
 func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -119,11 +119,13 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		w.WriteHeader(StatusClientClosedRequest)
 	case Unavailable(err):
-		log.LogAttrs(r.Context(), slog.LevelWarn, "backing service unavailable", slog.String("error", err.Error()))
+		log.LogAttrs(r.Context(), slog.LevelWarn, "backing service unavailable",
+			slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", "1")
 		WriteProblem(w, NewProblem(http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable; try again shortly."))
 	default:
-		log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("error", err.Error()))
+		log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("request_id", RequestID(r.Context())), slog.String("error", err.Error()))
 		WriteProblem(w, NewProblem(http.StatusInternalServerError, "internal_error", "Something went wrong on our side."))
 	}
 }

@@ -181,7 +181,7 @@ func TestLogLine(t *testing.T) {
 	var logs bytes.Buffer
 	mux := http.NewServeMux()
 	mux.Handle("GET /items/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
-	h := Log(slog.New(RequestIDs(slog.NewTextHandler(&logs, nil))))(mux)
+	h := Log(slog.New(slog.NewTextHandler(&logs, nil)))(mux)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/items/42?token=secret", nil))
 	line := logs.String()

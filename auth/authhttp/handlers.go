@@ -29,14 +29,12 @@ type Config struct {
 type Handlers struct {
 	cfg Config
 	svc *auth.Service
-	now func() time.Time
 	log *slog.Logger
 }
 
-// New returns the session routes over svc. now is the clock the refresh
-// cookie's lifetime is counted from: the service's.
-func New(cfg Config, svc *auth.Service, now func() time.Time, log *slog.Logger) *Handlers {
-	return &Handlers{cfg: cfg, svc: svc, now: now, log: log}
+// New returns the session routes over svc.
+func New(cfg Config, svc *auth.Service, log *slog.Logger) *Handlers {
+	return &Handlers{cfg: cfg, svc: svc, log: log}
 }
 
 // handle adapts a handler body, answering errors through auth's table.
@@ -69,9 +67,9 @@ type TokenBody struct {
 	RefreshToken string `json:"refreshToken,omitempty"`
 }
 
-// Body returns the response body for t, with the refresh token only when
-// withRefresh is set.
-func Body(t auth.Tokens, withRefresh bool) TokenBody {
+// TokenResponse returns the response body for t, with the refresh token
+// only when withRefresh is set.
+func TokenResponse(t auth.Tokens, withRefresh bool) TokenBody {
 	b := TokenBody{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresIn: t.ExpiresIn}
 	if withRefresh {
 		b.RefreshToken = t.RefreshToken
@@ -179,7 +177,7 @@ func (h *Handlers) Refresh() http.Handler {
 			return err
 		}
 		h.SetRefreshCookie(w, t)
-		web.WriteJSON(w, http.StatusOK, Body(t, inBody))
+		web.WriteJSON(w, http.StatusOK, TokenResponse(t, inBody))
 		return nil
 	})
 }
@@ -277,7 +275,7 @@ const RefreshCookieName = "refresh_token"
 // SetRefreshCookie puts the refresh token of t in the refresh cookie, which
 // lives as long as the session does.
 func (h *Handlers) SetRefreshCookie(w http.ResponseWriter, t auth.Tokens) {
-	maxAge := int(t.Session.ExpiresAt.Sub(h.now()).Round(time.Second) / time.Second)
+	maxAge := int(t.Session.ExpiresAt.Sub(h.svc.Now()).Round(time.Second) / time.Second)
 	http.SetCookie(w, h.refreshCookie(t.RefreshToken, max(maxAge, 1)))
 }
 
@@ -307,11 +305,41 @@ func (h *Handlers) refreshCookie(value string, maxAge int) *http.Cookie {
 func (h *Handlers) LimitByIP(l *auth.Limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return h.handle(func(w http.ResponseWriter, r *http.Request) error {
-			if err := l.Take(h.Client(r).IP, h.now().UTC()); err != nil {
+			if err := l.Take(h.Client(r).IP, h.svc.Now().UTC()); err != nil {
 				return err
 			}
 			next.ServeHTTP(w, r)
 			return nil
 		})
 	}
+}
+
+// deviceCookiePrefix starts the name of every device cookie; the rest of
+// the name is the account's id, so one browser may hold one per account.
+const deviceCookiePrefix = "device_"
+
+// DeviceTokens returns the device tokens a login request carries.
+func DeviceTokens(r *http.Request) []string {
+	var tokens []string
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, deviceCookiePrefix) && len(tokens) < 16 {
+			tokens = append(tokens, c.Value)
+		}
+	}
+	return tokens
+}
+
+// SetDeviceCookie gives the browser the device token of the account it
+// just logged in to. It is sent back only to the login route, never read
+// by scripts, and lasts auth.DeviceLifetime.
+func (h *Handlers) SetDeviceCookie(w http.ResponseWriter, userID, token string) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     deviceCookiePrefix + userID,
+		Value:    token,
+		Path:     "/api/auth/login",
+		MaxAge:   int(auth.DeviceLifetime / time.Second),
+		HttpOnly: true,
+		Secure:   h.cfg.CookieSecure,
+		SameSite: h.cfg.CookieSameSite,
+	})
 }

@@ -46,7 +46,7 @@ func Problem(err error) *web.Problem {
 		return errRefreshReused
 	case errors.Is(err, auth.ErrInsufficientRole):
 		return errNoRole
-	case errors.Is(err, auth.ErrSessionNotFound):
+	case errors.Is(err, auth.ErrNoSuchSession):
 		return errNoSuchSession
 	case errors.Is(err, auth.ErrBusy):
 		return errBusy

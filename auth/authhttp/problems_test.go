@@ -25,7 +25,7 @@ func TestProblem(t *testing.T) {
 		{auth.ErrRefreshInvalid, 401, "invalid_refresh_token"},
 		{auth.ErrRefreshReused, 401, "refresh_token_reused"},
 		{auth.ErrInsufficientRole, 403, "insufficient_role"},
-		{auth.ErrSessionNotFound, 404, "not_found"},
+		{auth.ErrNoSuchSession, 404, "not_found"},
 		{fmt.Errorf("hash: %w", auth.ErrBusy), 503, "busy"},
 		{&auth.RateLimitError{RetryAfter: 1500 * time.Millisecond}, 429, "rate_limited"},
 	}

@@ -84,7 +84,7 @@ func (h *Handlers) Signup() http.Handler {
 		}
 		h.sessions.SetRefreshCookie(w, t)
 		w.Header().Set("Cache-Control", "no-store")
-		web.WriteJSON(w, http.StatusCreated, authResponse{User: user.ViewFor(u, u.ID, u.Roles), TokenBody: authhttp.Body(t, req.ReturnRefreshToken)})
+		web.WriteJSON(w, http.StatusCreated, authResponse{User: user.ViewFor(u, u.ID, u.Roles), TokenBody: authhttp.TokenResponse(t, req.ReturnRefreshToken)})
 		return nil
 	})
 }
@@ -108,18 +108,20 @@ func (h *Handlers) Login() http.Handler {
 		if err := web.DecodeJSON(w, r, &req); err != nil {
 			return err
 		}
-		u, t, err := h.svc.Login(r.Context(), user.LoginInput{
+		l, err := h.svc.Login(r.Context(), user.LoginInput{
 			Email:    req.Email,
 			Username: req.Username,
 			Password: req.Password,
+			Devices:  authhttp.DeviceTokens(r),
 			Client:   h.sessions.Client(r),
 		})
 		if err != nil {
 			return err
 		}
-		h.sessions.SetRefreshCookie(w, t)
+		h.sessions.SetRefreshCookie(w, l.Tokens)
+		h.sessions.SetDeviceCookie(w, l.User.ID, l.Device)
 		w.Header().Set("Cache-Control", "no-store")
-		web.WriteJSON(w, http.StatusOK, authResponse{User: user.ViewFor(u, u.ID, u.Roles), TokenBody: authhttp.Body(t, req.ReturnRefreshToken)})
+		web.WriteJSON(w, http.StatusOK, authResponse{User: user.ViewFor(l.User, l.User.ID, l.User.Roles), TokenBody: authhttp.TokenResponse(l.Tokens, req.ReturnRefreshToken)})
 		return nil
 	})
 }
