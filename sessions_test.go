@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -631,4 +632,44 @@ func TestNoGraceWhenGraceIsZero(t *testing.T) {
 	env.newClient().refreshBody(d.RefreshToken).want(t, 200)
 	// Same instant as the rotation: with the grace window off, this is reuse.
 	env.newClient().refreshBody(d.RefreshToken).wantProblem(t, 401, "refresh_token_reused")
+}
+
+// TestDeviceCookies: a stranger's failed logins from one address lock out
+// only that address; a spread attack over many addresses reaches the
+// per-name ceiling, past which a new browser is refused but the owner's
+// browser, holding the device cookie of an earlier login, still gets in.
+// Each client connects from its own loopback address.
+func TestDeviceCookies(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		env.newClient().signup("wanda", "wanda@example.com", "password1")
+		creds := func(pw string) map[string]string { return map[string]string{"email": "wanda@example.com", "password": pw} }
+
+		laptop := env.newClientFrom("127.0.0.3")
+		laptop.login("email", "wanda@example.com", "password1")
+		u, _ := url.Parse(env.srv.URL + "/api/auth/login")
+		hasDevice := false
+		for _, c := range laptop.http.Jar.Cookies(u) {
+			hasDevice = hasDevice || strings.HasPrefix(c.Name, "device_")
+		}
+		if !hasDevice {
+			t.Fatal("a successful login left no device cookie for the login route")
+		}
+
+		stranger := env.newClientFrom("127.0.0.2")
+		for range 10 {
+			stranger.do("POST", "/api/auth/login", creds("wrong-password")).wantProblem(t, 401, "invalid_credentials")
+		}
+		stranger.do("POST", "/api/auth/login", creds("password1")).wantProblem(t, 429, "rate_limited")
+		env.newClientFrom("127.0.0.4").login("email", "wanda@example.com", "password1") // the owner, elsewhere, new browser
+
+		for i := range 10 {
+			spread := env.newClientFrom(fmt.Sprintf("127.0.1.%d", i+1))
+			for range 9 {
+				spread.do("POST", "/api/auth/login", creds("wrong-password")).wantProblem(t, 401, "invalid_credentials")
+			}
+		}
+		env.newClientFrom("127.0.0.50").do("POST", "/api/auth/login", creds("password1")).wantProblem(t, 429, "rate_limited")
+		laptop.login("email", "wanda@example.com", "password1") // the device cookie still gets in
+	})
 }
