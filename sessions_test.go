@@ -643,7 +643,9 @@ func TestDeviceCookies(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
 		env.newClient().signup("wanda", "wanda@example.com", "password1")
-		creds := func(pw string) map[string]string { return map[string]string{"email": "wanda@example.com", "password": pw} }
+		creds := func(pw string) map[string]string {
+			return map[string]string{"email": "wanda@example.com", "password": pw}
+		}
 
 		laptop := env.newClientFrom("127.0.0.3")
 		laptop.login("email", "wanda@example.com", "password1")
