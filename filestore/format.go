@@ -12,101 +12,121 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"corkboard/auth"
-	"corkboard/user"
 )
 
-// Record kinds, as they appear in a change's "put" and "delete" fields.
-//
-// Adding a kind (boards, cards, ...) takes: a constant here, a pointer field
-// in change (and in change.records), its map in state with put and delete
-// cases in state.apply, and a slice in snapshot filled by state.copyRecords
-// and loaded by snapshot.changes.
+// Change operations.
 const (
-	kindUser    = "user"
-	kindSession = "session"
+	opPut    = "put"
+	opDelete = "delete"
 )
 
-// change is one step of a batch. It either puts a whole record, replacing
-// any record with the same id:
+// change is one step of a batch, on one record of one kind. It either puts
+// a whole record, replacing any record of that kind with the same id:
 //
-//	{"put":"user","user":{...}}
+//	{"op":"put","kind":"user","id":"…","record":{…}}
 //
 // or deletes one by id:
 //
-//	{"delete":"session","id":"..."}
+//	{"op":"delete","kind":"session","id":"…"}
 //
 // Both are idempotent, so replaying a batch the state already reflects does
-// no harm. Records use the domain types' own JSON tags.
+// no harm. Record is a value of the kind's own type (user.User,
+// auth.Session), encoded with that type's JSON tags; state.validate checks
+// that Kind, ID and Record agree.
 type change struct {
-	Put     string        `json:"put,omitempty"`
-	Delete  string        `json:"delete,omitempty"`
-	ID      string        `json:"id,omitempty"`
-	User    *user.User    `json:"user,omitempty"`
-	Session *auth.Session `json:"session,omitempty"`
+	Op     string `json:"op"`
+	Kind   string `json:"kind"`
+	ID     string `json:"id"`
+	Record any    `json:"record,omitempty"`
 }
 
-func putUser(u user.User) change       { return change{Put: kindUser, User: &u} }
-func putSession(s auth.Session) change { return change{Put: kindSession, Session: &s} }
-func deleteSession(id string) change   { return change{Delete: kindSession, ID: id} }
-
-// records counts the records c carries; a valid change carries one or none.
-func (c change) records() int {
-	n := 0
-	for _, present := range []bool{c.User != nil, c.Session != nil} {
-		if present {
-			n++
-		}
-	}
-	return n
+// putChange returns a change that puts rec, of the given kind and id.
+func putChange(kind, id string, rec any) change {
+	return change{Op: opPut, Kind: kind, ID: id, Record: rec}
 }
 
-// validate reports whether c is well formed: exactly one of put and delete,
-// a put carrying exactly the record its kind names, with an id.
-func (c change) validate() error {
-	switch {
-	case c.Put != "" && c.Delete == "" && c.ID == "" && c.records() == 1:
-		switch {
-		case c.Put == kindUser && c.User != nil:
-			return requireID(c.User.ID)
-		case c.Put == kindSession && c.Session != nil:
-			return requireID(c.Session.ID)
-		}
-		return fmt.Errorf("put %q does not carry a %[1]s record", c.Put)
-	case c.Delete != "" && c.Put == "" && c.records() == 0:
-		if c.Delete != kindUser && c.Delete != kindSession {
-			return fmt.Errorf("delete of unknown kind %q", c.Delete)
-		}
-		return requireID(c.ID)
-	}
-	return errors.New("a change must put one record or delete one by id")
+// deleteChange returns a change that deletes the record of the given kind
+// and id.
+func deleteChange(kind, id string) change {
+	return change{Op: opDelete, Kind: kind, ID: id}
 }
 
-func requireID(id string) error {
-	if id == "" {
-		return errors.New("record without an id")
-	}
-	return nil
+// rawChange is a change as read from a file: its record is still JSON,
+// which only its kind can decode (see state.decode).
+type rawChange struct {
+	Op     string          `json:"op"`
+	Kind   string          `json:"kind"`
+	ID     string          `json:"id"`
+	Record json.RawMessage `json:"record,omitempty"`
 }
+
+// journalVersion is the format of the journal lines this package writes.
+// It reads version 1 lines too (format_v1.go).
+const journalVersion = 2
 
 // batch is one journal line: the changes of one write, applied all or
 // nothing, numbered by a sequence that grows by one per batch.
+//
+//	{"version":2,"seq":7,"changes":[{"op":"put","kind":"session","id":"…","record":{…}}]}
+//
+// Every line says its format version, so a journal that an older version
+// began is continued in place, and a torn last line is recognised as
+// before, whatever the version of the lines ahead of it.
 type batch struct {
+	Version int      `json:"version"`
 	Seq     uint64   `json:"seq"`
 	Changes []change `json:"changes"`
 }
 
-// encodeLine encodes b as one journal line, newline included. HTML escaping
-// is off so that the files stay readable.
-func encodeLine(b batch) ([]byte, error) {
+// rawBatch is a journal line as read, of any version this package reads.
+type rawBatch struct {
+	Version int         `json:"version"`
+	Seq     uint64      `json:"seq"`
+	Changes []rawChange `json:"changes"`
+}
+
+// encodeLine encodes batch seq of changes as one journal line, newline
+// included. HTML escaping is off so that the files stay readable.
+func encodeLine(seq uint64, changes []change) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(b); err != nil { // Encode adds the newline
+	if err := enc.Encode(batch{Version: journalVersion, Seq: seq, Changes: changes}); err != nil { // Encode adds the newline
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// decodeBatch decodes one journal line, without its newline, of any
+// version this package reads.
+func decodeBatch(line []byte) (rawBatch, error) {
+	switch v, err := formatVersion(line); {
+	case err != nil:
+		return rawBatch{}, err
+	case v == 1:
+		return decodeBatchV1(line)
+	case v == journalVersion:
+		var b rawBatch
+		err := decodeStrict(bytes.NewReader(line), &b)
+		return b, err
+	default:
+		return rawBatch{}, fmt.Errorf("journal line of format version %d; this program reads versions 1 to %d", v, journalVersion)
+	}
+}
+
+// formatVersion returns the "version" field of a JSON object, or 1 if it
+// has none: version 1 journal lines had no version field.
+func formatVersion(data []byte) (int, error) {
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return 0, err
+	}
+	if head.Version == nil {
+		return 1, nil
+	}
+	return *head.Version, nil
 }
 
 // decodeStrict decodes exactly one JSON value from r into v, refusing
@@ -124,61 +144,71 @@ func decodeStrict(r io.Reader, v any) error {
 	return nil
 }
 
-// snapshotVersion is the snapshot format this package writes and reads.
-const snapshotVersion = 1
+// snapshotVersion is the snapshot format this package writes. It reads
+// version 1 snapshots too (format_v1.go).
+const snapshotVersion = 2
 
-// snapshot is the content of snapshot.json: the whole state after batch Seq,
-// which is the last batch of journal Journal. Journals up to Journal are
+// snapshot is the whole state after batch Seq, which is the last batch of
+// journal Journal, as compaction writes it. Journals up to Journal are
 // covered by it and may be removed.
 type snapshot struct {
-	Version  int            `json:"version"`
-	Journal  int            `json:"journal"`
-	Seq      uint64         `json:"seq"`
-	Users    []user.User    `json:"users"`
-	Sessions []auth.Session `json:"sessions"`
+	Journal int
+	Seq     uint64
+	Kinds   []kindRecords // in the order of state.tables
 }
 
-// changes returns the snapshot's records as put changes, so that loading a
-// snapshot goes through the same apply as the journal.
-func (snap *snapshot) changes() []change {
-	cs := make([]change, 0, len(snap.Users)+len(snap.Sessions))
-	for _, u := range snap.Users {
-		cs = append(cs, putUser(u))
-	}
-	for _, s := range snap.Sessions {
-		cs = append(cs, putSession(s))
-	}
-	return cs
+// kindRecords is every record of one kind, as put changes.
+type kindRecords struct {
+	Kind    string
+	Records []change
+}
+
+// snapshotFile is snapshot.json as read: its records are still JSON, by
+// kind, until the kinds decode them (see state.decodeSnapshot).
+type snapshotFile struct {
+	Version int                          `json:"version"`
+	Journal int                          `json:"journal"`
+	Seq     uint64                       `json:"seq"`
+	Records map[string][]json.RawMessage `json:"records"`
 }
 
 // writeSnapshot encodes snap to w as one JSON document with one record per
-// line, sorted by id so that two snapshots of the same state are identical
-// and easy to diff.
+// line, each kind's records sorted by id, so that two snapshots of the same
+// state are identical and easy to diff:
+//
+//	{"version":2,"journal":3,"seq":120,"records":{
+//	"user":[
+//	{"id":"…",…},
+//	{"id":"…",…}
+//	],
+//	"session":[]}}
 func writeSnapshot(w io.Writer, snap *snapshot) error {
-	slices.SortFunc(snap.Users, func(a, b user.User) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(snap.Sessions, func(a, b auth.Session) int { return strings.Compare(a.ID, b.ID) })
 	bw := bufio.NewWriterSize(w, 1<<16)
-	fmt.Fprintf(bw, "{\"version\":%d,\"journal\":%d,\"seq\":%d,\n", snap.Version, snap.Journal, snap.Seq)
-	if err := writeArray(bw, "users", snap.Users, ",\n"); err != nil {
-		return err
+	fmt.Fprintf(bw, "{\"version\":%d,\"journal\":%d,\"seq\":%d,\"records\":{", snapshotVersion, snap.Journal, snap.Seq)
+	for i, k := range snap.Kinds {
+		slices.SortFunc(k.Records, func(a, b change) int { return strings.Compare(a.ID, b.ID) })
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := writeArray(bw, k.Kind, k.Records); err != nil {
+			return err
+		}
 	}
-	if err := writeArray(bw, "sessions", snap.Sessions, "}\n"); err != nil {
-		return err
-	}
+	bw.WriteString("}}\n")
 	return bw.Flush()
 }
 
-// writeArray writes `"name":[` and the records one per line, then `]` and
-// after.
-func writeArray[T any](bw *bufio.Writer, name string, recs []T, after string) error {
+// writeArray writes a newline, `"kind":[` and the records one per line,
+// then `]`.
+func writeArray(bw *bufio.Writer, kind string, recs []change) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	fmt.Fprintf(bw, "%q:[", name)
-	for i, r := range recs {
+	fmt.Fprintf(bw, "\n%q:[", kind)
+	for i, c := range recs {
 		buf.Reset()
-		if err := enc.Encode(r); err != nil {
-			return fmt.Errorf("encode %s %d: %w", name, i, err)
+		if err := enc.Encode(c.Record); err != nil {
+			return fmt.Errorf("encode %s %s: %w", kind, c.ID, err)
 		}
 		if i > 0 {
 			bw.WriteByte(',')
@@ -189,34 +219,36 @@ func writeArray[T any](bw *bufio.Writer, name string, recs []T, after string) er
 	if len(recs) > 0 {
 		bw.WriteByte('\n')
 	}
-	_, err := fmt.Fprintf(bw, "]%s", after)
+	_, err := bw.WriteString("]")
 	return err
 }
 
-// readSnapshot reads dir's snapshot. A missing snapshot is an empty state
+// readSnapshot reads the snapshot at path, of any version this package
+// reads, and returns it with its size. A missing snapshot is an empty state
 // covering no journal.
-func readSnapshot(path string) (snapshot, int64, error) {
-	f, err := os.Open(path)
+func readSnapshot(path string) (snapshotFile, int64, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return snapshot{Version: snapshotVersion}, 0, nil
+		return snapshotFile{Version: snapshotVersion}, 0, nil
 	}
 	if err != nil {
-		return snapshot{}, 0, fmt.Errorf("filestore: %w", err)
+		return snapshotFile{}, 0, fmt.Errorf("filestore: %w", err)
 	}
-	defer f.Close()
-	var snap snapshot
-	if err := decodeStrict(bufio.NewReaderSize(f, 1<<16), &snap); err != nil {
-		return snapshot{}, 0, fmt.Errorf("filestore: %s: %w: %v", path, ErrCorrupt, err)
+	var snap snapshotFile
+	v, err := formatVersion(data)
+	switch {
+	case err != nil:
+	case v == 1:
+		snap, err = decodeSnapshotV1(data)
+	case v == snapshotVersion:
+		err = decodeStrict(bytes.NewReader(data), &snap)
+	default:
+		err = fmt.Errorf("format version %d; this program reads versions 1 to %d", v, snapshotVersion)
 	}
-	if snap.Version != snapshotVersion {
-		return snapshot{}, 0, fmt.Errorf("filestore: %s: %w: format version %d, this program reads %d",
-			path, ErrCorrupt, snap.Version, snapshotVersion)
-	}
-	info, err := f.Stat()
 	if err != nil {
-		return snapshot{}, 0, fmt.Errorf("filestore: %w", err)
+		return snapshotFile{}, 0, fmt.Errorf("filestore: %s: %w: %v", path, ErrCorrupt, err)
 	}
-	return snap, info.Size(), nil
+	return snap, int64(len(data)), nil
 }
 
 const (

@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,11 +125,15 @@ func asJSON(t testing.TB, v any) string {
 	return string(b)
 }
 
-// checkVersion1Data checks that s holds exactly the records of version1Dir.
-func checkVersion1Data(t *testing.T, s *Store, what string) {
+// checkVersion1Data checks that s holds exactly the records of
+// version1Dir, and the users in also.
+func checkVersion1Data(t *testing.T, s *Store, what string, also ...user.User) {
 	t.Helper()
 	ctx := context.Background()
 	want := make(map[string]string)
+	for _, u := range also {
+		want["user "+u.ID] = asJSON(t, u)
+	}
 	for _, u := range version1Users(t) {
 		want["user "+u.ID] = asJSON(t, u)
 		got, err := s.UserByID(ctx, u.ID)
@@ -168,4 +173,80 @@ func TestReadVersion1(t *testing.T) {
 	dir := copyDir(t, version1Dir)
 	s := openStore(t, dir, Options{})
 	checkVersion1Data(t, s, "after opening a version-1 directory")
+}
+
+// TestUpgradeVersion1 writes to a version-1 directory: new batches are
+// appended to its version-1 journal as version-2 lines, and a compaction
+// replaces its snapshot with a version-2 one. Every reopen finds every
+// record.
+func TestUpgradeVersion1(t *testing.T) {
+	dir := copyDir(t, version1Dir)
+	journal := filepath.Join(dir, journalName(2))
+	before, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, dir, Options{})
+	more := mustCreateUsers(t, s, "later", 2)
+	closeStore(t, s)
+	after, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, ok := strings.CutPrefix(string(after), string(before))
+	if !ok || !strings.HasPrefix(added, `{"version":2,"seq":19,"changes":[{"op":"put","kind":"user","id":"`+more[0].ID+`",`) {
+		t.Errorf("after two writes, the journal's version-1 lines are followed by %q, want version-2 lines from batch 19", added)
+	}
+	s = openStore(t, dir, Options{})
+	checkVersion1Data(t, s, "after appending version-2 lines to a version-1 journal", more...)
+	closeStore(t, s)
+
+	// A compaction, as Open starts one when the journal is larger than
+	// CompactBytes and the snapshot.
+	s = openStore(t, dir, Options{CompactBytes: 1})
+	waitCompactions(s)
+	closeStore(t, s)
+	snap, err := os.ReadFile(filepath.Join(dir, snapshotName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head := `{"version":2,"journal":2,"seq":20,"records":{` + "\n"; !strings.HasPrefix(string(snap), head) {
+		t.Errorf("snapshot after compaction starts with %.60q, want %q", snap, head)
+	}
+	if _, err := os.Stat(journal); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Stat(%s) after compaction = %v, want it removed", journalName(2), err)
+	}
+	s = openStore(t, dir, Options{})
+	checkVersion1Data(t, s, "after compacting into a version-2 snapshot", more...)
+}
+
+// TestTornVersion1TailAtEveryCut cuts the version-1 journal of version1Dir
+// at every byte: Open always succeeds, drops only the torn line, and leaves
+// the journal at the end of the last complete line.
+func TestTornVersion1TailAtEveryCut(t *testing.T) {
+	dir := copyDir(t, version1Dir)
+	path := filepath.Join(dir, journalName(2))
+	journal, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	for cut := 0; cut <= len(journal); cut++ {
+		appendFile(t, path, journal[size:cut])
+		s, err := Open(dir, Options{NoSync: true})
+		if err != nil {
+			t.Fatalf("Open with the version-1 journal cut at byte %d of %d = %v, want nil", cut, len(journal), err)
+		}
+		s.Close()
+		size = bytes.LastIndexByte(journal[:cut], '\n') + 1
+		if info, err := os.Stat(path); err != nil || info.Size() != int64(size) {
+			t.Fatalf("journal cut at byte %d: size after Open = %d (%v), want %d", cut, info.Size(), err, size)
+		}
+	}
+	s := openStore(t, dir, Options{})
+	checkVersion1Data(t, s, "after the whole journal is back")
 }
