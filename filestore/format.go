@@ -115,8 +115,17 @@ func decodeBatch(line []byte) (rawBatch, error) {
 }
 
 // formatVersion returns the "version" field of a JSON object, or 1 if it
-// has none: version 1 journal lines had no version field.
+// has none: version 1 journal lines had no version field. Every version
+// that has the field writes it first, as {"version":2,…, which is read
+// without decoding the rest; any other object is searched whole.
 func formatVersion(data []byte) (int, error) {
+	if rest, ok := bytes.CutPrefix(data, []byte(`{"version":`)); ok {
+		if end := bytes.IndexAny(rest, ",}"); end > 0 {
+			if v, err := strconv.Atoi(string(rest[:end])); err == nil {
+				return v, nil
+			}
+		}
+	}
 	var head struct {
 		Version *int `json:"version"`
 	}
@@ -133,8 +142,7 @@ func formatVersion(data []byte) (int, error) {
 // unknown fields and trailing data: a field this version does not know
 // would be silently dropped at the next compaction.
 func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
+	dec := strictDecoder(r)
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
@@ -144,32 +152,30 @@ func decodeStrict(r io.Reader, v any) error {
 	return nil
 }
 
+// strictDecoder returns a decoder of r that refuses unknown fields.
+func strictDecoder(r io.Reader) *json.Decoder {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	return dec
+}
+
 // snapshotVersion is the snapshot format this package writes. It reads
 // version 1 snapshots too (format_v1.go).
 const snapshotVersion = 2
 
 // snapshot is the whole state after batch Seq, which is the last batch of
-// journal Journal, as compaction writes it. Journals up to Journal are
-// covered by it and may be removed.
+// journal Journal, as compaction writes it and Open reads it back. Journals
+// up to Journal are covered by it and may be removed.
 type snapshot struct {
 	Journal int
 	Seq     uint64
-	Kinds   []kindRecords // in the order of state.tables
+	Kinds   []kindRecords // in the order of state.tables when written
 }
 
 // kindRecords is every record of one kind, as put changes.
 type kindRecords struct {
 	Kind    string
 	Records []change
-}
-
-// snapshotFile is snapshot.json as read: its records are still JSON, by
-// kind, until the kinds decode them (see state.decodeSnapshot).
-type snapshotFile struct {
-	Version int                          `json:"version"`
-	Journal int                          `json:"journal"`
-	Seq     uint64                       `json:"seq"`
-	Records map[string][]json.RawMessage `json:"records"`
 }
 
 // writeSnapshot encodes snap to w as one JSON document with one record per
@@ -224,31 +230,155 @@ func writeArray(bw *bufio.Writer, kind string, recs []change) error {
 }
 
 // readSnapshot reads the snapshot at path, of any version this package
-// reads, and returns it with its size. A missing snapshot is an empty state
-// covering no journal.
-func readSnapshot(path string) (snapshotFile, int64, error) {
-	data, err := os.ReadFile(path)
+// reads, and returns it with its size. Each record is decoded by its
+// kind's table in st as the decoder reaches it, so that a large snapshot
+// is read in one pass, and never whole into memory; st itself is not
+// changed. A missing snapshot is an empty state covering no journal.
+func readSnapshot(path string, st *state) (snapshot, int64, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return snapshotFile{Version: snapshotVersion}, 0, nil
+		return snapshot{}, 0, nil
 	}
 	if err != nil {
-		return snapshotFile{}, 0, fmt.Errorf("filestore: %w", err)
+		return snapshot{}, 0, fmt.Errorf("filestore: %w", err)
 	}
-	var snap snapshotFile
-	v, err := formatVersion(data)
+	defer f.Close()
+	cr := &countingReader{r: f}
+	snap, err := decodeSnapshot(bufio.NewReaderSize(cr, 1<<16), st)
+	if err != nil {
+		return snapshot{}, 0, fmt.Errorf("filestore: %s: %w: %v", path, ErrCorrupt, err)
+	}
+	return snap, cr.n, nil
+}
+
+// decodeSnapshot decodes a snapshot of version 1 or 2 from r, walking it
+// with the decoder's Token method so that every record can be decoded by
+// its table as it comes. Version 2 holds the records in one object by kind
+// name; version 1 held them in a field per kind (see snapshotV1Kinds).
+func decodeSnapshot(r io.Reader, st *state) (snapshot, error) {
+	var snap snapshot
+	version := 0
+	var v1Fields, v2Fields bool
+	dec := strictDecoder(r)
+	if err := expect(dec, '{'); err != nil {
+		return snap, err
+	}
+	for dec.More() {
+		key, err := nextKey(dec)
+		if err != nil {
+			return snap, err
+		}
+		switch {
+		case key == "version":
+			if err = dec.Decode(&version); err == nil && version != 1 && version != snapshotVersion {
+				err = fmt.Errorf("format version %d; this program reads versions 1 to %d", version, snapshotVersion)
+			}
+		case key == "journal":
+			err = dec.Decode(&snap.Journal)
+		case key == "seq":
+			err = dec.Decode(&snap.Seq)
+		case key == "records":
+			v2Fields = true
+			err = decodeObject(dec, func(kind string) error { return decodeRecords(dec, st, kind, &snap) })
+		case snapshotV1Kinds[key] != "":
+			v1Fields = true
+			err = decodeRecords(dec, st, snapshotV1Kinds[key], &snap)
+		default:
+			err = fmt.Errorf("json: unknown field %q", key)
+		}
+		if err != nil {
+			return snap, err
+		}
+	}
+	if err := expect(dec, '}'); err != nil {
+		return snap, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return snap, errors.New("unexpected data after the JSON value")
+	}
 	switch {
-	case err != nil:
-	case v == 1:
-		snap, err = decodeSnapshotV1(data)
-	case v == snapshotVersion:
-		err = decodeStrict(bytes.NewReader(data), &snap)
-	default:
-		err = fmt.Errorf("format version %d; this program reads versions 1 to %d", v, snapshotVersion)
+	case version == 0:
+		return snap, errors.New("no format version")
+	case version == 1 && v2Fields:
+		return snap, errors.New("version 2 records in a version 1 snapshot")
+	case version == 2 && v1Fields:
+		return snap, errors.New("version 1 records in a version 2 snapshot")
 	}
-	if err != nil {
-		return snapshotFile{}, 0, fmt.Errorf("filestore: %s: %w: %v", path, ErrCorrupt, err)
+	return snap, nil
+}
+
+// decodeRecords decodes an array of records of the named kind from dec
+// and adds them to snap as put changes.
+func decodeRecords(dec *json.Decoder, st *state, kind string, snap *snapshot) error {
+	t := st.table(kind)
+	if t == nil {
+		return fmt.Errorf("records of unknown kind %q", kind)
 	}
-	return snap, int64(len(data)), nil
+	if err := expect(dec, '['); err != nil {
+		return err
+	}
+	k := kindRecords{Kind: kind}
+	for i := 1; dec.More(); i++ {
+		rec, id, err := t.decode(dec)
+		if err == nil && id == "" {
+			err = errors.New("record without an id")
+		}
+		if err != nil {
+			return fmt.Errorf("%s %d: %w", kind, i, err)
+		}
+		k.Records = append(k.Records, putChange(kind, id, rec))
+	}
+	snap.Kinds = append(snap.Kinds, k)
+	return expect(dec, ']')
+}
+
+// decodeObject reads a JSON object from dec, calling value for each key to
+// decode the value that follows it.
+func decodeObject(dec *json.Decoder, value func(key string) error) error {
+	if err := expect(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		key, err := nextKey(dec)
+		if err == nil {
+			err = value(key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return expect(dec, '}')
+}
+
+// expect reads the next token from dec, which must be want.
+func expect(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err == nil && tok != want {
+		err = fmt.Errorf("found %v where %v was expected", tok, want)
+	}
+	return err
+}
+
+// nextKey reads an object's next key from dec.
+func nextKey(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	key, ok := tok.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("found %v where a key was expected", tok)
+	}
+	return key, err
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 const (

@@ -8,9 +8,10 @@ import (
 )
 
 // Version 1 of the journal and snapshot formats, written by the first file
-// store, is read here and turned into the version 2 forms the rest of the
-// package reads, so that a data directory written by that version opens
-// as it is. New batches are appended as version 2 lines, after the
+// store, is still read, so that a data directory written by that version
+// opens as it is: its journal lines are turned here into the version 2
+// form, and decodeSnapshot reads its snapshots with the help of
+// snapshotV1Kinds. New batches are appended as version 2 lines, after the
 // version 1 lines of the same journal, and the first compaction rewrites
 // the snapshot as version 2. Version 1 knew two kinds of record, users and
 // sessions, and carried a record in a field named after its kind:
@@ -18,7 +19,8 @@ import (
 //	{"seq":3,"changes":[{"put":"user","user":{…}},{"delete":"session","id":"…"}]}
 //	{"version":1,"journal":2,"seq":40,"users":[…],"sessions":[…]}
 //
-// Nothing here needs to change when a kind is added.
+// The records themselves have the same JSON in both versions. Nothing here
+// needs to change when a kind is added.
 
 // batchV1 is a version 1 journal line. It has no version field.
 type batchV1 struct {
@@ -85,28 +87,7 @@ func (c changeV1) upgrade() (rawChange, error) {
 	return rawChange{}, errors.New("a change must put one record or delete one by id")
 }
 
-// snapshotV1 is a version 1 snapshot.
-type snapshotV1 struct {
-	Version  int               `json:"version"`
-	Journal  int               `json:"journal"`
-	Seq      uint64            `json:"seq"`
-	Users    []json.RawMessage `json:"users"`
-	Sessions []json.RawMessage `json:"sessions"`
-}
-
-// decodeSnapshotV1 decodes a version 1 snapshot.
-func decodeSnapshotV1(data []byte) (snapshotFile, error) {
-	var s1 snapshotV1
-	if err := decodeStrict(bytes.NewReader(data), &s1); err != nil {
-		return snapshotFile{}, err
-	}
-	if s1.Version != 1 {
-		return snapshotFile{}, fmt.Errorf("format version %d", s1.Version)
-	}
-	return snapshotFile{
-		Version: 1,
-		Journal: s1.Journal,
-		Seq:     s1.Seq,
-		Records: map[string][]json.RawMessage{"user": s1.Users, "session": s1.Sessions},
-	}, nil
-}
+// snapshotV1Kinds maps the fields of a version 1 snapshot that held
+// records to the kinds of those records. decodeSnapshot reads both
+// versions; the other fields (version, journal, seq) are the same in both.
+var snapshotV1Kinds = map[string]string{"users": "user", "sessions": "session"}

@@ -112,16 +112,18 @@ func (s *Store) load() error {
 	if err := os.Remove(s.path(tempName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("filestore: %w", err)
 	}
-	snap, size, err := readSnapshot(s.path(snapshotName))
+	snap, size, err := readSnapshot(s.path(snapshotName), &s.st)
 	if err != nil {
 		return err
 	}
-	cs, err := s.st.decodeSnapshot(snap.Records)
-	if err == nil && len(cs) > 0 {
-		err = s.st.applyBatch(cs)
-	}
-	if err != nil {
-		return fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
+	// Loading a snapshot goes through the same applyBatch as the journal.
+	for _, k := range snap.Kinds {
+		if len(k.Records) == 0 {
+			continue
+		}
+		if err := s.st.applyBatch(k.Records); err != nil {
+			return fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
+		}
 	}
 	s.snapshotSize = size
 

@@ -265,7 +265,16 @@ func TestCorruption(t *testing.T) {
 			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[],"board":[]}}`))
 		}},
 		{"snapshot with a field this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{},"checksum":"x"}`))
+		}},
+		{"snapshot record with a field this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[{"id":"ab","nickname":"x"}]}}`))
+		}},
+		{"version-2 snapshot with version-1 records", func(t *testing.T, dir string, _ []byte, _ []user.User) {
 			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{},"users":[]}`))
+		}},
+		{"snapshot with the version last", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"journal":0,"seq":0,"records":{"user":[]},"version":1}`))
 		}},
 		{"snapshot record without an id", func(t *testing.T, dir string, _ []byte, _ []user.User) {
 			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[{"username":"x"}]}}`))

@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -32,9 +31,9 @@ func (t *sessionTable) reset() {
 	}
 }
 
-func (t *sessionTable) decode(raw json.RawMessage) (any, string, error) {
+func (t *sessionTable) decode(dec *json.Decoder) (any, string, error) {
 	var s auth.Session
-	err := decodeStrict(bytes.NewReader(raw), &s)
+	err := dec.Decode(&s)
 	return s, s.ID, err
 }
 

@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +41,10 @@ type table interface {
 	// reset empties the table, making its maps.
 	reset()
 
-	// decode decodes a record read from a file, refusing unknown fields,
-	// and returns it with its id.
-	decode(raw json.RawMessage) (rec any, id string, err error)
+	// decode decodes the next JSON value of dec, a decoder that refuses
+	// unknown fields, as a record read from a file, and returns it with
+	// its id.
+	decode(dec *json.Decoder) (rec any, id string, err error)
 
 	// validate checks a put of rec under id before any change of its batch
 	// is applied, whether the store made the change or read it from a
@@ -136,37 +138,13 @@ func (st *state) decode(raws []rawChange) ([]change, error) {
 			if t == nil {
 				return nil, fmt.Errorf("change %d: unknown kind %q", i, rc.Kind)
 			}
-			rec, _, err := t.decode(rc.Record)
+			rec, _, err := t.decode(strictDecoder(bytes.NewReader(rc.Record)))
 			if err != nil {
 				return nil, fmt.Errorf("change %d: %s %s: %w", i, rc.Kind, rc.ID, err)
 			}
 			c.Record = rec
 		}
 		changes[i] = c
-	}
-	return changes, nil
-}
-
-// decodeSnapshot returns the records of a snapshot as put changes, so that
-// loading a snapshot goes through the same applyBatch as the journal.
-func (st *state) decodeSnapshot(records map[string][]json.RawMessage) ([]change, error) {
-	for kind := range records {
-		if st.table(kind) == nil {
-			return nil, fmt.Errorf("records of unknown kind %q", kind)
-		}
-	}
-	var changes []change
-	for _, t := range st.tables() {
-		for i, raw := range records[t.kind()] {
-			rec, id, err := t.decode(raw)
-			if err == nil && id == "" {
-				err = errors.New("record without an id")
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s %d: %w", t.kind(), i+1, err)
-			}
-			changes = append(changes, putChange(t.kind(), id, rec))
-		}
 	}
 	return changes, nil
 }

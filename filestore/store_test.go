@@ -215,7 +215,8 @@ func TestRestartAfterCompaction(t *testing.T) {
 	writeHistory(t, s, "user", 60)
 	waitCompactions(s)
 
-	snap, _, err := readSnapshot(filepath.Join(dir, snapshotName))
+	st := newState()
+	snap, _, err := readSnapshot(filepath.Join(dir, snapshotName), &st)
 	if err != nil || snap.Journal == 0 {
 		t.Fatalf("after compaction, snapshot covers journal %d (error %v), want a snapshot", snap.Journal, err)
 	}
@@ -311,6 +312,22 @@ func TestJournalFormat(t *testing.T) {
 			t.Errorf("journal line %d = %s, want it to start with %s", i+1, lines[i], want)
 		}
 	}
+}
+
+// TestJournalKeyOrder checks that a journal line is read whatever the order
+// of its keys, as a person editing the file may leave them, although the
+// store writes the version first.
+func TestJournalKeyOrder(t *testing.T) {
+	dir, users, _ := buildStore(t, 1)
+	u := testUser("edited", testTime())
+	rec, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := `{"changes":[{"record":` + string(rec) + `,"id":"` + u.ID + `","kind":"user","op":"put"}],"seq":2,"version":2}` + "\n"
+	appendFile(t, filepath.Join(dir, journalName(1)), []byte(line))
+	s := openStore(t, dir, Options{})
+	checkUsers(t, s, "after a line with its keys reordered", append(users, u))
 }
 
 // TestSnapshotFormat checks the text of a snapshot: a header line, then

@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,9 +32,9 @@ func (t *userTable) reset() {
 	}
 }
 
-func (t *userTable) decode(raw json.RawMessage) (any, string, error) {
+func (t *userTable) decode(dec *json.Decoder) (any, string, error) {
 	var u user.User
-	err := decodeStrict(bytes.NewReader(raw), &u)
+	err := dec.Decode(&u)
 	return u, u.ID, err
 }
 
