@@ -69,6 +69,7 @@ type table interface {
 	list() []change
 }
 
+// newState returns an empty state.
 func newState() state {
 	var st state
 	for _, t := range st.tables() {
