@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +27,7 @@ func fixedStore(st store) storeOpener {
 func exportLines(t *testing.T, st store) []string {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, _, err := exportStore(context.Background(), st, &buf); err != nil {
+	if _, err := exportStore(context.Background(), st, &buf); err != nil {
 		t.Fatalf("exportStore: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -50,7 +53,7 @@ func importLines(t *testing.T, st store, lines []string) {
 		}
 	}
 	in := strings.Join(slices.Concat(header, users, sessions, end), "\n") + "\n"
-	if _, _, err := importStore(context.Background(), st, strings.NewReader(in)); err != nil {
+	if _, err := importStore(context.Background(), st, strings.NewReader(in)); err != nil {
 		t.Fatalf("importStore: %v", err)
 	}
 }
@@ -74,7 +77,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	src.newClient().signup("bob", "bob@example.com", "password1")
 
 	original := exportLines(t, src.app.store)
-	if n := len(original); n != 1+3+3+1 || !slices.Contains(original, `{"kind":"end","users":3,"sessions":3}`) {
+	if n := len(original); n != 1+3+3+1 || !slices.Contains(original, `{"kind":"end","counts":{"session":3,"user":3}}`) {
 		t.Fatalf("export has %d lines, want a header, 3 users, 3 sessions and the end record:\n%s", n, strings.Join(original, "\n"))
 	}
 	for _, secret := range []string{"password1", d.RefreshToken, d.AccessToken} {
@@ -173,10 +176,14 @@ func TestExportImportCommands(t *testing.T) {
 		{"future version", `{"kind":"corkboard-export","version":99}` + "\n" + strings.Join(lines[1:], "\n"), "not a corkboard export header"},
 		{"cut before the end record", strings.Join(lines[:3], "\n"), "no end record"},
 		{"cut inside a record", dump[:len(dump)-30], "record 4"},
-		{"wrong counts", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","users":2,"sessions":1}`, "end record counts"},
+		{"wrong counts", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","counts":{"session":1,"user":2}}`, "end record counts"},
+		{"counts of an unknown kind", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","counts":{"board":0,"session":1,"user":1}}`, "unknown kind"},
+		{"version-1 end record", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","users":1,"sessions":1}`, "record 4"},
+		{"version-1 record", strings.Join([]string{lines[0], strings.Replace(userLine, `"record":`, `"user":`, 1), sessionLine, lines[3]}, "\n"), "record 2"},
 		{"unknown kind", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"board"}` + "\n" + lines[3], "unknown or empty record"},
 		{"session before its user", strings.Join([]string{lines[0], sessionLine, userLine, lines[3]}, "\n"), "before its user"},
-		{"user twice", strings.Join([]string{lines[0], userLine, userLine, sessionLine, `{"kind":"end","users":2,"sessions":1}`}, "\n"), "appears twice"},
+		{"user twice", strings.Join([]string{lines[0], userLine, userLine, sessionLine, `{"kind":"end","counts":{"session":1,"user":2}}`}, "\n"), "appears twice"},
+		{"record with an unknown field", strings.Replace(dump, `"record":{`, `"record":{"admin":true,`, 1), "unknown field"},
 		{"path in an id", strings.Replace(dump, `"id":"`, `"id":"../../x`, 1), "is not a 24-hex id"},
 		{"year 10000", strings.Replace(dump, `"createdAt":"2026-11-23T09:00:00Z"`, `"createdAt":"9999-12-31T23:59:59-00:01"`, 1), "within years 1-9999"},
 		{"unknown role", strings.Replace(dump, `"roles":["user"]`, `"roles":["root"]`, 1), "unknown role"},
@@ -196,6 +203,178 @@ func TestExportImportCommands(t *testing.T) {
 			}
 			defer st.Close()
 			if empty, err := isEmpty(context.Background(), st); err != nil || !empty {
+				t.Errorf("after a refused import the store is not empty (%v)", err)
+			}
+		})
+	}
+}
+
+// version1Export is an export that `corkboard export` of commit f8a5f25
+// (export format version 1) wrote from a copy of the file store in
+// testdata/filestore-v1: 4 users, then 5 sessions, then the end record.
+const version1Export = "testdata/export-v1.jsonl"
+
+// openFixture opens a copy of the file store fixture in dir, which Open
+// would lock and write to, and closes it when the test ends.
+func openFixture(t *testing.T, dir string) store {
+	t.Helper()
+	cp := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cp, e.Name()), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return openFileStore(t, cp)
+}
+
+// openFileStore opens a file store in dir and closes it when the test ends.
+func openFileStore(t *testing.T, dir string) store {
+	t.Helper()
+	st, err := filestore.Open(dir, filestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// exportedRecords returns the records of an export of either version by
+// kind and id, each as the JSON the export holds.
+func exportedRecords(t *testing.T, export []byte) map[string]string {
+	t.Helper()
+	out := make(map[string]string)
+	for _, line := range bytes.Split(bytes.TrimSpace(export), []byte("\n")) {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(line, &fields); err != nil {
+			t.Fatalf("export line %s: %v", line, err)
+		}
+		var kind string
+		json.Unmarshal(fields["kind"], &kind)
+		rec, ok := fields["record"] // version 2
+		if !ok {
+			rec, ok = fields[kind] // version 1
+		}
+		if !ok {
+			continue // header or end
+		}
+		var id struct{ ID string }
+		if err := json.Unmarshal(rec, &id); err != nil {
+			t.Fatal(err)
+		}
+		out[kind+" "+id.ID] = string(rec)
+	}
+	return out
+}
+
+// checkRecords compares the records of two exports.
+func checkRecords(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for k, w := range want {
+		if g := got[k]; g != w {
+			t.Errorf("%s: %s = %s, want %s", what, k, g, w)
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: unexpected %s = %s", what, k, g)
+		}
+	}
+}
+
+// TestExportFormat exports the file store fixture: a header of version 2,
+// users, sessions, and the end record with the counts by kind. The records
+// are those the version-1 export of the same data holds, byte for byte, and
+// importing the export into an empty store and exporting that gives the
+// same lines again.
+func TestExportFormat(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	n, err := exportStore(ctx, openFixture(t, "testdata/filestore-v1"), &buf)
+	if err != nil || n["user"] != 4 || n["session"] != 5 {
+		t.Fatalf("exportStore(fixture) = %v, %v; want 4 users and 5 sessions", n, err)
+	}
+	export := buf.Bytes()
+	lines := strings.Split(strings.TrimSpace(string(export)), "\n")
+	wantPrefix := []string{`{"kind":"corkboard-export","version":2}`}
+	for range 4 {
+		wantPrefix = append(wantPrefix, `{"kind":"user","record":{"id":"`)
+	}
+	for range 5 {
+		wantPrefix = append(wantPrefix, `{"kind":"session","record":{"id":"`)
+	}
+	wantPrefix = append(wantPrefix, `{"kind":"end","counts":{"session":5,"user":4}}`)
+	if len(lines) != len(wantPrefix) {
+		t.Fatalf("export has %d lines, want %d:\n%s", len(lines), len(wantPrefix), export)
+	}
+	for i, want := range wantPrefix {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("export line %d = %s, want it to start with %s", i+1, lines[i], want)
+		}
+	}
+
+	v1, err := os.ReadFile(version1Export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, "records exported now vs by version 1", exportedRecords(t, export), exportedRecords(t, v1))
+
+	dst := openFileStore(t, t.TempDir())
+	if n, err := importStore(ctx, dst, bytes.NewReader(export)); err != nil || n["user"] != 4 || n["session"] != 5 {
+		t.Fatalf("importStore(export) = %v, %v; want 4 users and 5 sessions", n, err)
+	}
+	want := slices.Sorted(slices.Values(lines))
+	if got := exportLines(t, dst); !slices.Equal(got, want) {
+		t.Errorf("export | import | export changed the data:\nbefore: %s\nafter:  %s", strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
+}
+
+// TestImportVersion1 imports an export written by version 1, and refuses
+// bad version-1 input as it refuses bad version-2 input.
+func TestImportVersion1(t *testing.T) {
+	ctx := context.Background()
+	v1, err := os.ReadFile(version1Export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openFileStore(t, t.TempDir())
+	n, err := importStore(ctx, st, bytes.NewReader(v1))
+	if err != nil || n["user"] != 4 || n["session"] != 5 {
+		t.Fatalf("importStore(%s) = %v, %v; want 4 users and 5 sessions", version1Export, n, err)
+	}
+	var buf bytes.Buffer
+	if _, err := exportStore(ctx, st, &buf); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, "records after importing a version-1 export", exportedRecords(t, buf.Bytes()), exportedRecords(t, v1))
+
+	lines := strings.Split(strings.TrimSpace(string(v1)), "\n") // header, 4 users, 5 sessions, end
+	userLine, sessionLine, end := lines[1], lines[5], lines[10]
+	tests := []struct{ name, in, want string }{
+		{"cut before the end record", strings.Join(lines[:10], "\n"), "no end record"},
+		{"wrong counts", strings.Join(lines[:10], "\n") + "\n" + `{"kind":"end","users":4,"sessions":4}`, "end record counts"},
+		{"session before its user", strings.Join([]string{lines[0], sessionLine, userLine, end}, "\n"), "before its user"},
+		{"user twice", strings.Join([]string{lines[0], userLine, userLine, `{"kind":"end","users":2}`}, "\n"), "appears twice"},
+		{"user line carrying no user", strings.Join([]string{lines[0], strings.Replace(userLine, `"user":`, `"session":`, 1), `{"kind":"end","users":1}`}, "\n"), "unknown or empty record"},
+		{"version-2 record", strings.Join([]string{lines[0], strings.Replace(userLine, `"user":`, `"record":`, 1), `{"kind":"end","users":1}`}, "\n"), "record 2"},
+		{"version-2 end record", strings.Join([]string{lines[0], `{"kind":"end","counts":{"session":0,"user":0}}`}, "\n"), "record 2"},
+		{"record with an unknown field", strings.Replace(string(v1), `"user":{`, `"user":{"admin":true,`, 1), "unknown field"},
+		{"invalid record", strings.Replace(string(v1), `"roles":["user"]`, `"roles":["root"]`, 1), "unknown role"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := openFileStore(t, t.TempDir())
+			if _, err := importStore(ctx, st, strings.NewReader(tt.in)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("import of a version-1 export with %s = %v, want an error saying %q", tt.name, err, tt.want)
+			}
+			if empty, err := isEmpty(ctx, st); err != nil || !empty {
 				t.Errorf("after a refused import the store is not empty (%v)", err)
 			}
 		})

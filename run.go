@@ -48,9 +48,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	switch cmd {
 	case "export":
-		return transfer(ctx, cfg, log, "exported", func(st store) (int, int, error) { return exportStore(ctx, st, stdout) })
+		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout) })
 	case "import":
-		return transfer(ctx, cfg, log, "imported", func(st store) (int, int, error) { return importStore(ctx, st, stdin) })
+		return transfer(ctx, cfg, log, "imported", func(st store) (counts, error) { return importStore(ctx, st, stdin) })
 	default:
 		return serve(ctx, cfg, log)
 	}
@@ -58,19 +58,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // transfer opens the configured store, runs an export or import on it,
 // and logs what it moved.
-func transfer(ctx context.Context, cfg config, log *slog.Logger, verb string, move func(store) (users, sessions int, err error)) error {
+func transfer(ctx context.Context, cfg config, log *slog.Logger, verb string, move func(store) (counts, error)) error {
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	users, sessions, err := move(st)
+	moved, err := move(st)
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("%s %d users and %d sessions, then: %w", verb, users, sessions, err)
+		return fmt.Errorf("%s %v, then: %w", verb, moved, err)
 	}
-	log.Info(verb, "store", cfg.store, "users", users, "sessions", sessions)
+	log.Info(verb, "store", cfg.store, "records", moved)
 	return nil
 }
 

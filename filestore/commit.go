@@ -67,7 +67,7 @@ func (s *Store) writableLocked() error {
 // changes, so an encoding error leaves the store as it was.
 func (s *Store) commitLocked(changes []change) (uint64, error) {
 	seq := s.seq + 1
-	line, err := encodeLine(batch{Seq: seq, Changes: changes})
+	line, err := encodeLine(seq, changes)
 	if err != nil {
 		return 0, fmt.Errorf("filestore: encode batch: %w", err)
 	}

@@ -12,109 +12,137 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"corkboard/auth"
-	"corkboard/user"
 )
 
-// Record kinds, as they appear in a change's "put" and "delete" fields.
-//
-// Adding a kind (boards, cards, ...) takes: a constant here, a pointer field
-// in change (and in change.records), its map in state with put and delete
-// cases in state.apply, and a slice in snapshot filled by state.copyRecords
-// and loaded by snapshot.changes.
+// Change operations.
 const (
-	kindUser    = "user"
-	kindSession = "session"
+	opPut    = "put"
+	opDelete = "delete"
 )
 
-// change is one step of a batch. It either puts a whole record, replacing
-// any record with the same id:
+// change is one step of a batch, on one record of one kind. It either puts
+// a whole record, replacing any record of that kind with the same id:
 //
-//	{"put":"user","user":{...}}
+//	{"op":"put","kind":"user","id":"…","record":{…}}
 //
 // or deletes one by id:
 //
-//	{"delete":"session","id":"..."}
+//	{"op":"delete","kind":"session","id":"…"}
 //
 // Both are idempotent, so replaying a batch the state already reflects does
-// no harm. Records use the domain types' own JSON tags.
+// no harm. Record is a value of the kind's own type (user.User,
+// auth.Session), encoded with that type's JSON tags; state.validate checks
+// that Kind, ID and Record agree.
 type change struct {
-	Put     string        `json:"put,omitempty"`
-	Delete  string        `json:"delete,omitempty"`
-	ID      string        `json:"id,omitempty"`
-	User    *user.User    `json:"user,omitempty"`
-	Session *auth.Session `json:"session,omitempty"`
+	Op     string `json:"op"`
+	Kind   string `json:"kind"`
+	ID     string `json:"id"`
+	Record any    `json:"record,omitempty"`
 }
 
-func putUser(u user.User) change       { return change{Put: kindUser, User: &u} }
-func putSession(s auth.Session) change { return change{Put: kindSession, Session: &s} }
-func deleteSession(id string) change   { return change{Delete: kindSession, ID: id} }
-
-// records counts the records c carries; a valid change carries one or none.
-func (c change) records() int {
-	n := 0
-	for _, present := range []bool{c.User != nil, c.Session != nil} {
-		if present {
-			n++
-		}
-	}
-	return n
+// putChange returns a change that puts rec, of the given kind and id.
+func putChange(kind, id string, rec any) change {
+	return change{Op: opPut, Kind: kind, ID: id, Record: rec}
 }
 
-// validate reports whether c is well formed: exactly one of put and delete,
-// a put carrying exactly the record its kind names, with an id.
-func (c change) validate() error {
-	switch {
-	case c.Put != "" && c.Delete == "" && c.ID == "" && c.records() == 1:
-		switch {
-		case c.Put == kindUser && c.User != nil:
-			return requireID(c.User.ID)
-		case c.Put == kindSession && c.Session != nil:
-			return requireID(c.Session.ID)
-		}
-		return fmt.Errorf("put %q does not carry a %[1]s record", c.Put)
-	case c.Delete != "" && c.Put == "" && c.records() == 0:
-		if c.Delete != kindUser && c.Delete != kindSession {
-			return fmt.Errorf("delete of unknown kind %q", c.Delete)
-		}
-		return requireID(c.ID)
-	}
-	return errors.New("a change must put one record or delete one by id")
+// deleteChange returns a change that deletes the record of the given kind
+// and id.
+func deleteChange(kind, id string) change {
+	return change{Op: opDelete, Kind: kind, ID: id}
 }
 
-func requireID(id string) error {
-	if id == "" {
-		return errors.New("record without an id")
-	}
-	return nil
+// rawChange is a change as read from a file: its record is still JSON,
+// which only its kind can decode (see state.decode).
+type rawChange struct {
+	Op     string          `json:"op"`
+	Kind   string          `json:"kind"`
+	ID     string          `json:"id"`
+	Record json.RawMessage `json:"record,omitempty"`
 }
+
+// journalVersion is the format of the journal lines this package writes.
+// It reads version 1 lines too (format_v1.go).
+const journalVersion = 2
 
 // batch is one journal line: the changes of one write, applied all or
 // nothing, numbered by a sequence that grows by one per batch.
+//
+//	{"version":2,"seq":7,"changes":[{"op":"put","kind":"session","id":"…","record":{…}}]}
+//
+// Every line says its format version, so a journal that an older version
+// began is continued in place, and a torn last line is recognised as
+// before, whatever the version of the lines ahead of it.
 type batch struct {
+	Version int      `json:"version"`
 	Seq     uint64   `json:"seq"`
 	Changes []change `json:"changes"`
 }
 
-// encodeLine encodes b as one journal line, newline included. HTML escaping
-// is off so that the files stay readable.
-func encodeLine(b batch) ([]byte, error) {
+// rawBatch is a journal line as read, of any version this package reads.
+type rawBatch struct {
+	Version int         `json:"version"`
+	Seq     uint64      `json:"seq"`
+	Changes []rawChange `json:"changes"`
+}
+
+// encodeLine encodes batch seq of changes as one journal line, newline
+// included. HTML escaping is off so that the files stay readable.
+func encodeLine(seq uint64, changes []change) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(b); err != nil { // Encode adds the newline
+	if err := enc.Encode(batch{Version: journalVersion, Seq: seq, Changes: changes}); err != nil { // Encode adds the newline
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// decodeBatch decodes one journal line, without its newline, of any
+// version this package reads.
+func decodeBatch(line []byte) (rawBatch, error) {
+	switch v, err := formatVersion(line); {
+	case err != nil:
+		return rawBatch{}, err
+	case v == 1:
+		return decodeBatchV1(line)
+	case v == journalVersion:
+		var b rawBatch
+		err := decodeStrict(bytes.NewReader(line), &b)
+		return b, err
+	default:
+		return rawBatch{}, fmt.Errorf("journal line of format version %d; this program reads versions 1 to %d", v, journalVersion)
+	}
+}
+
+// formatVersion returns the "version" field of a JSON object, or 1 if it
+// has none: version 1 journal lines had no version field. Every version
+// that has the field writes it first, as {"version":2,…, which is read
+// without decoding the rest; any other object is searched whole.
+func formatVersion(data []byte) (int, error) {
+	if rest, ok := bytes.CutPrefix(data, []byte(`{"version":`)); ok {
+		if end := bytes.IndexAny(rest, ",}"); end > 0 {
+			if v, err := strconv.Atoi(string(rest[:end])); err == nil {
+				return v, nil
+			}
+		}
+	}
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return 0, err
+	}
+	if head.Version == nil {
+		return 1, nil
+	}
+	return *head.Version, nil
 }
 
 // decodeStrict decodes exactly one JSON value from r into v, refusing
 // unknown fields and trailing data: a field this version does not know
 // would be silently dropped at the next compaction.
 func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
+	dec := strictDecoder(r)
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
@@ -124,61 +152,69 @@ func decodeStrict(r io.Reader, v any) error {
 	return nil
 }
 
-// snapshotVersion is the snapshot format this package writes and reads.
-const snapshotVersion = 1
-
-// snapshot is the content of snapshot.json: the whole state after batch Seq,
-// which is the last batch of journal Journal. Journals up to Journal are
-// covered by it and may be removed.
-type snapshot struct {
-	Version  int            `json:"version"`
-	Journal  int            `json:"journal"`
-	Seq      uint64         `json:"seq"`
-	Users    []user.User    `json:"users"`
-	Sessions []auth.Session `json:"sessions"`
+// strictDecoder returns a decoder of r that refuses unknown fields.
+func strictDecoder(r io.Reader) *json.Decoder {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	return dec
 }
 
-// changes returns the snapshot's records as put changes, so that loading a
-// snapshot goes through the same apply as the journal.
-func (snap *snapshot) changes() []change {
-	cs := make([]change, 0, len(snap.Users)+len(snap.Sessions))
-	for _, u := range snap.Users {
-		cs = append(cs, putUser(u))
-	}
-	for _, s := range snap.Sessions {
-		cs = append(cs, putSession(s))
-	}
-	return cs
+// snapshotVersion is the snapshot format this package writes. It reads
+// version 1 snapshots too (format_v1.go).
+const snapshotVersion = 2
+
+// snapshot is the whole state after batch Seq, which is the last batch of
+// journal Journal, as compaction writes it and Open reads it back. Journals
+// up to Journal are covered by it and may be removed.
+type snapshot struct {
+	Journal int
+	Seq     uint64
+	Kinds   []kindRecords // in the order of state.tables when written
+}
+
+// kindRecords is every record of one kind, as put changes.
+type kindRecords struct {
+	Kind    string
+	Records []change
 }
 
 // writeSnapshot encodes snap to w as one JSON document with one record per
-// line, sorted by id so that two snapshots of the same state are identical
-// and easy to diff.
+// line, each kind's records sorted by id, so that two snapshots of the same
+// state are identical and easy to diff:
+//
+//	{"version":2,"journal":3,"seq":120,"records":{
+//	"user":[
+//	{"id":"…",…},
+//	{"id":"…",…}
+//	],
+//	"session":[]}}
 func writeSnapshot(w io.Writer, snap *snapshot) error {
-	slices.SortFunc(snap.Users, func(a, b user.User) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(snap.Sessions, func(a, b auth.Session) int { return strings.Compare(a.ID, b.ID) })
 	bw := bufio.NewWriterSize(w, 1<<16)
-	fmt.Fprintf(bw, "{\"version\":%d,\"journal\":%d,\"seq\":%d,\n", snap.Version, snap.Journal, snap.Seq)
-	if err := writeArray(bw, "users", snap.Users, ",\n"); err != nil {
-		return err
+	fmt.Fprintf(bw, "{\"version\":%d,\"journal\":%d,\"seq\":%d,\"records\":{", snapshotVersion, snap.Journal, snap.Seq)
+	for i, k := range snap.Kinds {
+		slices.SortFunc(k.Records, func(a, b change) int { return strings.Compare(a.ID, b.ID) })
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := writeArray(bw, k.Kind, k.Records); err != nil {
+			return err
+		}
 	}
-	if err := writeArray(bw, "sessions", snap.Sessions, "}\n"); err != nil {
-		return err
-	}
+	bw.WriteString("}}\n")
 	return bw.Flush()
 }
 
-// writeArray writes `"name":[` and the records one per line, then `]` and
-// after.
-func writeArray[T any](bw *bufio.Writer, name string, recs []T, after string) error {
+// writeArray writes a newline, `"kind":[` and the records one per line,
+// then `]`.
+func writeArray(bw *bufio.Writer, kind string, recs []change) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	fmt.Fprintf(bw, "%q:[", name)
-	for i, r := range recs {
+	fmt.Fprintf(bw, "\n%q:[", kind)
+	for i, c := range recs {
 		buf.Reset()
-		if err := enc.Encode(r); err != nil {
-			return fmt.Errorf("encode %s %d: %w", name, i, err)
+		if err := enc.Encode(c.Record); err != nil {
+			return fmt.Errorf("encode %s %s: %w", kind, c.ID, err)
 		}
 		if i > 0 {
 			bw.WriteByte(',')
@@ -189,34 +225,160 @@ func writeArray[T any](bw *bufio.Writer, name string, recs []T, after string) er
 	if len(recs) > 0 {
 		bw.WriteByte('\n')
 	}
-	_, err := fmt.Fprintf(bw, "]%s", after)
+	_, err := bw.WriteString("]")
 	return err
 }
 
-// readSnapshot reads dir's snapshot. A missing snapshot is an empty state
-// covering no journal.
-func readSnapshot(path string) (snapshot, int64, error) {
+// readSnapshot reads the snapshot at path, of any version this package
+// reads, and returns it with its size. Each record is decoded by its
+// kind's table in st as the decoder reaches it, so that a large snapshot
+// is read in one pass, and never whole into memory; st itself is not
+// changed. A missing snapshot is an empty state covering no journal.
+func readSnapshot(path string, st *state) (snapshot, int64, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return snapshot{Version: snapshotVersion}, 0, nil
+		return snapshot{}, 0, nil
 	}
 	if err != nil {
 		return snapshot{}, 0, fmt.Errorf("filestore: %w", err)
 	}
 	defer f.Close()
-	var snap snapshot
-	if err := decodeStrict(bufio.NewReaderSize(f, 1<<16), &snap); err != nil {
+	cr := &countingReader{r: f}
+	snap, err := decodeSnapshot(bufio.NewReaderSize(cr, 1<<16), st)
+	if err != nil {
 		return snapshot{}, 0, fmt.Errorf("filestore: %s: %w: %v", path, ErrCorrupt, err)
 	}
-	if snap.Version != snapshotVersion {
-		return snapshot{}, 0, fmt.Errorf("filestore: %s: %w: format version %d, this program reads %d",
-			path, ErrCorrupt, snap.Version, snapshotVersion)
+	return snap, cr.n, nil
+}
+
+// decodeSnapshot decodes a snapshot of version 1 or 2 from r, walking it
+// with the decoder's Token method so that every record can be decoded by
+// its table as it comes. Version 2 holds the records in one object by kind
+// name; version 1 held them in a field per kind (see snapshotV1Kinds).
+func decodeSnapshot(r io.Reader, st *state) (snapshot, error) {
+	var snap snapshot
+	version := 0
+	var v1Fields, v2Fields bool
+	dec := strictDecoder(r)
+	if err := expect(dec, '{'); err != nil {
+		return snap, err
 	}
-	info, err := f.Stat()
-	if err != nil {
-		return snapshot{}, 0, fmt.Errorf("filestore: %w", err)
+	for dec.More() {
+		key, err := nextKey(dec)
+		if err != nil {
+			return snap, err
+		}
+		switch {
+		case key == "version":
+			if err = dec.Decode(&version); err == nil && version != 1 && version != snapshotVersion {
+				err = fmt.Errorf("format version %d; this program reads versions 1 to %d", version, snapshotVersion)
+			}
+		case key == "journal":
+			err = dec.Decode(&snap.Journal)
+		case key == "seq":
+			err = dec.Decode(&snap.Seq)
+		case key == "records":
+			v2Fields = true
+			err = decodeObject(dec, func(kind string) error { return decodeRecords(dec, st, kind, &snap) })
+		case snapshotV1Kinds[key] != "":
+			v1Fields = true
+			err = decodeRecords(dec, st, snapshotV1Kinds[key], &snap)
+		default:
+			err = fmt.Errorf("json: unknown field %q", key)
+		}
+		if err != nil {
+			return snap, err
+		}
 	}
-	return snap, info.Size(), nil
+	if err := expect(dec, '}'); err != nil {
+		return snap, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return snap, errors.New("unexpected data after the JSON value")
+	}
+	switch {
+	case version == 0:
+		return snap, errors.New("no format version")
+	case version == 1 && v2Fields:
+		return snap, errors.New("version 2 records in a version 1 snapshot")
+	case version == 2 && v1Fields:
+		return snap, errors.New("version 1 records in a version 2 snapshot")
+	}
+	return snap, nil
+}
+
+// decodeRecords decodes an array of records of the named kind from dec
+// and adds them to snap as put changes.
+func decodeRecords(dec *json.Decoder, st *state, kind string, snap *snapshot) error {
+	t := st.table(kind)
+	if t == nil {
+		return fmt.Errorf("records of unknown kind %q", kind)
+	}
+	if err := expect(dec, '['); err != nil {
+		return err
+	}
+	k := kindRecords{Kind: kind}
+	for i := 1; dec.More(); i++ {
+		rec, id, err := t.decode(dec)
+		if err == nil && id == "" {
+			err = errors.New("record without an id")
+		}
+		if err != nil {
+			return fmt.Errorf("%s %d: %w", kind, i, err)
+		}
+		k.Records = append(k.Records, putChange(kind, id, rec))
+	}
+	snap.Kinds = append(snap.Kinds, k)
+	return expect(dec, ']')
+}
+
+// decodeObject reads a JSON object from dec, calling value for each key to
+// decode the value that follows it.
+func decodeObject(dec *json.Decoder, value func(key string) error) error {
+	if err := expect(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		key, err := nextKey(dec)
+		if err == nil {
+			err = value(key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return expect(dec, '}')
+}
+
+// expect reads the next token from dec, which must be want.
+func expect(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err == nil && tok != want {
+		err = fmt.Errorf("found %v where %v was expected", tok, want)
+	}
+	return err
+}
+
+// nextKey reads an object's next key from dec.
+func nextKey(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	key, ok := tok.(string)
+	if err == nil && !ok {
+		err = fmt.Errorf("found %v where a key was expected", tok)
+	}
+	return key, err
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 const (

@@ -112,12 +112,16 @@ func (s *Store) load() error {
 	if err := os.Remove(s.path(tempName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("filestore: %w", err)
 	}
-	snap, size, err := readSnapshot(s.path(snapshotName))
+	snap, size, err := readSnapshot(s.path(snapshotName), &s.st)
 	if err != nil {
 		return err
 	}
-	if cs := snap.changes(); len(cs) > 0 {
-		if err := s.st.applyBatch(cs); err != nil {
+	// Loading a snapshot goes through the same applyBatch as the journal.
+	for _, k := range snap.Kinds {
+		if len(k.Records) == 0 {
+			continue
+		}
+		if err := s.st.applyBatch(k.Records); err != nil {
 			return fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
 		}
 	}
@@ -208,7 +212,11 @@ func (s *Store) replay(n int, last, covered uint64, isLast bool) (uint64, error)
 		if b.Seq != last+1 {
 			return last, fmt.Errorf("filestore: %s line %d: %w: batch %d follows batch %d", path, lineNo, ErrCorrupt, b.Seq, last)
 		}
-		if err := s.st.applyBatch(b.Changes); err != nil {
+		changes, err := s.st.decode(b.Changes)
+		if err == nil {
+			err = s.st.applyBatch(changes)
+		}
+		if err != nil {
 			return last, fmt.Errorf("filestore: %s line %d: %w: %v", path, lineNo, ErrCorrupt, err)
 		}
 		last = b.Seq
@@ -220,18 +228,16 @@ func (s *Store) replay(n int, last, covered uint64, isLast bool) (uint64, error)
 // NUL bytes (a block the file system allocated but the write never filled).
 // A complete line of other invalid JSON is damage to data that was already
 // written, perhaps acknowledged: corruption, never dropped quietly.
-func parseLine(line []byte) (b batch, torn bool, err error) {
+func parseLine(line []byte) (b rawBatch, torn bool, err error) {
 	body, complete := bytes.CutSuffix(line, []byte("\n"))
 	if !complete {
 		return b, true, errors.New("incomplete line (no trailing newline)")
 	}
-	if !json.Valid(body) {
+	b, err = decodeBatch(body)
+	if err != nil && !json.Valid(body) {
 		return b, bytes.IndexByte(body, 0) >= 0, errors.New("line is not valid JSON")
 	}
-	if err := decodeStrict(bytes.NewReader(body), &b); err != nil {
-		return b, false, err
-	}
-	return b, false, nil
+	return b, false, err
 }
 
 // atEOF reports whether r has nothing left to read.

@@ -32,7 +32,7 @@ func buildStore(t *testing.T, n int) (string, []user.User, []byte) {
 // batches: a valid batch n+1 creating u.
 func nextLine(t *testing.T, n int, u user.User) []byte {
 	t.Helper()
-	line, err := encodeLine(batch{Seq: uint64(n + 1), Changes: []change{putUser(u)}})
+	line, err := encodeLine(uint64(n+1), []change{putUser(u)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,43 @@ func TestCorruption(t *testing.T) {
 		}},
 		{"last line of a kind this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
 			appendFile(t, filepath.Join(dir, journalName(1)),
+				[]byte(`{"version":2,"seq":4,"changes":[{"op":"put","kind":"board","id":"abc","record":{"id":"abc"}}]}`+"\n"))
+		}},
+		{"version-1 last line of a kind version 1 did not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			appendFile(t, filepath.Join(dir, journalName(1)),
 				[]byte(`{"seq":4,"changes":[{"put":"board","board":{"id":"abc"}}]}`+"\n"))
+		}},
+		{"version-1 put carrying another kind's record", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			appendFile(t, filepath.Join(dir, journalName(1)),
+				[]byte(`{"seq":4,"changes":[{"put":"user","session":{"id":"abc"}}]}`+"\n"))
+		}},
+		{"last line from a newer version", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			appendFile(t, filepath.Join(dir, journalName(1)), []byte(`{"version":3,"seq":4,"changes":[]}`+"\n"))
+		}},
+		{"last line with a field this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			line := strings.Replace(string(nextLine(t, n, testUser("new", testTime()))), `"record":{`, `"record":{"nickname":"x",`, 1)
+			appendFile(t, filepath.Join(dir, journalName(1)), []byte(line))
+		}},
+		{"put whose record has another id", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			u := testUser("new", testTime())
+			line, err := encodeLine(n+1, []change{putChange(userKind, "67d3f65df0b01dd65a6ce67a", u)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, filepath.Join(dir, journalName(1)), line)
+		}},
+		{"put without an id", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			u := testUser("new", testTime())
+			u.ID = ""
+			appendFile(t, filepath.Join(dir, journalName(1)), nextLine(t, n, u))
+		}},
+		{"delete carrying a record", func(t *testing.T, dir string, _ []byte, users []user.User) {
+			line := strings.Replace(string(nextLine(t, n, users[0])), `"op":"put"`, `"op":"delete"`, 1)
+			appendFile(t, filepath.Join(dir, journalName(1)), []byte(line))
+		}},
+		{"change of an unknown op", func(t *testing.T, dir string, _ []byte, users []user.User) {
+			line := strings.Replace(string(nextLine(t, n, users[0])), `"op":"put"`, `"op":"patch"`, 1)
+			appendFile(t, filepath.Join(dir, journalName(1)), []byte(line))
 		}},
 		{"batch number gap", func(t *testing.T, dir string, _ []byte, _ []user.User) {
 			appendFile(t, filepath.Join(dir, journalName(1)), nextLine(t, n+5, testUser("gap", testTime())))
@@ -220,16 +256,46 @@ func TestCorruption(t *testing.T) {
 			}
 		}},
 		{"cut-short snapshot", func(t *testing.T, dir string, _ []byte, _ []user.User) {
-			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[{"id":"ab`))
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[{"id":"ab`))
 		}},
 		{"snapshot with data after it", func(t *testing.T, dir string, _ []byte, _ []user.User) {
-			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[],"sessions":[]} {}`))
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[],"session":[]}} {}`))
 		}},
 		{"snapshot of an unknown kind", func(t *testing.T, dir string, _ []byte, _ []user.User) {
-			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[],"sessions":[],"boards":[]}`))
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[],"board":[]}}`))
+		}},
+		{"snapshot with a field this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{},"checksum":"x"}`))
+		}},
+		{"snapshot record with a field this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[{"id":"ab","nickname":"x"}]}}`))
+		}},
+		{"version-2 snapshot with version-1 records", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{},"users":[]}`))
+		}},
+		{"snapshot with the version last", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"journal":0,"seq":0,"records":{"user":[]},"version":1}`))
+		}},
+		{"snapshot record without an id", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[{"username":"x"}]}}`))
+		}},
+		{"snapshot without a version", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"journal":0,"seq":0,"users":[],"sessions":[]}`))
 		}},
 		{"snapshot from a newer version", func(t *testing.T, dir string, _ []byte, _ []user.User) {
-			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"users":[],"sessions":[]}`))
+			write(t, dir, snapshotName, []byte(`{"version":3,"journal":0,"seq":0,"records":{}}`))
+		}},
+		{"cut-short version-1 snapshot", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[{"id":"ab`))
+		}},
+		{"version-1 snapshot with data after it", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[],"sessions":[]} {}`))
+		}},
+		{"version-1 snapshot of a kind version 1 did not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[],"sessions":[],"boards":[]}`))
+		}},
+		{"version-1 snapshot with a version-2 field", func(t *testing.T, dir string, _ []byte, _ []user.User) {
+			write(t, dir, snapshotName, []byte(`{"version":1,"journal":0,"seq":0,"users":[],"sessions":[],"records":{}}`))
 		}},
 	}
 	for _, tc := range tests {

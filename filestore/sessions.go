@@ -3,13 +3,96 @@ package filestore
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"corkboard/auth"
 )
+
+// sessionKind is the name of session records in changes and snapshots.
+const sessionKind = "session"
+
+// sessionTable holds the sessions, by id and by user.
+type sessionTable struct {
+	byID   map[string]auth.Session
+	byUser map[string]map[string]struct{} // user id → its session ids
+}
+
+func (t *sessionTable) kind() string { return sessionKind }
+
+func (t *sessionTable) reset() {
+	*t = sessionTable{
+		byID:   make(map[string]auth.Session),
+		byUser: make(map[string]map[string]struct{}),
+	}
+}
+
+func (t *sessionTable) decode(dec *json.Decoder) (any, string, error) {
+	var s auth.Session
+	err := dec.Decode(&s)
+	return s, s.ID, err
+}
+
+// validate checks only what the store's own writes guarantee: the record is
+// a session stored under its own id. Session.Validate is not applied (yet):
+// sessions stored by earlier versions have never been held to it.
+func (t *sessionTable) validate(id string, rec any) error {
+	s, ok := rec.(auth.Session)
+	switch {
+	case !ok:
+		return fmt.Errorf("session change carries a %T", rec)
+	case s.ID != id:
+		return fmt.Errorf("session change for id %q carries session %q", id, s.ID)
+	}
+	return nil
+}
+
+func (t *sessionTable) put(rec any) {
+	s := rec.(auth.Session)
+	t.delete(s.ID) // in case the user id changed
+	t.byID[s.ID] = s
+	ids := t.byUser[s.UserID]
+	if ids == nil {
+		ids = make(map[string]struct{})
+		t.byUser[s.UserID] = ids
+	}
+	ids[s.ID] = struct{}{}
+}
+
+func (t *sessionTable) delete(id string) {
+	old, ok := t.byID[id]
+	if !ok {
+		return
+	}
+	delete(t.byID, id)
+	ids := t.byUser[old.UserID]
+	delete(ids, id)
+	if len(ids) == 0 {
+		delete(t.byUser, old.UserID)
+	}
+}
+
+// check has nothing to find: no session key but the id must be unique,
+// and put and delete keep byUser whatever the files hold.
+func (t *sessionTable) check() error { return nil }
+
+func (t *sessionTable) list() []change { return listOf(sessionKind, t.byID) }
+
+// putSession returns a change that stores s.
+func putSession(s auth.Session) change { return putChange(sessionKind, s.ID, s) }
+
+// deleteSession returns a change that deletes the session with id.
+func deleteSession(id string) change { return deleteChange(sessionKind, id) }
+
+// cloneSession returns s with its slices copied, so the copy shares nothing.
+func cloneSession(s auth.Session) auth.Session {
+	s.Roles = slices.Clone(s.Roles)
+	return s
+}
 
 // CreateSession implements auth.SessionStore.
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session) error {
@@ -18,7 +101,7 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session) error {
 		if sess.ID == "" {
 			return nil, errors.New("filestore: CreateSession: session without an id")
 		}
-		if _, ok := st.sessions[sess.ID]; ok {
+		if _, ok := st.sessions.byID[sess.ID]; ok {
 			return nil, auth.ErrSessionExists
 		}
 		return []change{putSession(sess)}, nil
@@ -45,7 +128,7 @@ func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	sess, ok := s.st.sessions[id]
+	sess, ok := s.st.sessions.byID[id]
 	if !ok {
 		return auth.Session{}, auth.ErrSessionNotFound
 	}
@@ -58,7 +141,7 @@ func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
 func (s *Store) RotateSession(ctx context.Context, id string, gen uint64, now, expires time.Time) (auth.Session, error) {
 	var rotated auth.Session
 	err := s.update(ctx, func(st *state) ([]change, error) {
-		sess, ok := st.sessions[id]
+		sess, ok := st.sessions.byID[id]
 		switch {
 		case !ok:
 			return nil, auth.ErrSessionNotFound
@@ -81,7 +164,7 @@ func (s *Store) RotateSession(ctx context.Context, id string, gen uint64, now, e
 // RevokeSession implements auth.SessionStore.
 func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) error {
 	return s.update(ctx, func(st *state) ([]change, error) {
-		sess, ok := st.sessions[id]
+		sess, ok := st.sessions.byID[id]
 		if !ok {
 			return nil, auth.ErrSessionNotFound
 		}
@@ -99,8 +182,8 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, n
 	var n int
 	err := s.update(ctx, func(st *state) ([]change, error) {
 		var changes []change
-		for id := range st.userSessions[userID] {
-			sess := st.sessions[id]
+		for id := range st.sessions.byUser[userID] {
+			sess := st.sessions.byID[id]
 			if id == except || !sess.RevokedAt.IsZero() {
 				continue
 			}
@@ -122,9 +205,9 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 		return nil, err
 	}
 	s.mu.RLock()
-	list := make([]auth.Session, 0, len(s.st.userSessions[userID]))
-	for id := range s.st.userSessions[userID] {
-		if sess := s.st.sessions[id]; sess.Live(now) {
+	list := make([]auth.Session, 0, len(s.st.sessions.byUser[userID]))
+	for id := range s.st.sessions.byUser[userID] {
+		if sess := s.st.sessions.byID[id]; sess.Live(now) {
 			list = append(list, cloneSession(sess))
 		}
 	}
@@ -140,8 +223,8 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 func (s *Store) SetSessionRoles(ctx context.Context, userID string, roles []string) error {
 	return s.update(ctx, func(st *state) ([]change, error) {
 		var changes []change
-		for id := range st.userSessions[userID] {
-			sess := st.sessions[id]
+		for id := range st.sessions.byUser[userID] {
+			sess := st.sessions.byID[id]
 			sess.Roles = slices.Clone(roles)
 			changes = append(changes, putSession(sess))
 		}
@@ -155,7 +238,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 	var n int
 	err := s.update(ctx, func(st *state) ([]change, error) {
 		var changes []change
-		for id, sess := range st.sessions {
+		for id, sess := range st.sessions.byID {
 			if !sess.ExpiresAt.After(now) {
 				changes = append(changes, deleteSession(id))
 			}
@@ -176,8 +259,8 @@ func (s *Store) EachSession(ctx context.Context, fn func(auth.Session) error) er
 		return err
 	}
 	s.mu.RLock()
-	list := make([]auth.Session, 0, len(s.st.sessions))
-	for _, sess := range s.st.sessions {
+	list := make([]auth.Session, 0, len(s.st.sessions.byID))
+	for _, sess := range s.st.sessions.byID {
 		list = append(list, cloneSession(sess))
 	}
 	s.mu.RUnlock()

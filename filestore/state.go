@@ -1,170 +1,187 @@
 package filestore
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
-
-	"corkboard/auth"
-	"corkboard/user"
 )
 
-// state is everything the store holds, in memory, guarded by Store.mu.
+// state is everything the store holds, in memory, guarded by Store.mu: one
+// table per kind of record, each defined in the file named after its kind
+// (users.go, sessions.go).
 //
 // Records are never modified in place: a change replaces a whole record. Slices
 // given by callers are cloned before they enter the state and cloned again on
 // the way out, so no caller ever holds a slice the state uses.
 type state struct {
-	users       map[string]user.User
-	userByEmail map[string]string // strings.ToLower(email) → user id
-	userByName  map[string]string // strings.ToLower(username) → user id
-
-	sessions     map[string]auth.Session
-	userSessions map[string]map[string]struct{} // user id → its session ids
+	users    userTable
+	sessions sessionTable
 }
 
-func newState() state {
-	return state{
-		users:        make(map[string]user.User),
-		userByEmail:  make(map[string]string),
-		userByName:   make(map[string]string),
-		sessions:     make(map[string]auth.Session),
-		userSessions: make(map[string]map[string]struct{}),
+// tables lists the state's tables, one line per kind of record. Whatever
+// treats every kind alike goes through this list: decoding, checking and
+// applying changes, checking indexes after loading, and snapshots, which
+// list the kinds in this order.
+func (st *state) tables() []table {
+	return []table{
+		&st.users,
+		&st.sessions,
 	}
 }
 
+// A table holds the records of one kind, with its indexes. Its methods take
+// and return records as values of the kind's own type (user.User,
+// auth.Session) in an any.
+type table interface {
+	// kind returns the kind's name in changes and snapshots ("user").
+	kind() string
+
+	// reset empties the table, making its maps.
+	reset()
+
+	// decode decodes the next JSON value of dec, a decoder that refuses
+	// unknown fields, as a record read from a file, and returns it with
+	// its id.
+	decode(dec *json.Decoder) (rec any, id string, err error)
+
+	// validate checks a put of rec under id before any change of its batch
+	// is applied, whether the store made the change or read it from a
+	// file. It is where checks of the record itself belong; a check added
+	// here must still accept every record an earlier version stored, or
+	// the data directory would no longer open.
+	validate(id string, rec any) error
+
+	// put stores a validated record, replacing the one with its id if
+	// there is one; delete removes the record with id if there is one.
+	// Both keep the indexes up to date, and both are idempotent.
+	put(rec any)
+	delete(id string)
+
+	// check reports, after loading, whether the indexes agree with the
+	// records: put and delete keep them so for any sequence of valid
+	// changes, but files can hold two records that clash on a unique key.
+	check() error
+
+	// list returns every record as a put change, for a snapshot, without
+	// cloning: a stored record is never modified in place.
+	list() []change
+}
+
+// newState returns an empty state.
+func newState() state {
+	var st state
+	for _, t := range st.tables() {
+		t.reset()
+	}
+	return st
+}
+
+// table returns the table of the named kind, or nil if there is none.
+func (st *state) table(kind string) table {
+	for _, t := range st.tables() {
+		if t.kind() == kind {
+			return t
+		}
+	}
+	return nil
+}
+
 // applyBatch applies one batch of changes. It is the only way the state
-// changes, both for live writes and for replaying the journal, so that what
-// a restart rebuilds is exactly what was served. It checks every change
+// changes, both for live writes and for loading the files, so that what a
+// restart rebuilds is exactly what was served. It checks every change
 // before applying any, so a bad batch leaves the state as it was.
 func (st *state) applyBatch(changes []change) error {
 	if len(changes) == 0 {
 		return errors.New("empty batch")
 	}
 	for i, c := range changes {
-		if err := c.validate(); err != nil {
+		if err := st.validate(c); err != nil {
 			return fmt.Errorf("change %d: %w", i, err)
 		}
 	}
 	for _, c := range changes {
-		st.apply(c)
+		if t := st.table(c.Kind); c.Op == opPut {
+			t.put(c.Record)
+		} else {
+			t.delete(c.ID)
+		}
 	}
 	return nil
 }
 
-// apply applies one validated change. Both puts and deletes are idempotent.
-func (st *state) apply(c change) {
+// validate reports whether c is well formed: a known kind, an id, and
+// either a put whose record its kind accepts or a delete without one.
+func (st *state) validate(c change) error {
+	t := st.table(c.Kind)
 	switch {
-	case c.Put == kindUser:
-		st.putUser(*c.User)
-	case c.Put == kindSession:
-		st.putSession(*c.Session)
-	case c.Delete == kindUser:
-		st.deleteUser(c.ID)
-	case c.Delete == kindSession:
-		st.deleteSession(c.ID)
+	case t == nil:
+		return fmt.Errorf("unknown kind %q", c.Kind)
+	case c.ID == "":
+		return fmt.Errorf("%s change without an id", c.Kind)
+	case c.Op == opPut && c.Record != nil:
+		return t.validate(c.ID, c.Record)
+	case c.Op == opDelete && c.Record == nil:
+		return nil
 	}
+	return errors.New("a change must put one record or delete one by id")
 }
 
-func (st *state) putUser(u user.User) {
-	st.deleteUser(u.ID) // drops the old index entries, in case they changed
-	st.users[u.ID] = u
-	st.userByEmail[strings.ToLower(u.Email)] = u.ID
-	st.userByName[strings.ToLower(u.Username)] = u.ID
+// decode turns changes read from a journal into changes to apply, each
+// record decoded by its kind. applyBatch checks the rest.
+func (st *state) decode(raws []rawChange) ([]change, error) {
+	changes := make([]change, len(raws))
+	for i, rc := range raws {
+		c := change{Op: rc.Op, Kind: rc.Kind, ID: rc.ID}
+		if rc.Record != nil {
+			t := st.table(rc.Kind)
+			if t == nil {
+				return nil, fmt.Errorf("change %d: unknown kind %q", i, rc.Kind)
+			}
+			rec, _, err := t.decode(strictDecoder(bytes.NewReader(rc.Record)))
+			if err != nil {
+				return nil, fmt.Errorf("change %d: %s %s: %w", i, rc.Kind, rc.ID, err)
+			}
+			c.Record = rec
+		}
+		changes[i] = c
+	}
+	return changes, nil
 }
 
-func (st *state) deleteUser(id string) {
-	old, ok := st.users[id]
-	if !ok {
-		return
-	}
-	delete(st.users, id)
-	// Only drop an index entry that still points here: a corrupt file with
-	// two users sharing an email must not lose the other one's entry
-	// before check reports it.
-	if k := strings.ToLower(old.Email); st.userByEmail[k] == id {
-		delete(st.userByEmail, k)
-	}
-	if k := strings.ToLower(old.Username); st.userByName[k] == id {
-		delete(st.userByName, k)
-	}
-}
-
-func (st *state) putSession(s auth.Session) {
-	st.deleteSession(s.ID) // in case the user id changed
-	st.sessions[s.ID] = s
-	ids := st.userSessions[s.UserID]
-	if ids == nil {
-		ids = make(map[string]struct{})
-		st.userSessions[s.UserID] = ids
-	}
-	ids[s.ID] = struct{}{}
-}
-
-func (st *state) deleteSession(id string) {
-	old, ok := st.sessions[id]
-	if !ok {
-		return
-	}
-	delete(st.sessions, id)
-	ids := st.userSessions[old.UserID]
-	delete(ids, id)
-	if len(ids) == 0 {
-		delete(st.userSessions, old.UserID)
-	}
-}
-
-// check verifies that the secondary indexes agree with the records. Apply
-// keeps them so for any sequence of valid changes; a mismatch after loading
-// means the files hold two users with the same email or username.
+// check verifies that every table's indexes agree with its records.
 func (st *state) check() error {
-	for id, u := range st.users {
-		if st.userByEmail[strings.ToLower(u.Email)] != id {
-			return fmt.Errorf("user %s: email %q is also used by another user", id, u.Email)
+	for _, t := range st.tables() {
+		if err := t.check(); err != nil {
+			return err
 		}
-		if st.userByName[strings.ToLower(u.Username)] != id {
-			return fmt.Errorf("user %s: username %q is also used by another user", id, u.Username)
-		}
-	}
-	if len(st.userByEmail) != len(st.users) || len(st.userByName) != len(st.users) {
-		return errors.New("user indexes do not match the users")
 	}
 	return nil
 }
 
-// copyRecords returns every record, for a snapshot that
-// is encoded after the lock is released.
+// copyRecords returns every record, for a snapshot that is encoded after
+// the lock is released. Nothing is cloned: a stored record is never
+// modified in place (every change puts a whole new record, whose slices
+// were cloned on the way in), so plain copies of the structs are a
+// consistent snapshot, and the write lock is held only while they are
+// listed.
 func (st *state) copyRecords() snapshot {
-	snap := snapshot{
-		Version:  snapshotVersion,
-		Users:    make([]user.User, 0, len(st.users)),
-		Sessions: make([]auth.Session, 0, len(st.sessions)),
-	}
-	// No cloning: a stored record is never modified in place (every change
-	// puts a whole new record, whose slices were cloned on the way in), so
-	// plain copies of the structs are a consistent snapshot, and the write
-	// lock is held for as short a time as a copy of the maps takes.
-	for _, u := range st.users {
-		snap.Users = append(snap.Users, u)
-	}
-	for _, s := range st.sessions {
-		snap.Sessions = append(snap.Sessions, s)
+	var snap snapshot
+	for _, t := range st.tables() {
+		snap.Kinds = append(snap.Kinds, kindRecords{Kind: t.kind(), Records: t.list()})
 	}
 	return snap
 }
 
-// cloneUser returns u with its slices copied, so the copy shares nothing.
-func cloneUser(u user.User) user.User {
-	u.Roles = slices.Clone(u.Roles)
-	return u
-}
-
-// cloneSession returns s with its slices copied, so the copy shares nothing.
-func cloneSession(s auth.Session) auth.Session {
-	s.Roles = slices.Clone(s.Roles)
-	return s
+// listOf returns a put change of the given kind for every record of m, a
+// table's records by id.
+func listOf[T any](kind string, m map[string]T) []change {
+	list := make([]change, 0, len(m))
+	for id, rec := range m {
+		list = append(list, putChange(kind, id, rec))
+	}
+	return list
 }
 
 // utc drops t's monotonic clock reading and location, so that the state

@@ -15,17 +15,51 @@
 // replays the journals. A torn last line — what a crash in the middle of an
 // append leaves behind, and never an acknowledged write — is dropped with a
 // warning; any other damage makes Open fail with ErrCorrupt rather than
-// silently lose data. After a failed disk write the store stops taking writes
-// (ErrFailed) but keeps serving reads, because after a failed fsync nothing
-// can be assumed about what reached the disk; a restart recovers from the
-// files.
+// silently lose data. After a failed disk write the store stops serving
+// writes and reads (ErrFailed), because after a failed fsync nothing can be
+// assumed about what reached the disk; a restart recovers from the files.
 //
 // Directory layout:
 //
 //	LOCK                 flock(2)-ed while a process has the store open; holds its pid
-//	snapshot.json        the full state and the last journal and batch it covers
+//	snapshot.json        the full state, by kind, and the last journal and batch it covers
 //	snapshot.json.tmp    a snapshot being written (removed at start)
 //	journal-NNNNNN.jsonl batches of changes, one JSON object per line
+//
+// Every change puts or deletes one record of one kind, so the files treat
+// all kinds alike (format version 2; version 1 files are read too, see
+// format_v1.go):
+//
+//	{"version":2,"seq":7,"changes":[{"op":"put","kind":"user","id":"…","record":{…}},{"op":"delete","kind":"session","id":"…"}]}
+//	{"version":2,"journal":3,"seq":120,"records":{"user":[…],"session":[…]}}
+//
+// # Files
+//
+// Each kind of record has its own file, named like its counterpart in
+// mongostore: users.go and sessions.go hold the kind's table (its records in
+// memory, with their indexes) and the Store methods of its interface. The
+// rest is the same for every kind: state.go (the table interface and the
+// list of tables, applying batches), format.go and format_v1.go (the files'
+// formats), commit.go (the write path and group commit), compact.go
+// (snapshots), open.go (locking, loading, recovery).
+//
+// # Adding a record kind
+//
+// To add boards, say:
+//
+//  1. Write boards.go: the kind's name (const boardKind = "board"); a
+//     boardTable type with the methods of table (kind, reset, decode,
+//     validate, put, delete, check, list); and the Store methods of the
+//     interface package board declares, which read the table under s.mu and
+//     write through s.update, returning putChange(boardKind, …) and
+//     deleteChange(boardKind, …).
+//  2. In state.go, add the table to state and to state.tables: one line
+//     each.
+//
+// The journal, snapshots, loading, compaction and recovery then handle
+// boards like users and sessions, and nothing in the version 1 reader
+// changes. Export and import have their own list of kinds (exportKinds in
+// package main).
 package filestore
 
 import (

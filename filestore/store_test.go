@@ -215,7 +215,8 @@ func TestRestartAfterCompaction(t *testing.T) {
 	writeHistory(t, s, "user", 60)
 	waitCompactions(s)
 
-	snap, _, err := readSnapshot(filepath.Join(dir, snapshotName))
+	st := newState()
+	snap, _, err := readSnapshot(filepath.Join(dir, snapshotName), &st)
 	if err != nil || snap.Journal == 0 {
 		t.Fatalf("after compaction, snapshot covers journal %d (error %v), want a snapshot", snap.Journal, err)
 	}
@@ -298,9 +299,9 @@ func TestJournalFormat(t *testing.T) {
 	}
 	lines := strings.SplitAfter(string(data), "\n")
 	wantPrefixes := []string{
-		`{"seq":1,"changes":[{"put":"user","user":{"id":"` + u.ID + `","username":"alice",`,
-		`{"seq":2,"changes":[{"put":"session","session":{"id":"` + sess.ID + `",`,
-		`{"seq":3,"changes":[{"delete":"session","id":"` + sess.ID + `"}]}` + "\n",
+		`{"version":2,"seq":1,"changes":[{"op":"put","kind":"user","id":"` + u.ID + `","record":{"id":"` + u.ID + `","username":"alice",`,
+		`{"version":2,"seq":2,"changes":[{"op":"put","kind":"session","id":"` + sess.ID + `","record":{"id":"` + sess.ID + `",`,
+		`{"version":2,"seq":3,"changes":[{"op":"delete","kind":"session","id":"` + sess.ID + `"}]}` + "\n",
 		"",
 	}
 	if len(lines) != len(wantPrefixes) {
@@ -310,6 +311,73 @@ func TestJournalFormat(t *testing.T) {
 		if !strings.HasPrefix(lines[i], want) {
 			t.Errorf("journal line %d = %s, want it to start with %s", i+1, lines[i], want)
 		}
+	}
+}
+
+// TestJournalKeyOrder checks that a journal line is read whatever the order
+// of its keys, as a person editing the file may leave them, although the
+// store writes the version first.
+func TestJournalKeyOrder(t *testing.T) {
+	dir, users, _ := buildStore(t, 1)
+	u := testUser("edited", testTime())
+	rec, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := `{"changes":[{"record":` + string(rec) + `,"id":"` + u.ID + `","kind":"user","op":"put"}],"seq":2,"version":2}` + "\n"
+	appendFile(t, filepath.Join(dir, journalName(1)), []byte(line))
+	s := openStore(t, dir, Options{})
+	checkUsers(t, s, "after a line with its keys reordered", append(users, u))
+}
+
+// TestSnapshotFormat checks the text of a snapshot: a header line, then
+// each kind's records, one per line, sorted by id, with nothing escaped
+// that JSON does not require.
+func TestSnapshotFormat(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	ctx := context.Background()
+	users := mustCreateUsers(t, s, "user", 2)
+	zoe := testUser("zoe", testTime())
+	zoe.FullName = "Zoë <&> Ångström"
+	sess := testSession(zoe.ID, testTime())
+	if err := s.CreateUser(ctx, zoe); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	closeStore(t, s)
+	// Reopening with a tiny CompactBytes compacts at once.
+	s = openStore(t, dir, Options{CompactBytes: 1})
+	waitCompactions(s)
+	closeStore(t, s)
+
+	// plain encodes v as the files do, without HTML escaping.
+	plain := func(v any) string {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSuffix(buf.String(), "\n")
+	}
+	users = append(users, zoe)
+	slices.SortFunc(users, func(a, b user.User) int { return strings.Compare(a.ID, b.ID) })
+	var lines []string
+	for _, u := range users {
+		lines = append(lines, plain(u))
+	}
+	want := `{"version":2,"journal":1,"seq":4,"records":{` + "\n" +
+		`"user":[` + "\n" + strings.Join(lines, ",\n") + "\n],\n" +
+		`"session":[` + "\n" + plain(sess) + "\n]}}\n"
+	got, err := os.ReadFile(filepath.Join(dir, snapshotName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("snapshot =\n%s\nwant\n%s", got, want)
 	}
 }
 
