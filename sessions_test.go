@@ -339,11 +339,16 @@ func TestLogoutAllAndSessionList(t *testing.T) {
 	})
 }
 
+// TestChangePassword: the caller gets a fresh session, and every older one
+// dies, the calling one included, so a thief holding the calling session's
+// refresh token is out too; presenting an old token does not end the
+// fresh session.
 func TestChangePassword(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, nil)
 		a := env.newClient()
 		a.signup("oscar", "oscar@example.com", "password1")
+		oldAccess, oldRefresh := a.token, a.refreshCookie()
 		b := env.newClient()
 		b.login("email", "oscar@example.com", "password1")
 
@@ -352,12 +357,119 @@ func TestChangePassword(t *testing.T) {
 		if p.Errors["newPassword"] == "" {
 			t.Errorf("422 errors %v do not name newPassword", p.Errors)
 		}
-		a.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": "password1", "newPassword": "password2"}).want(t, 204)
+		r := a.do("POST", "/api/auth/change-password", map[string]any{"currentPassword": "password1", "newPassword": "password2", "returnRefreshToken": true}).want(t, 200)
+		var d authDoc
+		r.json(t, &d)
+		if d.AccessToken == "" || d.TokenType != "Bearer" || d.ExpiresIn != 900 || d.RefreshToken == "" || r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("change-password answered %s (Cache-Control %q), want new tokens and no-store", r.body, r.Header.Get("Cache-Control"))
+		}
+		if a.refreshCookie() == "" || a.refreshCookie() == oldRefresh {
+			t.Error("change-password did not set a new refresh cookie")
+		}
 
-		a.do("GET", "/api/users/me", nil).want(t, 200)
+		// The thief's copies of the calling session's tokens are dead.
+		thief := env.newClient()
+		thief.do("GET", "/api/users/me", nil, "Authorization", "Bearer "+oldAccess).wantProblem(t, 401, "session_revoked")
+		thief.refreshBody(oldRefresh).wantProblem(t, 401, "session_revoked")
 		b.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
+		b.do("POST", "/api/auth/refresh", nil).wantProblem(t, 401, "session_revoked")
+
+		// The fresh session works, after all of that.
+		a.token = d.AccessToken
+		a.do("GET", "/api/users/me", nil).want(t, 200)
+		a.refresh(t)
 		env.newClient().do("POST", "/api/auth/login", map[string]string{"email": "oscar@example.com", "password": "password1"}).wantProblem(t, 401, "invalid_credentials")
 		env.newClient().login("email", "oscar@example.com", "password2")
+	})
+}
+
+// TestConcurrentPasswordChanges: two requests that both know the old
+// password race to change it; exactly one wins, the other gets 401, and
+// the password is the winner's.
+func TestConcurrentPasswordChanges(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		owner := env.newClient()
+		owner.signup("olga", "olga@example.com", "password1")
+		thief := env.newClient()
+		thief.login("username", "olga", "password1")
+		start := make(chan struct{})
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, c := range []*client{owner, thief} {
+			wg.Go(func() {
+				<-start
+				codes[i] = c.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": "password1", "newPassword": fmt.Sprintf("password-of-%d", i)}).StatusCode
+			})
+		}
+		close(start)
+		wg.Wait()
+		winners := 0
+		for i, code := range codes {
+			switch code {
+			case 200:
+				winners++
+				env.newClient().login("username", "olga", fmt.Sprintf("password-of-%d", i))
+			case 401:
+			default:
+				t.Errorf("change %d answered %d, want 200 or 401", i, code)
+			}
+		}
+		if winners != 1 {
+			t.Errorf("racing changes answered %v, want exactly one 200", codes)
+		}
+	})
+}
+
+// TestLoginDuringPasswordChange: logins with the old password run without
+// pause while the password changes. Whatever the order, once the change
+// has answered, no session made by an old-password login works: those
+// whose bcrypt check was still running when the password changed included.
+func TestLoginDuringPasswordChange(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		// bcrypt slow enough (cost 8) that logins queued behind the
+		// change's own hashing finish after it has revoked the sessions.
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false; c.bcryptCost = 8 })
+		owner := env.newClient()
+		owner.signup("olaf", "olaf@example.com", "password1")
+		changed := make(chan struct{})
+		var mu sync.Mutex
+		var won []*client // logins that got a session
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					c := env.newClient()
+					r := c.do("POST", "/api/auth/login", map[string]string{"username": "olaf", "password": "password1"})
+					if r.StatusCode == 200 {
+						var d authDoc
+						r.json(t, &d)
+						c.token = d.AccessToken
+						mu.Lock()
+						won = append(won, c)
+						mu.Unlock()
+					}
+					select {
+					case <-changed:
+						return
+					default:
+					}
+				}
+			})
+		}
+		time.Sleep(50 * time.Millisecond)
+		owner.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": "password1", "newPassword": "password2"}).want(t, 200)
+		close(changed)
+		wg.Wait()
+		for i, c := range won {
+			if r := c.do("GET", "/api/users/me", nil); r.StatusCode != 401 {
+				t.Errorf("old-password login %d of %d: /me = %d after the change, want 401", i+1, len(won), r.StatusCode)
+			}
+			if r := c.do("POST", "/api/auth/refresh", nil); r.StatusCode != 401 {
+				t.Errorf("old-password login %d of %d: refresh = %d after the change, want 401", i+1, len(won), r.StatusCode)
+			}
+		}
+		t.Logf("%d logins with the old password got a session before the change answered; all are dead", len(won))
 	})
 }
 
@@ -500,8 +612,10 @@ func TestChangePasswordLimit(t *testing.T) {
 		pw := "password1"
 		for i := range 10 {
 			next := fmt.Sprintf("password-%d", i)
-			c.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": pw, "newPassword": next}).want(t, 204)
-			pw = next
+			r := c.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": pw, "newPassword": next}).want(t, 200)
+			var d authDoc
+			r.json(t, &d)
+			c.token, pw = d.AccessToken, next
 		}
 		r := c.do("POST", "/api/auth/change-password", map[string]string{"currentPassword": pw, "newPassword": "password-x"})
 		r.wantProblem(t, 429, "rate_limited")

@@ -11,6 +11,9 @@ import (
 type Account interface {
 	// AccountRoles returns the user's current roles.
 	AccountRoles() []string
+	// AccountCredentialVersion returns how many times the password has
+	// changed: a session made under an older version is dead.
+	AccountCredentialVersion() uint64
 }
 
 // ErrNoAccount is returned by an AccountSource when the user does not exist.

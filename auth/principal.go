@@ -32,8 +32,8 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 }
 
 // Authenticate returns the caller behind an access token: the token must
-// verify, its session must be alive and its account must still exist. Both
-// lookups are by primary key. It fails with ErrMissingToken for an empty
+// verify, its session must be alive, and its account must still exist with
+// the password the session was made under. Both lookups are by primary key. It fails with ErrMissingToken for an empty
 // token, an error wrapping ErrTokenExpired or ErrTokenInvalid for a token
 // that does not verify, and ErrSessionRevoked when the session or account
 // is gone.
@@ -64,6 +64,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, ErrSessionRevoked
 	case err != nil:
 		return Principal{}, err
+	case sess.CredentialVersion < acct.AccountCredentialVersion():
+		// The password changed since this session was made.
+		return Principal{}, ErrSessionRevoked
 	}
 	return Principal{UserID: claims.Subject, SessionID: sess.ID, Roles: acct.AccountRoles(), Account: acct}, nil
 }

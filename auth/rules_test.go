@@ -33,7 +33,8 @@ func (c *testClock) Advance(d time.Duration) {
 // roles is an account holding some roles.
 type roles []string
 
-func (r roles) AccountRoles() []string { return r }
+func (r roles) AccountRoles() []string           { return r }
+func (r roles) AccountCredentialVersion() uint64 { return 0 }
 
 // accountMap is an AccountSource over a map, guarded for concurrent use.
 type accountMap struct {
@@ -87,7 +88,9 @@ func (f *fixture) user(rs ...string) string {
 
 func (f *fixture) start(t *testing.T, userID string) auth.Tokens {
 	t.Helper()
-	tok, err := f.svc.StartSession(context.Background(), userID, []string{auth.RoleUser}, auth.Client{IP: "192.0.2.1", UserAgent: "test"})
+	tok, err := f.svc.StartSession(context.Background(), auth.SessionRequest{
+		UserID: userID, Roles: []string{auth.RoleUser}, Client: auth.Client{IP: "192.0.2.1", UserAgent: "test"},
+	})
 	if err != nil {
 		t.Fatalf("StartSession: %v", err)
 	}

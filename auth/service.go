@@ -92,25 +92,45 @@ func storedUserAgent(ua string) string {
 	return ua
 }
 
-// StartSession creates a session for the user who just signed up or logged
-// in from client, and returns its first tokens.
-func (s *Service) StartSession(ctx context.Context, userID string, roles []string, client Client) (Tokens, error) {
+// SessionRequest says whom a new session is for.
+type SessionRequest struct {
+	UserID string
+	Roles  []string
+	// CredentialVersion is the user's credential version as read before
+	// the password was checked (see Session.CredentialVersion).
+	CredentialVersion uint64
+	// Client is the device the session starts on.
+	Client Client
+}
+
+// NewSession makes a session for req and its first tokens, without storing
+// it: for a caller that stores it together with something else (a new
+// account, in one atomic write).
+func (s *Service) NewSession(req SessionRequest) (Session, Tokens) {
 	now := s.now().UTC()
 	sess := Session{
-		ID:         objectid.New(now),
-		UserID:     userID,
-		Generation: 1,
-		Roles:      roles,
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(s.cfg.RefreshTTL),
-		UserAgent:  storedUserAgent(client.UserAgent),
-		IP:         client.IP,
+		ID:                objectid.New(now),
+		UserID:            req.UserID,
+		Generation:        1,
+		Roles:             req.Roles,
+		CreatedAt:         now,
+		LastUsedAt:        now,
+		ExpiresAt:         now.Add(s.cfg.RefreshTTL),
+		UserAgent:         storedUserAgent(req.Client.UserAgent),
+		IP:                req.Client.IP,
+		CredentialVersion: req.CredentialVersion,
 	}
+	return sess, s.issue(sess, now)
+}
+
+// StartSession creates and stores a session for the user who just logged
+// in, and returns its first tokens.
+func (s *Service) StartSession(ctx context.Context, req SessionRequest) (Tokens, error) {
+	sess, t := s.NewSession(req)
 	if err := s.sessions.CreateSession(ctx, sess); err != nil {
 		return Tokens{}, err
 	}
-	return s.issue(sess, now), nil
+	return t, nil
 }
 
 // issue signs an access token and the refresh token of sess's current
@@ -160,6 +180,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 		if sess.UserID != claims.Subject {
 			return Tokens{}, ErrRefreshInvalid // cannot happen with our own tokens
 		}
+		if err := s.checkCurrent(ctx, sess, now); err != nil {
+			return Tokens{}, err
+		}
 		return s.issue(sess, now), nil
 	case errors.Is(err, ErrSessionNotFound):
 		return Tokens{}, ErrSessionRevoked
@@ -180,6 +203,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	case !now.Before(sess.ExpiresAt):
 		return Tokens{}, ErrRefreshInvalid
 	case sess.Generation == claims.Generation+1 && s.cfg.ReuseGrace > 0 && now.Sub(sess.RotatedAt) <= s.cfg.ReuseGrace:
+		if err := s.checkCurrent(ctx, sess, now); err != nil {
+			return Tokens{}, err
+		}
 		return s.issue(sess, now), nil
 	case sess.Generation > claims.Generation:
 		// Reuse ends this session: its whole chain of refresh tokens and
@@ -197,6 +223,27 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	default:
 		return Tokens{}, ErrRefreshInvalid
 	}
+}
+
+// checkCurrent makes sure sess's account still exists and its password has
+// not changed since the session was made; a session that fails either
+// check is revoked and ErrSessionRevoked returned. It is what makes a
+// password change lock out a login that was still checking the old
+// password while it changed.
+func (s *Service) checkCurrent(ctx context.Context, sess Session, now time.Time) error {
+	acct, err := s.accounts.Account(ctx, sess.UserID)
+	switch {
+	case errors.Is(err, ErrNoAccount):
+		return ErrSessionRevoked
+	case err != nil:
+		return err
+	case sess.CredentialVersion >= acct.AccountCredentialVersion():
+		return nil
+	}
+	if err := s.sessions.RevokeSession(ctx, sess.ID, now); err != nil && !errors.Is(err, ErrSessionNotFound) {
+		return err
+	}
+	return ErrSessionRevoked
 }
 
 // Logout ends the session a refresh token names. A token that does not

@@ -39,6 +39,11 @@ type Session struct {
 	RevokedAt time.Time `json:"revokedAt,omitzero"`
 	UserAgent string    `json:"userAgent"`
 	IP        string    `json:"ip"`
+	// CredentialVersion is the user's credential version when the session
+	// was made. Once the user's is higher (the password changed, even
+	// while this session's login was still checking the old one), the
+	// session is dead for refresh and access tokens alike.
+	CredentialVersion uint64 `json:"credentialVersion,omitempty"`
 }
 
 // Live reports whether the session can still be used at now: not revoked and

@@ -98,14 +98,22 @@ func cloneSession(s auth.Session) auth.Session {
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session) error {
 	sess = cleanSession(sess)
 	return s.update(ctx, func(st *state) ([]change, error) {
-		if sess.ID == "" {
-			return nil, errors.New("filestore: CreateSession: session without an id")
-		}
-		if _, ok := st.sessions.byID[sess.ID]; ok {
-			return nil, auth.ErrSessionExists
+		if err := newSessionLocked(st, sess); err != nil {
+			return nil, err
 		}
 		return []change{putSession(sess)}, nil
 	})
+}
+
+// newSessionLocked reports why sess cannot be added to st, if it cannot.
+func newSessionLocked(st *state, sess auth.Session) error {
+	if sess.ID == "" {
+		return errors.New("filestore: create session: session without an id")
+	}
+	if _, ok := st.sessions.byID[sess.ID]; ok {
+		return auth.ErrSessionExists
+	}
+	return nil
 }
 
 // cleanSession returns a copy of sess that shares no slice with the caller,

@@ -154,7 +154,7 @@ func writeHistory(t testing.TB, s *Store, prefix string, n int) {
 		}
 		at := now.Add(time.Duration(i) * time.Minute)
 		if i%3 == 0 {
-			step("SetPassword", s.SetPassword(ctx, u.ID, "$2a$10$"+strings.Repeat("Q", 53), at))
+			step("SetPassword", s.SetPassword(ctx, u.ID, "$2a$10$"+strings.Repeat("Q", 53), 0, at))
 		}
 		if i%4 == 0 {
 			step("SetRoles", s.SetRoles(ctx, u.ID, []string{"user", "moderator"}, at))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"corkboard/auth"
 	"corkboard/user"
 )
 
@@ -107,23 +108,54 @@ func cloneUser(u user.User) user.User {
 
 // CreateUser implements user.Store.
 func (s *Store) CreateUser(ctx context.Context, u user.User) error {
-	u = cloneUser(u)
-	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
+	u = cleanUser(u)
 	return s.update(ctx, func(st *state) ([]change, error) {
-		switch {
-		case u.ID == "":
-			return nil, errors.New("filestore: CreateUser: user without an id")
-		case st.users.byID[u.ID].ID != "":
-			// Ids are random; a clash is a caller's bug, not a conflict
-			// a client can cause.
-			return nil, fmt.Errorf("filestore: CreateUser: id %s is already used", u.ID)
-		case st.users.byEmail[strings.ToLower(u.Email)] != "":
-			return nil, user.ErrEmailTaken
-		case st.users.byName[strings.ToLower(u.Username)] != "":
-			return nil, user.ErrUsernameTaken
+		if err := newUserLocked(st, u); err != nil {
+			return nil, err
 		}
 		return []change{putUser(u)}, nil
 	})
+}
+
+// CreateAccount implements user.Store: the user and the session are one
+// batch, one journal line, so a crash or a failed write keeps both or
+// neither.
+func (s *Store) CreateAccount(ctx context.Context, u user.User, first auth.Session) error {
+	u, first = cleanUser(u), cleanSession(first)
+	return s.update(ctx, func(st *state) ([]change, error) {
+		if err := newUserLocked(st, u); err != nil {
+			return nil, err
+		}
+		if err := newSessionLocked(st, first); err != nil {
+			return nil, err
+		}
+		return []change{putUser(u), putSession(first)}, nil
+	})
+}
+
+// cleanUser returns a copy of u that shares no slice with the caller, with
+// its times in the form the files give back.
+func cleanUser(u user.User) user.User {
+	u = cloneUser(u)
+	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
+	return u
+}
+
+// newUserLocked reports why u cannot be added to st, if it cannot.
+func newUserLocked(st *state, u user.User) error {
+	switch {
+	case u.ID == "":
+		return errors.New("filestore: create user: user without an id")
+	case st.users.byID[u.ID].ID != "":
+		// Ids are random; a clash is a caller's bug, not a conflict
+		// a client can cause.
+		return fmt.Errorf("filestore: create user: id %s is already used", u.ID)
+	case st.users.byEmail[strings.ToLower(u.Email)] != "":
+		return user.ErrEmailTaken
+	case st.users.byName[strings.ToLower(u.Username)] != "":
+		return user.ErrUsernameTaken
+	}
+	return nil
 }
 
 // UserByID implements user.Store.
@@ -159,11 +191,36 @@ func (s *Store) userLocked(id string) (user.User, error) {
 	return cloneUser(u), nil
 }
 
-// SetPassword implements user.Store.
-func (s *Store) SetPassword(ctx context.Context, id, hash string, now time.Time) error {
-	return s.changeUser(ctx, id, func(u *user.User) {
+// SetPassword implements user.Store. The version check and the change
+// happen under one hold of the write lock: a true compare-and-swap.
+func (s *Store) SetPassword(ctx context.Context, id, hash string, version uint64, now time.Time) error {
+	return s.update(ctx, func(st *state) ([]change, error) {
+		u, ok := st.users.byID[id]
+		switch {
+		case !ok:
+			return nil, user.ErrNotFound
+		case u.CredentialVersion != version:
+			return nil, user.ErrPasswordChanged
+		}
 		u.PasswordHash = hash
+		u.CredentialVersion = version + 1
 		u.UpdatedAt = utc(now)
+		return []change{putUser(u)}, nil
+	})
+}
+
+// RehashPassword implements user.Store.
+func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
+	return s.update(ctx, func(st *state) ([]change, error) {
+		u, ok := st.users.byID[id]
+		switch {
+		case !ok:
+			return nil, user.ErrNotFound
+		case u.PasswordHash != old:
+			return nil, nil // changed meanwhile: nothing to rehash
+		}
+		u.PasswordHash = new
+		return []change{putUser(u)}, nil
 	})
 }
 

@@ -33,6 +33,8 @@ type sessionDoc struct {
 	RevokedAt  time.Time `bson:"revokedAt,omitempty"`
 	UserAgent  string    `bson:"userAgent"`
 	IP         string    `bson:"ip"`
+	// CredentialVersion is absent while 0.
+	CredentialVersion int64 `bson:"credentialVersion,omitempty"`
 }
 
 // toSessionDoc converts a session for storage.
@@ -45,8 +47,8 @@ func toSessionDoc(x auth.Session) (sessionDoc, error) {
 	if !ok {
 		return sessionDoc{}, fmt.Errorf("session user id %q is not a 24-hex id", x.UserID)
 	}
-	if x.Generation > math.MaxInt64 {
-		return sessionDoc{}, fmt.Errorf("session generation %d does not fit in a BSON int64", x.Generation)
+	if x.Generation > math.MaxInt64 || x.CredentialVersion > math.MaxInt64 {
+		return sessionDoc{}, fmt.Errorf("session generation %d or credential version %d does not fit in a BSON int64", x.Generation, x.CredentialVersion)
 	}
 	return sessionDoc{
 		ID:         id,
@@ -60,6 +62,8 @@ func toSessionDoc(x auth.Session) (sessionDoc, error) {
 		RevokedAt:  x.RevokedAt,
 		UserAgent:  x.UserAgent,
 		IP:         x.IP,
+
+		CredentialVersion: int64(x.CredentialVersion),
 	}, nil
 }
 
@@ -78,6 +82,8 @@ func (d sessionDoc) toSession() auth.Session {
 		RevokedAt:  utc(d.RevokedAt),
 		UserAgent:  d.UserAgent,
 		IP:         d.IP,
+
+		CredentialVersion: uint64(d.CredentialVersion),
 	}
 }
 

@@ -171,7 +171,7 @@ func TestInvalidIDs(t *testing.T) {
 		if _, err := s.UserByID(ctx, id); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("UserByID(%q) = %v, want %v", id, err, user.ErrNotFound)
 		}
-		if err := s.SetPassword(ctx, id, "h", now); !errors.Is(err, user.ErrNotFound) {
+		if err := s.SetPassword(ctx, id, "h", 0, now); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("SetPassword(%q) = %v, want %v", id, err, user.ErrNotFound)
 		}
 		if err := s.SetRoles(ctx, id, nil, now); !errors.Is(err, user.ErrNotFound) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"corkboard/auth"
 	"corkboard/objectid"
 	"corkboard/user"
 )
@@ -35,8 +37,11 @@ type userDoc struct {
 	// no picture.
 	PictureID    *bson.ObjectID `bson:"pictureId,omitempty"`
 	PasswordHash string         `bson:"passwordHash"`
-	CreatedAt    time.Time      `bson:"createdAt"`
-	UpdatedAt    time.Time      `bson:"updatedAt"`
+	// CredentialVersion is absent (0) until the first change of password;
+	// BSON has no unsigned integers, and it never nears 2^63.
+	CredentialVersion int64     `bson:"credentialVersion,omitempty"`
+	CreatedAt         time.Time `bson:"createdAt"`
+	UpdatedAt         time.Time `bson:"updatedAt"`
 }
 
 // toUserDoc converts u for storage. It fails only on ids that no caller
@@ -58,6 +63,10 @@ func toUserDoc(u user.User) (userDoc, error) {
 		CreatedAt:    u.CreatedAt,
 		UpdatedAt:    u.UpdatedAt,
 	}
+	if u.CredentialVersion > math.MaxInt64 {
+		return userDoc{}, fmt.Errorf("credential version %d does not fit in a BSON int64", u.CredentialVersion)
+	}
+	d.CredentialVersion = int64(u.CredentialVersion)
 	if u.PictureID != "" {
 		pid, ok := parseID(u.PictureID)
 		if !ok {
@@ -72,15 +81,16 @@ func toUserDoc(u user.User) (userDoc, error) {
 // caller owns what it gets.
 func (d userDoc) toUser() user.User {
 	u := user.User{
-		ID:           d.ID.Hex(),
-		Username:     d.Username,
-		Email:        d.Email,
-		FullName:     d.FullName,
-		Color:        d.Color,
-		Roles:        d.Roles,
-		PasswordHash: d.PasswordHash,
-		CreatedAt:    d.CreatedAt.UTC(),
-		UpdatedAt:    d.UpdatedAt.UTC(),
+		ID:                d.ID.Hex(),
+		Username:          d.Username,
+		Email:             d.Email,
+		FullName:          d.FullName,
+		Color:             d.Color,
+		Roles:             d.Roles,
+		PasswordHash:      d.PasswordHash,
+		CredentialVersion: uint64(d.CredentialVersion),
+		CreatedAt:         d.CreatedAt.UTC(),
+		UpdatedAt:         d.UpdatedAt.UTC(),
 	}
 	if d.PictureID != nil {
 		u.PictureID = d.PictureID.Hex()
@@ -258,13 +268,105 @@ func (s *Store) updateUser(ctx context.Context, op, id string, set bson.D) error
 	return nil
 }
 
-// SetPassword replaces the user's password hash and sets UpdatedAt to now,
-// or fails with user.ErrNotFound.
-func (s *Store) SetPassword(ctx context.Context, id, hash string, now time.Time) error {
-	return s.updateUser(ctx, "set password", id, bson.D{
+// SetPassword is the compare-and-swap on the credential version: one
+// single-document update whose filter holds the version checked, so of two
+// concurrent changes from the same version exactly one matches. A user
+// stored before credential versions existed has no such field, which
+// counts as version 0.
+func (s *Store) SetPassword(ctx context.Context, id, hash string, version uint64, now time.Time) error {
+	oid, ok := parseID(id)
+	if !ok {
+		return user.ErrNotFound
+	}
+	if version >= math.MaxInt64 {
+		return fmt.Errorf("mongostore: set password: credential version %d is out of range", version)
+	}
+	versionIs := bson.E{Key: "credentialVersion", Value: int64(version)}
+	if version == 0 {
+		versionIs = bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "credentialVersion", Value: int64(0)}},
+			bson.D{{Key: "credentialVersion", Value: bson.D{{Key: "$exists", Value: false}}}},
+		}}
+	}
+	ctx, done, err := s.beginUpdate(ctx, "set password")
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, versionIs}, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "passwordHash", Value: hash},
+		{Key: "credentialVersion", Value: int64(version) + 1},
 		{Key: "updatedAt", Value: now},
-	})
+	}}})
+	if err != nil {
+		return s.fail("set password", err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	return s.missingOr(ctx, "set password", oid, user.ErrPasswordChanged)
+}
+
+// RehashPassword replaces the password hash old by new, if it is still
+// old: one update whose filter holds the old hash.
+func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
+	oid, ok := parseID(id)
+	if !ok {
+		return user.ErrNotFound
+	}
+	ctx, done, err := s.beginUpdate(ctx, "rehash password")
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "passwordHash", Value: old}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "passwordHash", Value: new}}}})
+	if err != nil {
+		return s.fail("rehash password", err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	return s.missingOr(ctx, "rehash password", oid, nil)
+}
+
+// missingOr tells, after a conditional update matched nothing, whether the
+// user is gone (user.ErrNotFound) or the condition failed (otherwise).
+func (s *Store) missingOr(ctx context.Context, op string, oid bson.ObjectID, otherwise error) error {
+	err := s.users.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return user.ErrNotFound
+	case err != nil:
+		return s.fail(op, err)
+	}
+	return otherwise
+}
+
+// CreateAccount stores a new user and its first session. MongoDB here may
+// have no transactions, so the two inserts are followed, when the session
+// cannot be stored, by a compensation that deletes the user again: a
+// sign-up that answers an error leaves no account behind. (Should this
+// process die between the two inserts, the user is left without a session,
+// which logging in repairs.)
+func (s *Store) CreateAccount(ctx context.Context, u user.User, first auth.Session) error {
+	if err := s.CreateUser(ctx, u); err != nil {
+		return err
+	}
+	err := s.CreateSession(ctx, first)
+	if err == nil {
+		return nil
+	}
+	// Undo with a context of its own: the request's may be what failed.
+	uctx, cancel := s.opContext(context.WithoutCancel(ctx))
+	defer cancel()
+	oid, _ := parseID(u.ID)
+	if _, derr := s.users.DeleteOne(uctx, bson.D{{Key: "_id", Value: oid}}); derr != nil {
+		s.log.Error("sign-up: removing the user whose first session could not be stored failed",
+			"user_id", u.ID, "error", derr.Error())
+		return errors.Join(err, s.fail("create account: undo user", derr))
+	}
+	return err
 }
 
 // SetRoles replaces the user's roles and sets UpdatedAt to now, or fails

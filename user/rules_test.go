@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,23 +145,63 @@ func TestChangePasswordRules(t *testing.T) {
 	}
 
 	var invalid *user.ValidationError
-	if err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "", New: "short"}); !errors.As(err, &invalid) || len(invalid.Fields) != 2 {
+	if _, err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "", New: "short"}); !errors.As(err, &invalid) || len(invalid.Fields) != 2 {
 		t.Errorf("ChangePassword(empty, short) = %v, want a *ValidationError naming both fields", err)
 	}
-	if err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "wrong-password", New: "password2"}); !errors.Is(err, user.ErrBadCredentials) {
+	if _, err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "wrong-password", New: "password2"}); !errors.Is(err, user.ErrBadCredentials) {
 		t.Errorf("ChangePassword(wrong current) = %v, want ErrBadCredentials", err)
 	}
-	if err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "password1", New: "password2"}); err != nil {
+	fresh, err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "password1", New: "password2"})
+	if err != nil {
 		t.Fatalf("ChangePassword = %v", err)
 	}
-	if _, err := f.sessions.Authenticate(ctx, t2.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
-		t.Errorf("the other session after a change of password: %v, want ErrSessionRevoked", err)
+	// Every older session is dead, the calling one included; the fresh
+	// one works.
+	for name, tok := range map[string]auth.Tokens{"the other session": t2, "the calling session": t1} {
+		if _, err := f.sessions.Authenticate(ctx, tok.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
+			t.Errorf("%s after a change of password: %v, want ErrSessionRevoked", name, err)
+		}
+		if _, err := f.sessions.Refresh(ctx, tok.RefreshToken); !errors.Is(err, auth.ErrSessionRevoked) {
+			t.Errorf("refresh of %s after a change of password: %v, want ErrSessionRevoked", name, err)
+		}
+	}
+	if _, err := f.sessions.Authenticate(ctx, fresh.AccessToken); err != nil {
+		t.Errorf("the fresh session after a change of password: %v, want it to work", err)
+	}
+	// The same change again, from the principal read before it: the
+	// version it knew is gone.
+	if _, err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "password1", New: "password3"}); !errors.Is(err, user.ErrBadCredentials) {
+		t.Errorf("a second change from the old password = %v, want ErrBadCredentials", err)
 	}
 	if _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password1"}); !errors.Is(err, user.ErrBadCredentials) {
 		t.Errorf("Login(old password) = %v, want ErrBadCredentials", err)
 	}
 	if _, err := f.users.Login(ctx, user.LoginInput{Email: "alice@example.com", Password: "password2"}); err != nil {
 		t.Errorf("Login(new password) = %v", err)
+	}
+}
+
+// TestLoginDuringPasswordChange: a session made under the credential
+// version read before a change of password is dead at once, for access
+// and refresh alike, even though nothing revoked it.
+func TestLoginDuringPasswordChange(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{})
+	alice, _ := f.signup(t, "alice", "alice@example.com", "password1")
+	// The login checked the password at version 0 ...
+	stale, err := f.sessions.StartSession(ctx, auth.SessionRequest{UserID: alice.ID, Roles: alice.Roles, CredentialVersion: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ... while the password changed to version 1.
+	if err := f.store.SetPassword(ctx, alice.ID, "$2a$04$"+strings.Repeat("x", 53), 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sessions.Authenticate(ctx, stale.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
+		t.Errorf("Authenticate(stale session) = %v, want ErrSessionRevoked", err)
+	}
+	if _, err := f.sessions.Refresh(ctx, stale.RefreshToken); !errors.Is(err, auth.ErrSessionRevoked) {
+		t.Errorf("Refresh(stale session) = %v, want ErrSessionRevoked", err)
 	}
 }
 

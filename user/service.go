@@ -173,11 +173,10 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
-		return User{}, auth.Tokens{}, err
-	}
-	t, err := s.sessions.StartSession(ctx, u.ID, u.Roles, in.Client)
-	if err != nil {
+	// The account and its first session are one write: a sign-up that
+	// answers an error leaves no account behind to block the next try.
+	sess, t := s.sessions.NewSession(auth.SessionRequest{UserID: u.ID, Roles: u.Roles, Client: in.Client})
+	if err := s.store.CreateAccount(ctx, u, sess); err != nil {
 		return User{}, auth.Tokens{}, err
 	}
 	return u, t, nil
@@ -283,7 +282,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	s.failuresPerNameIP.Reset(perNameIP)
 	s.failuresPerName.Undo(name)
 	s.rehash(ctx, u, in.Client.IP, in.Password)
-	t, err := s.sessions.StartSession(ctx, u.ID, u.Roles, in.Client)
+	// The session records the credential version read before the check:
+	// if the password changed while bcrypt ran, it is dead from the start.
+	t, err := s.sessions.StartSession(ctx, auth.SessionRequest{
+		UserID: u.ID, Roles: u.Roles, CredentialVersion: u.CredentialVersion, Client: in.Client,
+	})
 	if err != nil {
 		return Login{}, err
 	}
@@ -330,7 +333,7 @@ func (s *Service) rehash(ctx context.Context, u User, ip, password string) {
 	}
 	hash, err := s.passwords.Hash(ctx, ip, password)
 	if err == nil {
-		err = s.store.SetPassword(ctx, u.ID, hash, s.now().UTC())
+		err = s.store.RehashPassword(ctx, u.ID, u.PasswordHash, hash)
 	}
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "rehashing a password at the configured cost failed; the next login tries again",
@@ -367,12 +370,18 @@ type ChangePasswordInput struct {
 }
 
 // ChangePassword sets a new password for the caller, who must know the
-// current one, and ends every other session of theirs, so that a thief
-// holding an old refresh token is out. Every attempt counts against the
-// per-account and per-address limits, successes included: each one costs
-// two bcrypt computations. It fails with a *ValidationError,
-// ErrBadCredentials, a *auth.RateLimitError or auth.ErrBusy.
-func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in ChangePasswordInput) error {
+// current one, and moves them to a fresh session: the new password's
+// credential version is set with a compare-and-swap on the one checked, and
+// every older session, the calling one included, is revoked. Of two
+// concurrent changes that both knew the old password, one wins and the
+// other gets ErrBadCredentials; a thief who knew the old password keeps
+// nothing, not even the session the change was made from.
+//
+// Every attempt counts against the per-account and per-address limits,
+// successes included: each one costs two bcrypt computations. It fails with
+// a *ValidationError, ErrBadCredentials, a *auth.RateLimitError or
+// auth.ErrBusy.
+func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in ChangePasswordInput) (auth.Tokens, error) {
 	errs := make(map[string]string)
 	if in.Current == "" {
 		errs["currentPassword"] = "is required"
@@ -381,33 +390,43 @@ func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in Chang
 		errs["newPassword"] = msg
 	}
 	if err := invalid(errs); err != nil {
-		return err
+		return auth.Tokens{}, err
 	}
 	u, err := Me(p)
 	if err != nil {
-		return err
+		return auth.Tokens{}, err
 	}
 	now := s.now().UTC()
 	if err := s.changePerUser.Take(u.ID, now); err != nil {
-		return err
+		return auth.Tokens{}, err
 	}
 	if err := s.changePerIP.Take(in.Client.IP, now); err != nil {
-		return err
+		return auth.Tokens{}, err
 	}
 	// A stolen access token must not become a way to guess the password:
 	// failures count against a limit of their own, per account.
 	if err := s.checkPassword(ctx, u.ID, in.Client.IP, u.PasswordHash, in.Current); err != nil {
-		return err
+		return auth.Tokens{}, err
 	}
 	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.New)
 	if err != nil {
-		return err
+		return auth.Tokens{}, err
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash, now); err != nil {
-		return err
+	switch err := s.store.SetPassword(ctx, u.ID, hash, u.CredentialVersion, now); {
+	case errors.Is(err, ErrPasswordChanged):
+		return auth.Tokens{}, ErrBadCredentials // the password checked is no longer the current one
+	case err != nil:
+		return auth.Tokens{}, err
 	}
-	_, err = s.sessions.RevokeOtherSessions(ctx, u.ID, p.SessionID)
-	return err
+	// Sessions of the old version are dead already (Authenticate and
+	// Refresh compare versions); revoking them also takes them off the
+	// session list.
+	if err := s.sessions.LogoutAll(ctx, u.ID); err != nil {
+		return auth.Tokens{}, err
+	}
+	return s.sessions.StartSession(ctx, auth.SessionRequest{
+		UserID: u.ID, Roles: u.Roles, CredentialVersion: u.CredentialVersion + 1, Client: in.Client,
+	})
 }
 
 // EnsureAdmins gives the admin role to every existing user whose email is

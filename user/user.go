@@ -10,6 +10,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"corkboard/auth"
 )
 
 // User is a stored account. It is the storage record, not a response body:
@@ -19,18 +21,25 @@ type User struct {
 	// Username is kept as the user typed it; uniqueness ignores case.
 	Username string `json:"username"`
 	// Email is stored trimmed and lower-cased.
-	Email        string    `json:"email"`
-	FullName     string    `json:"fullName"`
-	Color        string    `json:"color"`
-	Roles        []string  `json:"roles"`
-	PictureID    string    `json:"pictureId,omitempty"`
-	PasswordHash string    `json:"passwordHash"`
-	CreatedAt    time.Time `json:"createdAt"`
-	UpdatedAt    time.Time `json:"updatedAt"`
+	Email        string   `json:"email"`
+	FullName     string   `json:"fullName"`
+	Color        string   `json:"color"`
+	Roles        []string `json:"roles"`
+	PictureID    string   `json:"pictureId,omitempty"`
+	PasswordHash string   `json:"passwordHash"`
+	// CredentialVersion counts changes of password. Every change bumps it
+	// with a compare-and-swap, and a session made under an older version
+	// is dead (auth.Session.CredentialVersion).
+	CredentialVersion uint64    `json:"credentialVersion,omitempty"`
+	CreatedAt         time.Time `json:"createdAt"`
+	UpdatedAt         time.Time `json:"updatedAt"`
 }
 
 // AccountRoles implements auth.Account.
 func (u User) AccountRoles() []string { return u.Roles }
+
+// AccountCredentialVersion implements auth.Account.
+func (u User) AccountCredentialVersion() uint64 { return u.CredentialVersion }
 
 // HasRole reports whether the user holds role.
 func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
@@ -40,6 +49,9 @@ var (
 	ErrNotFound      = errors.New("user not found")
 	ErrEmailTaken    = errors.New("email already registered")
 	ErrUsernameTaken = errors.New("username already taken")
+	// ErrPasswordChanged: SetPassword found another credential version
+	// than the one the caller checked: the password changed meanwhile.
+	ErrPasswordChanged = errors.New("password changed since it was checked")
 )
 
 // Store keeps users. Every method takes the context first.
@@ -61,9 +73,25 @@ type Store interface {
 	// case-insensitively, or ErrNotFound.
 	UserByUsername(ctx context.Context, username string) (User, error)
 
-	// SetPassword replaces the user's password hash and sets UpdatedAt to
-	// now, or fails with ErrNotFound.
-	SetPassword(ctx context.Context, id, hash string, now time.Time) error
+	// CreateAccount stores a new user and its first session, atomically:
+	// both or neither. It fails like CreateUser, or with
+	// auth.ErrSessionExists if the session's id is taken; the user is
+	// then not stored either.
+	CreateAccount(ctx context.Context, u User, first auth.Session) error
+
+	// SetPassword is a compare-and-swap on the credential version: if the
+	// user's CredentialVersion is version, it replaces the password hash,
+	// sets CredentialVersion to version+1 and UpdatedAt to now, atomically.
+	// Otherwise it changes nothing and fails with ErrPasswordChanged, or
+	// ErrNotFound when there is no such user.
+	SetPassword(ctx context.Context, id, hash string, version uint64, now time.Time) error
+
+	// RehashPassword replaces the user's password hash old by new (the same
+	// password, hashed at another bcrypt cost), leaving CredentialVersion
+	// and UpdatedAt as they are. If the hash is no longer old (the password
+	// changed meanwhile) it changes nothing and returns nil; ErrNotFound
+	// when there is no such user.
+	RehashPassword(ctx context.Context, id, old, new string) error
 
 	// SetRoles replaces the user's roles and sets UpdatedAt to now, or
 	// fails with ErrNotFound.

@@ -155,11 +155,13 @@ func (h *Handlers) Get() http.Handler {
 
 // changePasswordRequest is the body of POST /api/auth/change-password.
 type changePasswordRequest struct {
-	CurrentPassword string `json:"currentPassword"`
-	NewPassword     string `json:"newPassword"`
+	CurrentPassword    string `json:"currentPassword"`
+	NewPassword        string `json:"newPassword"`
+	ReturnRefreshToken bool   `json:"returnRefreshToken"`
 }
 
-// ChangePassword serves POST /api/auth/change-password.
+// ChangePassword serves POST /api/auth/change-password: the caller gets a
+// fresh session (new tokens, new cookie), and every older session ends.
 func (h *Handlers) ChangePassword() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := h.sessions.CheckOrigin(r); err != nil {
@@ -171,10 +173,13 @@ func (h *Handlers) ChangePassword() http.Handler {
 		}
 		p, _ := auth.PrincipalFrom(r.Context())
 		in := user.ChangePasswordInput{Current: req.CurrentPassword, New: req.NewPassword, Client: h.sessions.Client(r)}
-		if err := h.svc.ChangePassword(r.Context(), p, in); err != nil {
+		t, err := h.svc.ChangePassword(r.Context(), p, in)
+		if err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		h.sessions.SetRefreshCookie(w, t)
+		w.Header().Set("Cache-Control", "no-store")
+		web.WriteJSON(w, http.StatusOK, authhttp.TokenResponse(t, req.ReturnRefreshToken))
 		return nil
 	})
 }

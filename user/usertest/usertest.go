@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"corkboard/auth"
 	"corkboard/objectid"
 	"corkboard/user"
 )
@@ -33,6 +34,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"DuplicateEmailAndUsername", testDuplicateBoth},
 		{"NotFound", testNotFound},
 		{"SetPassword", testSetPassword},
+		{"ConcurrentSetPassword", testConcurrentSetPassword},
+		{"RehashPassword", testRehashPassword},
+		{"CreateAccount", testCreateAccount},
+		{"ConcurrentCreateAccount", testConcurrentCreateAccount},
 		{"SetRoles", testSetRoles},
 		{"NoAliasing", testNoAliasing},
 		{"EachUser", testEachUser},
@@ -257,17 +262,169 @@ func testSetPassword(t *testing.T, s user.Store) {
 
 	later := ms(now.Add(time.Hour + 123*time.Millisecond))
 	hash := "$2a$10$" + strings.Repeat("P", 53)
-	if err := s.SetPassword(ctx, alice.ID, hash, later); err != nil {
-		t.Fatalf("SetPassword(%q, %q, %v) = %v, want nil", alice.ID, hash, later, err)
+	if err := s.SetPassword(ctx, alice.ID, hash, 0, later); err != nil {
+		t.Fatalf("SetPassword(%q, %q, version 0, %v) = %v, want nil", alice.ID, hash, later, err)
 	}
 	alice.PasswordHash = hash
+	alice.CredentialVersion = 1
 	alice.UpdatedAt = later
 	checkStored(t, s, alice)
 	checkStored(t, s, bob) // untouched
 
+	// A second change from the version already replaced is refused.
+	err := s.SetPassword(ctx, alice.ID, "$2a$10$"+strings.Repeat("Q", 53), 0, later.Add(time.Minute))
+	wantErr(t, "SetPassword from a stale version", err, user.ErrPasswordChanged)
+	checkStored(t, s, alice)
+	if err := s.SetPassword(ctx, alice.ID, hash, 1, later); err != nil {
+		t.Errorf("SetPassword from version 1 = %v, want nil", err)
+	}
+	alice.CredentialVersion = 2
+	checkStored(t, s, alice)
+
 	id := objectid.New(now)
-	err := s.SetPassword(ctx, id, hash, later)
+	err = s.SetPassword(ctx, id, hash, 0, later)
 	wantErr(t, fmt.Sprintf("SetPassword(%q) of an unknown user", id), err, user.ErrNotFound)
+}
+
+// testConcurrentSetPassword: of many changes racing from one credential
+// version, exactly one wins, and the winner's hash is the one stored.
+func testConcurrentSetPassword(t *testing.T, s user.Store) {
+	ctx := context.Background()
+	alice := newUser("alice", baseTime())
+	mustCreate(t, s, alice)
+	const n = 16
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.SetPassword(ctx, alice.ID, fmt.Sprintf("$2a$10$%053d", i), 0, baseTime())
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("SetPassword calls %d and %d both won", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, user.ErrPasswordChanged):
+			t.Errorf("racing SetPassword %d = %v, want nil or ErrPasswordChanged", i, err)
+		}
+	}
+	got, err := s.UserByID(ctx, alice.ID)
+	if winner < 0 || err != nil || got.CredentialVersion != 1 || got.PasswordHash != fmt.Sprintf("$2a$10$%053d", winner) {
+		t.Errorf("after the race: winner %d, stored version %d hash %q (%v); want one winner, version 1, its hash",
+			winner, got.CredentialVersion, got.PasswordHash, err)
+	}
+}
+
+func testRehashPassword(t *testing.T, s user.Store) {
+	ctx := context.Background()
+	alice := newUser("alice", baseTime())
+	mustCreate(t, s, alice)
+	rehashed := "$2a$12$" + strings.Repeat("R", 53)
+	if err := s.RehashPassword(ctx, alice.ID, alice.PasswordHash, rehashed); err != nil {
+		t.Fatalf("RehashPassword = %v", err)
+	}
+	old := alice.PasswordHash
+	alice.PasswordHash = rehashed // version and UpdatedAt stay
+	checkStored(t, s, alice)
+	// From a hash that is no longer current: nothing happens.
+	if err := s.RehashPassword(ctx, alice.ID, old, "$2a$12$"+strings.Repeat("S", 53)); err != nil {
+		t.Errorf("RehashPassword from a stale hash = %v, want nil", err)
+	}
+	checkStored(t, s, alice)
+	id := objectid.New(baseTime())
+	wantErr(t, "RehashPassword of an unknown user", s.RehashPassword(ctx, id, old, rehashed), user.ErrNotFound)
+}
+
+// newSession returns a first session for u.
+func newSession(u user.User) auth.Session {
+	now := u.CreatedAt
+	return auth.Session{
+		ID: objectid.New(now), UserID: u.ID, Generation: 1, Roles: []string{"user"},
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour),
+	}
+}
+
+// testCreateAccount: the user and the first session are stored both or
+// neither.
+func testCreateAccount(t *testing.T, s user.Store) {
+	ctx := context.Background()
+	alice := newUser("alice", baseTime())
+	first := newSession(alice)
+	if err := s.CreateAccount(ctx, alice, first); err != nil {
+		t.Fatalf("CreateAccount(alice) = %v", err)
+	}
+	checkStored(t, s, alice)
+
+	// The session cannot be stored (its id is taken): no user either.
+	bob := newUser("bob", baseTime())
+	err := s.CreateAccount(ctx, bob, first)
+	wantErr(t, "CreateAccount(bob, a session id already used)", err, auth.ErrSessionExists)
+	if _, err := s.UserByID(ctx, bob.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("bob after his CreateAccount failed: %v, want ErrNotFound", err)
+	}
+	if _, err := s.UserByEmail(ctx, bob.Email); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("bob's email after his CreateAccount failed: %v, want ErrNotFound", err)
+	}
+
+	// The user cannot be stored (its email is taken): no session either,
+	// so its id is still free.
+	clash := newUser("carol", baseTime())
+	clash.Email = alice.Email
+	spare := newSession(clash)
+	wantErr(t, "CreateAccount(a taken email)", s.CreateAccount(ctx, clash, spare), user.ErrEmailTaken)
+	carol := newUser("carol", baseTime())
+	spare.UserID = carol.ID
+	if err := s.CreateAccount(ctx, carol, spare); err != nil {
+		t.Errorf("CreateAccount with the session id a refused sign-up had = %v, want nil", err)
+	}
+	if err := s.CreateAccount(ctx, bob, newSession(bob)); err != nil {
+		t.Errorf("CreateAccount(bob) again = %v, want nil", err)
+	}
+}
+
+// testConcurrentCreateAccount: of sign-ups racing for one username, one
+// wins, and the losers leave neither a user nor a session behind.
+func testConcurrentCreateAccount(t *testing.T, s user.Store) {
+	ctx := context.Background()
+	const n = 8
+	users := make([]user.User, n)
+	sessions := make([]auth.Session, n)
+	for i := range users {
+		users[i] = newUser("dora", baseTime())
+		users[i].Email = fmt.Sprintf("dora%d@example.com", i)
+		sessions[i] = newSession(users[i])
+	}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.CreateAccount(ctx, users[i], sessions[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+	checkOneWinner(t, s, users, errs, user.ErrUsernameTaken)
+	// Every loser's session id is still free: reuse it for a new account.
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		u := newUser(fmt.Sprintf("loser%d", i), baseTime())
+		sess := sessions[i]
+		sess.UserID = u.ID
+		if err := s.CreateAccount(ctx, u, sess); err != nil {
+			t.Errorf("CreateAccount with a losing sign-up's session id = %v, want nil: the loser left its session", err)
+		}
+	}
 }
 
 func testSetRoles(t *testing.T, s user.Store) {
