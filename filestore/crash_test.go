@@ -66,7 +66,7 @@ func crashChild(dir, round string) int {
 				now := time.Now()
 				name := fmt.Sprintf("r%s-w%d-%d", round, w, i)
 				u := user.User{ID: objectid.New(now), Username: name, Email: name + "@example.com",
-					Roles: []string{"user"}, CreatedAt: now, UpdatedAt: now}
+					Roles: []string{"user"}, PasswordHash: "$2a$04$" + strings.Repeat("c", 53), CreatedAt: now, UpdatedAt: now}
 				if err := s.CreateUser(ctx, u); err != nil {
 					die(err)
 				}

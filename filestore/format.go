@@ -245,10 +245,35 @@ func readSnapshot(path string, st *state) (snapshot, int64, error) {
 	defer f.Close()
 	cr := &countingReader{r: f}
 	snap, err := decodeSnapshot(bufio.NewReaderSize(cr, 1<<16), st)
+	if re := (*recordError)(nil); errors.As(err, &re) {
+		if line, lerr := lineAt(f, re.offset); lerr == nil {
+			return snapshot{}, 0, fmt.Errorf("filestore: %s line %d: %w: %v", path, line, ErrCorrupt, re.err)
+		}
+	}
 	if err != nil {
 		return snapshot{}, 0, fmt.Errorf("filestore: %s: %w: %v", path, ErrCorrupt, err)
 	}
 	return snap, cr.n, nil
+}
+
+// recordError is a bad record in a snapshot, with the offset just past it,
+// from which readSnapshot tells the line, for the person who must fix it.
+type recordError struct {
+	offset int64
+	err    error
+}
+
+func (e *recordError) Error() string { return e.err.Error() }
+func (e *recordError) Unwrap() error { return e.err }
+
+// lineAt returns the number of the line of f that holds the byte just
+// before offset. It reads f again, which only the error path does.
+func lineAt(f *os.File, offset int64) (int, error) {
+	data := make([]byte, offset)
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return 0, err
+	}
+	return bytes.Count(bytes.TrimRight(data, " \t\r\n,"), []byte("\n")) + 1, nil
 }
 
 // decodeSnapshot decodes a snapshot of version 1 or 2 from r, walking it
@@ -323,8 +348,11 @@ func decodeRecords(dec *json.Decoder, st *state, kind string, snap *snapshot) er
 		if err == nil && id == "" {
 			err = errors.New("record without an id")
 		}
+		if err == nil {
+			err = t.validate(id, rec)
+		}
 		if err != nil {
-			return fmt.Errorf("%s %d: %w", kind, i, err)
+			return &recordError{offset: dec.InputOffset(), err: fmt.Errorf("%s %d: %w", kind, i, err)}
 		}
 		k.Records = append(k.Records, putChange(kind, id, rec))
 	}

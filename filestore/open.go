@@ -199,6 +199,15 @@ func (s *Store) replay(n int, last, covered uint64, isLast bool) (uint64, error)
 			return last, nil
 		}
 		b, torn, perr := parseLine(line)
+		// A last line that lacks only its newline, but is otherwise a
+		// whole batch that follows the one before and applies, is kept:
+		// its write may have been acknowledged (a write is fsynced whole,
+		// but a file system or a hand edit may still lose the final byte).
+		// The newline is added, so the next batch starts a line of its own.
+		unterminated := torn && isLast && atEOF(r) && s.completeBatch(line, last, covered)
+		if unterminated {
+			b, perr = decodeBatch(line)
+		}
 		if perr != nil {
 			if torn && isLast && atEOF(r) {
 				return last, s.dropTornTail(path, off, lineNo, perr)
@@ -207,6 +216,9 @@ func (s *Store) replay(n int, last, covered uint64, isLast bool) (uint64, error)
 		}
 		off += int64(len(line))
 		if b.Seq <= covered {
+			if unterminated {
+				return last, s.terminateLine(path)
+			}
 			continue
 		}
 		if b.Seq != last+1 {
@@ -220,6 +232,11 @@ func (s *Store) replay(n int, last, covered uint64, isLast bool) (uint64, error)
 			return last, fmt.Errorf("filestore: %s line %d: %w: %v", path, lineNo, ErrCorrupt, err)
 		}
 		last = b.Seq
+		if unterminated {
+			// The last line, by definition: add its newline and stop
+			// (reading on would read the newline just added).
+			return last, s.terminateLine(path)
+		}
 	}
 }
 
@@ -238,6 +255,46 @@ func parseLine(line []byte) (b rawBatch, torn bool, err error) {
 		return b, bytes.IndexByte(body, 0) >= 0, errors.New("line is not valid JSON")
 	}
 	return b, false, err
+}
+
+// completeBatch reports whether line, which has no newline, is nonetheless
+// a whole batch: valid, the next in sequence after last (or covered by the
+// snapshot), with changes that decode and validate.
+func (s *Store) completeBatch(line []byte, last, covered uint64) bool {
+	b, err := decodeBatch(line)
+	if err != nil || (b.Seq > covered && b.Seq != last+1) {
+		return false
+	}
+	changes, err := s.st.decode(b.Changes)
+	if err != nil {
+		return false
+	}
+	for _, c := range changes {
+		if s.st.validate(c) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// terminateLine appends the newline that the journal at path's last line
+// lacks, and makes it durable.
+func (s *Store) terminateLine(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("\n")); err != nil {
+		return fmt.Errorf("filestore: end the last journal line: %w", err)
+	}
+	if !s.opts.NoSync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("filestore: end the last journal line: %w", err)
+		}
+	}
+	s.log.Warn("the last journal line lacked its newline; kept the batch and added the newline", "file", path)
+	return nil
 }
 
 // atEOF reports whether r has nothing left to read.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -70,7 +71,6 @@ func TestTornTail(t *testing.T) {
 		tail func(next []byte) []byte // what a crash left after the good lines
 	}{
 		{"half a line", func(next []byte) []byte { return next[:len(next)/2] }},
-		{"whole batch without its newline", func(next []byte) []byte { return next[:len(next)-1] }},
 		{"NUL bytes", func([]byte) []byte { return nul(4096) }},
 		{"NUL bytes and a newline", func([]byte) []byte { return append(nul(100), '\n') }},
 		{"half a line then NUL bytes", func(next []byte) []byte { return append(next[:20:20], nul(300)...) }},
@@ -108,9 +108,36 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
+// TestUnterminatedLastLine: a last journal line that is a whole, valid
+// batch lacking only its newline holds a write that may have been
+// acknowledged: Open keeps it, adds the newline, and writes after it start
+// a line of their own.
+func TestUnterminatedLastLine(t *testing.T) {
+	dir, users, journal := buildStore(t, 3)
+	path := filepath.Join(dir, journalName(1))
+	kept := testUser("kept", testTime())
+	line := nextLine(t, 3, kept)
+	appendFile(t, path, line[:len(line)-1])
+
+	var logs logBuffer
+	s := openStore(t, dir, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	checkUsers(t, s, "after Open", append(users, kept))
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, append(journal, line...)) {
+		t.Errorf("journal after Open = %d bytes, want the kept line with its newline added (%d bytes)", len(got), len(journal)+len(line))
+	}
+	if !strings.Contains(logs.String(), "lacked its newline") {
+		t.Errorf("log = %q, want a warning about the missing newline", logs.String())
+	}
+	more := mustCreateUsers(t, s, "after", 2)
+	closeStore(t, s)
+	s = openStore(t, dir, Options{})
+	checkUsers(t, s, "after a second reopen", append(append(users, kept), more...))
+}
+
 // TestTornTailAtEveryCut cuts the journal at every byte, as a crash in the
 // middle of an append could, and checks that Open always succeeds with
-// exactly the batches whose lines are complete.
+// exactly the batches whose lines are complete, or lack only their
+// newline (which Open then adds).
 func TestTornTailAtEveryCut(t *testing.T) {
 	dir, users, journal := buildStore(t, 4)
 	path := filepath.Join(dir, journalName(1))
@@ -135,7 +162,7 @@ func TestTornTailAtEveryCut(t *testing.T) {
 		}
 		complete := 0
 		size = 0
-		for complete < len(ends) && ends[complete] <= cut {
+		for complete < len(ends) && ends[complete] <= cut+1 {
 			size = ends[complete]
 			complete++
 		}
@@ -388,4 +415,72 @@ func TestInterruptedCompaction(t *testing.T) {
 			t.Errorf("Stat(%s) after Open = %v, want the covered journal removed", journalName(1), err)
 		}
 	})
+}
+
+// TestInvalidRecordsRefused: the store trusts its own files no more than an
+// import. A record edited by hand into something an import would refuse (an
+// unknown role, an id that is not 24 hex characters, a year-0 date) stops
+// Open with a message naming the file, the line and the field, whether the
+// record is in the journal or in the snapshot.
+func TestInvalidRecordsRefused(t *testing.T) {
+	edits := []struct {
+		name, old, new, field string
+	}{
+		{"unknown role", `"roles":["user"]`, `"roles":["root"]`, "roles"},
+		{"id not 24 hex", `"userId":"`, `"userId":"xyz`, "userId"},
+		{"year-0 date", `"createdAt":"2025-`, `"createdAt":"0000-`, "createdAt"},
+	}
+	for _, where := range []string{"journal", "snapshot"} {
+		for _, e := range edits {
+			t.Run(where+"/"+e.name, func(t *testing.T) {
+				dir := t.TempDir()
+				s := openStore(t, dir, Options{})
+				users := mustCreateUsers(t, s, "user", 3)
+				if err := s.CreateSession(context.Background(), testSession(users[0].ID, testTime())); err != nil {
+					t.Fatal(err)
+				}
+				if where == "snapshot" {
+					forceCompaction(s) // every record into snapshot.json
+				}
+				closeStore(t, s)
+				file := filepath.Join(dir, journalName(1))
+				if where == "snapshot" {
+					file = filepath.Join(dir, snapshotName)
+				}
+				data, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				i := bytes.Index(data, []byte(e.old))
+				if i < 0 {
+					t.Fatalf("%s has no %s", file, e.old)
+				}
+				line := bytes.Count(data[:i], []byte("\n")) + 1
+				data = append(data[:i:i], append([]byte(e.new), data[i+len(e.old):]...)...)
+				if err := os.WriteFile(file, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				_, err = Open(dir, Options{})
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Open after editing %s = %v, want ErrCorrupt", file, err)
+				}
+				for _, want := range []string{file, fmt.Sprintf("line %d", line), e.field} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("Open error %q does not name %q", err, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// forceCompaction writes a snapshot of everything s holds now, as a
+// background compaction would, and removes the journals it covers.
+func forceCompaction(s *Store) {
+	s.compactions.Wait()
+	s.mu.Lock()
+	s.compacting = true
+	s.compactions.Add(1)
+	s.mu.Unlock()
+	s.compact()
 }

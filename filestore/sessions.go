@@ -37,9 +37,9 @@ func (t *sessionTable) decode(dec *json.Decoder) (any, string, error) {
 	return s, s.ID, err
 }
 
-// validate checks only what the store's own writes guarantee: the record is
-// a session stored under its own id. Session.Validate is not applied (yet):
-// sessions stored by earlier versions have never been held to it.
+// validate checks that the record is a session stored under its own id,
+// and holds it to Session.Validate: the same checks an import passes, so
+// that a hand-edited file cannot load what an import would refuse.
 func (t *sessionTable) validate(id string, rec any) error {
 	s, ok := rec.(auth.Session)
 	switch {
@@ -48,7 +48,7 @@ func (t *sessionTable) validate(id string, rec any) error {
 	case s.ID != id:
 		return fmt.Errorf("session change for id %q carries session %q", id, s.ID)
 	}
-	return nil
+	return s.Validate()
 }
 
 func (t *sessionTable) put(rec any) {

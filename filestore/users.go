@@ -39,9 +39,10 @@ func (t *userTable) decode(dec *json.Decoder) (any, string, error) {
 	return u, u.ID, err
 }
 
-// validate checks only what the store's own writes guarantee: the record is
-// a user stored under its own id. User.Validate is not applied (yet): users
-// stored by earlier versions have never been held to it.
+// validate checks that the record is a user stored under its own id, and
+// holds it to User.Validate: the same checks an import passes, so that a
+// hand-edited file cannot load (and then export) what an import would
+// refuse.
 func (t *userTable) validate(id string, rec any) error {
 	u, ok := rec.(user.User)
 	switch {
@@ -50,7 +51,7 @@ func (t *userTable) validate(id string, rec any) error {
 	case u.ID != id:
 		return fmt.Errorf("user change for id %q carries user %q", id, u.ID)
 	}
-	return nil
+	return u.Validate()
 }
 
 func (t *userTable) put(rec any) {
