@@ -87,8 +87,20 @@ func startEnv(t *testing.T, opener storeOpener, edit func(*config)) *testEnv {
 	if edit != nil {
 		edit(&cfg)
 	}
-	st := opener.open(t, &cfg)
-	clk := newClock()
+	return serveEnv(t, cfg, opener.open(t, &cfg), newClock())
+}
+
+// restartEnv starts a second corkboard over e's store and clock, with e's
+// configuration edited by edit: an operator restarting with new settings.
+func (e *testEnv) restartEnv(edit func(*config)) *testEnv {
+	cfg := e.app.cfg
+	edit(&cfg)
+	return serveEnv(e.t, cfg, e.app.store, e.clock)
+}
+
+// serveEnv serves corkboard with cfg on st behind a TLS test server.
+func serveEnv(t *testing.T, cfg config, st store, clk *clock) *testEnv {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(web.RequestIDs(slog.NewTextHandler(tWriter{t}, nil)))

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"corkboard/auth"
 )
 
@@ -622,6 +624,28 @@ func TestChangePasswordLimit(t *testing.T) {
 		if r.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
+	})
+}
+
+// TestRehashAfterCostChange: after the operator raises BCRYPT_COST, a
+// user's next successful login stores a hash of the new cost, without
+// touching the credential version (the user's other sessions live on).
+func TestRehashAfterCostChange(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil) // cost 4
+		phone := env.newClient()
+		phone.signup("xena", "xena@example.com", "password1")
+		raised := env.restartEnv(func(c *config) { c.bcryptCost = 5 })
+		raised.newClient().login("email", "xena@example.com", "password1")
+		u, err := env.app.store.UserByEmail(context.Background(), "xena@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cost, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || cost != 5 || u.CredentialVersion != 0 {
+			t.Errorf("after a login at cost 5: stored hash cost %d (%v), credential version %d; want 5 and 0", cost, err, u.CredentialVersion)
+		}
+		phone.do("GET", "/api/users/me", nil).want(t, 200)
+		raised.newClient().login("email", "xena@example.com", "password1")
 	})
 }
 

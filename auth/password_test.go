@@ -239,3 +239,35 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("RetryAfterSeconds(1.5s) = %d, want 2", got)
 	}
 }
+
+// BenchmarkCheckAfterCostChange compares, at the default cost 10, a failed
+// check for an unknown user (the dummy hash) with one for a user whose hash
+// still has the old cost 4: with the padding they should take the same
+// time; "unpadded" is what the old-cost check costs without it.
+func BenchmarkCheckAfterCostChange(b *testing.B) {
+	ctx := context.Background()
+	old, err := NewPasswords(4, 1, MaxPasswordWait)
+	if err != nil {
+		b.Fatal(err)
+	}
+	oldHash, err := old.Hash(ctx, "ip", "password1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := NewPasswords(10, 1, MaxPasswordWait)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, hash string }{{"unknown user", ""}, {"old-cost user", oldHash}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				p.Check(ctx, "ip", bc.hash, "wrong-password")
+			}
+		})
+	}
+	b.Run("old-cost user unpadded", func(b *testing.B) {
+		for b.Loop() {
+			bcrypt.CompareHashAndPassword([]byte(oldHash), []byte("wrong-password"))
+		}
+	})
+}
