@@ -18,6 +18,7 @@ import (
 type state struct {
 	users    userTable
 	sessions sessionTable
+	tokens   tokenTable
 }
 
 // tables lists the state's tables, one line per kind of record. Whatever
@@ -28,6 +29,7 @@ func (st *state) tables() []table {
 	return []table{
 		&st.users,
 		&st.sessions,
+		&st.tokens,
 	}
 }
 

@@ -169,6 +169,7 @@ type Store struct {
 var (
 	_ user.Store        = (*Store)(nil)
 	_ auth.SessionStore = (*Store)(nil)
+	_ auth.TokenStore   = (*Store)(nil)
 )
 
 // Check reports whether the store can take writes: nil when healthy, else

@@ -35,6 +35,12 @@ func TestSessionStore(t *testing.T) {
 	})
 }
 
+func TestTokenStore(t *testing.T) {
+	authtest.TestTokenStore(t, func(t *testing.T) auth.TokenStore {
+		return openStore(t, t.TempDir(), Options{})
+	})
+}
+
 // openStore opens the store in dir and closes it when the test ends.
 func openStore(t testing.TB, dir string, opts Options) *Store {
 	t.Helper()
@@ -371,7 +377,8 @@ func TestSnapshotFormat(t *testing.T) {
 	}
 	want := `{"version":2,"journal":1,"seq":4,"records":{` + "\n" +
 		`"user":[` + "\n" + strings.Join(lines, ",\n") + "\n],\n" +
-		`"session":[` + "\n" + plain(sess) + "\n]}}\n"
+		`"session":[` + "\n" + plain(sess) + "\n],\n" +
+		`"token":[]}}` + "\n"
 	got, err := os.ReadFile(filepath.Join(dir, snapshotName))
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ import (
 const (
 	usersCollection    = "users"
 	sessionsCollection = "sessions"
+	tokensCollection   = "tokens"
 )
 
 const (
@@ -84,6 +85,7 @@ type Store struct {
 	db        *mongo.Database
 	users     *mongo.Collection
 	sessions  *mongo.Collection
+	tokens    *mongo.Collection
 	log       *slog.Logger
 	opTimeout time.Duration
 
@@ -103,6 +105,7 @@ type Store struct {
 var (
 	_ user.Store        = (*Store)(nil)
 	_ auth.SessionStore = (*Store)(nil)
+	_ auth.TokenStore   = (*Store)(nil)
 )
 
 // Open connects to the MongoDB server at uri, waits up to 9 s for it to
@@ -160,6 +163,7 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		db:        db,
 		users:     db.Collection(usersCollection),
 		sessions:  db.Collection(sessionsCollection),
+		tokens:    db.Collection(tokensCollection),
 		log:       opts.Logger,
 		opTimeout: opts.OpTimeout,
 	}
@@ -331,8 +335,17 @@ func (s *Store) ensureIndexes(ctx context.Context, ttl bool) error {
 		{s.users, "usernameKey", options.Index().SetName(usernameIndex).SetUnique(true)},
 		// userId serves ListSessions, RevokeUserSessions and SetSessionRoles.
 		{s.sessions, "userId", options.Index().SetName("userId_1")},
+		// A one-time token is found by its hash; a user has one per purpose.
+		{s.tokens, "hash", options.Index().SetName("hash_1").SetUnique(true)},
+		{s.tokens, "userId,purpose", options.Index().SetName("userId_1_purpose_1").SetUnique(true)},
+		// The sweep of expired tokens.
+		{s.tokens, "expiresAt", options.Index().SetName(expiresIndex)},
 	} {
-		_, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: ix.key, Value: 1}}, Options: ix.opts})
+		var keys bson.D
+		for _, k := range strings.Split(ix.key, ",") {
+			keys = append(keys, bson.E{Key: k, Value: 1})
+		}
+		_, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys, Options: ix.opts})
 		if err != nil {
 			return fmt.Errorf("%s.%s: %w", ix.coll.Name(), ix.key, err)
 		}

@@ -30,6 +30,11 @@ func TestSessionStore(t *testing.T) {
 	authtest.TestSessionStore(t, func(t *testing.T) auth.SessionStore { return mongotest.Open(t) })
 }
 
+func TestTokenStore(t *testing.T) {
+	mongotest.URI(t)
+	authtest.TestTokenStore(t, func(t *testing.T) auth.TokenStore { return mongotest.Open(t) })
+}
+
 // TestRoundTrip checks what the stored documents look like and that times
 // and ids survive the trip: ObjectIDs and BSON dates on disk, absent fields
 // for zero times, UTC and whole milliseconds on the way back.

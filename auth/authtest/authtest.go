@@ -599,3 +599,116 @@ func testConcurrentRotate(t *testing.T, s auth.SessionStore) {
 	sess.RotatedAt, sess.LastUsedAt, sess.ExpiresAt = at, at, expires
 	checkStored(t, s, sess)
 }
+
+// TestTokenStore runs the auth.TokenStore contract as subtests. newStore
+// must return a fresh, empty store for each subtest.
+func TestTokenStore(t *testing.T, newStore func(t *testing.T) auth.TokenStore) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s auth.TokenStore)
+	}{
+		{"TakeOnce", testTakeOnce},
+		{"TakeWrongPurposeOrExpired", testTakeRefused},
+		{"Supersede", testSupersede},
+		{"ConcurrentTake", testConcurrentTake},
+		{"DeleteExpiredTokens", testDeleteExpiredTokens},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newStore(t))
+		})
+	}
+}
+
+func newToken(t *testing.T, s auth.TokenStore, userID, purpose string, ttl time.Duration) (string, auth.OneTimeToken) {
+	t.Helper()
+	token, rec := auth.NewOneTimeToken(userID, purpose, ms(baseTime()), ttl)
+	if err := s.PutToken(context.Background(), rec); err != nil {
+		t.Fatalf("PutToken(%s) = %v", purpose, err)
+	}
+	return token, rec
+}
+
+func testTakeOnce(t *testing.T, s auth.TokenStore) {
+	ctx := context.Background()
+	token, rec := newToken(t, s, newUserID(), auth.PurposeReset, time.Hour)
+	got, err := s.TakeToken(ctx, auth.OneTimeTokenID(token), auth.PurposeReset, baseTime())
+	if err != nil || got != rec {
+		t.Fatalf("TakeToken = %+v, %v; want %+v", got, err, rec)
+	}
+	_, err = s.TakeToken(ctx, rec.ID, auth.PurposeReset, baseTime())
+	wantErr(t, "TakeToken a second time", err, auth.ErrTokenNotFound)
+}
+
+func testTakeRefused(t *testing.T, s auth.TokenStore) {
+	ctx := context.Background()
+	_, rec := newToken(t, s, newUserID(), auth.PurposeVerify, time.Hour)
+	_, err := s.TakeToken(ctx, rec.ID, auth.PurposeReset, baseTime())
+	wantErr(t, "TakeToken of a verify token as a reset token", err, auth.ErrTokenNotFound)
+	_, err = s.TakeToken(ctx, rec.ID, auth.PurposeVerify, baseTime().Add(time.Hour))
+	wantErr(t, "TakeToken at its expiry", err, auth.ErrTokenNotFound)
+	_, err = s.TakeToken(ctx, auth.OneTimeTokenID("never issued"), auth.PurposeVerify, baseTime())
+	wantErr(t, "TakeToken of an unknown token", err, auth.ErrTokenNotFound)
+	if _, err := s.TakeToken(ctx, rec.ID, auth.PurposeVerify, baseTime()); err != nil {
+		t.Errorf("TakeToken within its lifetime after refused takes = %v, want it still there", err)
+	}
+}
+
+func testSupersede(t *testing.T, s auth.TokenStore) {
+	ctx := context.Background()
+	uid := newUserID()
+	_, first := newToken(t, s, uid, auth.PurposeReset, time.Hour)
+	_, verify := newToken(t, s, uid, auth.PurposeVerify, time.Hour)
+	_, second := newToken(t, s, uid, auth.PurposeReset, time.Hour)
+	_, err := s.TakeToken(ctx, first.ID, auth.PurposeReset, baseTime())
+	wantErr(t, "TakeToken of a superseded token", err, auth.ErrTokenNotFound)
+	for _, rec := range []auth.OneTimeToken{second, verify} {
+		if _, err := s.TakeToken(ctx, rec.ID, rec.Purpose, baseTime()); err != nil {
+			t.Errorf("TakeToken(%s) after a newer reset token = %v, want it there", rec.Purpose, err)
+		}
+	}
+}
+
+func testConcurrentTake(t *testing.T, s auth.TokenStore) {
+	_, rec := newToken(t, s, newUserID(), auth.PurposeReset, time.Hour)
+	const n = 16
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.TakeToken(context.Background(), rec.ID, auth.PurposeReset, baseTime())
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, auth.ErrTokenNotFound):
+			t.Errorf("racing TakeToken = %v, want nil or ErrTokenNotFound", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d racing TakeToken calls got the token, want exactly 1", won, n)
+	}
+}
+
+func testDeleteExpiredTokens(t *testing.T, s auth.TokenStore) {
+	ctx := context.Background()
+	_, short := newToken(t, s, newUserID(), auth.PurposeReset, time.Minute)
+	_, long := newToken(t, s, newUserID(), auth.PurposeReset, time.Hour)
+	n, err := s.DeleteExpiredTokens(ctx, baseTime().Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Errorf("DeleteExpiredTokens = %d, %v; want 1, nil", n, err)
+	}
+	if _, err := s.TakeToken(ctx, short.ID, auth.PurposeReset, baseTime()); !errors.Is(err, auth.ErrTokenNotFound) {
+		t.Errorf("expired token after the sweep: %v, want ErrTokenNotFound", err)
+	}
+	if _, err := s.TakeToken(ctx, long.ID, auth.PurposeReset, baseTime()); err != nil {
+		t.Errorf("live token after the sweep: %v, want it there", err)
+	}
+}
