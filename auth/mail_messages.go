@@ -20,7 +20,7 @@ func PasswordResetMail(to, username, link string, ttl time.Duration) Message {
 	name, within := mailUserText(username), mailDuration(ttl)
 	return mailMessage(to, "Reset your corkboard password", link, "reset", mailData{Name: name, Link: link, Within: within, Label: "Choose a new password"},
 		"Hello "+name+",\n\n"+
-			"someone asked to reset the password of your corkboard account. To choose a new password, open this link within "+within+":\n\n"+
+			"Someone asked to reset the password of your corkboard account. To choose a new password, open this link within "+within+":\n\n"+
 			link+"\n\n"+
 			"The link works once. If you did not ask for this, ignore this mail: your password stays as it is.\n")
 }
@@ -31,7 +31,7 @@ func PasswordChangedMail(to, username string) Message {
 	name := mailUserText(username)
 	return mailMessage(to, "Your corkboard password was changed", "", "changed", mailData{Name: name},
 		"Hello "+name+",\n\n"+
-			"the password of your corkboard account was just changed, and every session signed in with the old one was signed out.\n\n"+
+			"The password of your corkboard account was just changed, and every session signed in with the old one was signed out.\n\n"+
 			"If you did not do this, someone else knows your password or can read your mail: choose a new password at once with \"Forgot password\", and secure your mailbox.\n")
 }
 
@@ -41,7 +41,7 @@ func VerifyEmailMail(to, username, link string, ttl time.Duration) Message {
 	name, within := mailUserText(username), mailDuration(ttl)
 	return mailMessage(to, "Confirm your email address for corkboard", link, "verify", mailData{Name: name, Link: link, Within: within, Label: "Confirm my address"},
 		"Hello "+name+",\n\n"+
-			"please confirm that this is the address of your corkboard account by opening this link within "+within+":\n\n"+
+			"Please confirm that this is the address of your corkboard account by opening this link within "+within+":\n\n"+
 			link+"\n\n"+
 			"If you did not sign up for corkboard, ignore this mail.\n")
 }

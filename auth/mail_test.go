@@ -23,17 +23,25 @@ type parsedMail struct {
 }
 
 // parseMail reads raw as net/mail and mime/multipart do, and fails the test
-// unless it is a well-formed message: CRLF line ends only, no line over
-// 998 characters, MIME-Version, Date, Message-ID, and either one text part
+// unless it is a well-formed message: CRLF line ends only, no header line
+// over 998 characters and no body line over 76, MIME-Version, Date, Message-ID, and either one text part
 // or a multipart/alternative of a text and an HTML part.
 func parseMail(t *testing.T, raw []byte) parsedMail {
 	t.Helper()
 	if n, crlf := bytes.Count(raw, []byte("\n")), bytes.Count(raw, []byte("\r\n")); n != crlf {
 		t.Fatalf("message has %d line feeds but %d CRLFs:\n%s", n, crlf, raw)
 	}
-	for _, l := range strings.Split(string(raw), "\r\n") {
+	head, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+	for _, l := range strings.Split(head, "\r\n") {
 		if len(l) > 998 {
-			t.Fatalf("message has a line of %d characters", len(l))
+			t.Fatalf("header has a line of %d characters", len(l))
+		}
+	}
+	// Quoted-printable keeps body lines to 76 characters; a longer one
+	// means a body went out unencoded.
+	for _, l := range strings.Split(body, "\r\n") {
+		if len(l) > 76 {
+			t.Fatalf("body has a line of %d characters: %q", len(l), l)
 		}
 	}
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
