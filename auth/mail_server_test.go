@@ -27,7 +27,6 @@ import (
 // records every command and every message it accepts. Its options make it
 // misbehave the ways real servers do.
 type testSMTP struct {
-	t    *testing.T
 	ln   net.Listener
 	opts testSMTPOptions
 	cert tls.Certificate
@@ -93,7 +92,7 @@ func startTestSMTPAt(t *testing.T, addr string, opts testSMTPOptions) *testSMTP 
 	}
 	cert, roots := testCertificate(t)
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	s := &testSMTP{t: t, ln: ln, opts: opts, cert: cert, Roots: roots, Host: host, conns: map[net.Conn]bool{}}
+	s := &testSMTP{ln: ln, opts: opts, cert: cert, Roots: roots, Host: host, conns: map[net.Conn]bool{}}
 	s.Port, _ = strconv.Atoi(port)
 	s.wg.Add(1)
 	go s.accept()
