@@ -231,15 +231,20 @@ func TestAccessTokenRejections(t *testing.T) {
 
 func TestUserProfilesAndRoles(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
-		env := startEnv(t, o, nil)
+		env, sink := mailEnv(t, o, nil)
 		alice := env.newClient()
 		a := alice.signup("alice", "alice@example.com", "password1")
 		bob := env.newClient()
 		b := bob.signup("bob", "bob@example.com", "password1")
 		root := env.newClient()
-		rootDoc := root.signup("root", "ROOT@example.com", "password1")
-		if !slices.Equal(rootDoc.User.Roles, []string{"user", "admin"}) {
-			t.Errorf("ADMIN_EMAILS user roles = %v, want [user admin]", rootDoc.User.Roles)
+		root.signup("root", "ROOT@example.com", "password1")
+		// ADMIN_EMAILS gives the role once the address is verified.
+		verify := sink.next("root@example.com", "confirm").token(t)
+		r := env.newClient().do("POST", "/api/auth/verify-email", map[string]string{"token": verify}).want(t, 200)
+		var verified struct{ User userDoc }
+		r.json(t, &verified)
+		if !slices.Equal(verified.User.Roles, []string{"user", "admin"}) {
+			t.Errorf("ADMIN_EMAILS user roles once verified = %v, want [user admin]", verified.User.Roles)
 		}
 
 		var got struct{ User userDoc }

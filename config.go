@@ -35,6 +35,7 @@ type config struct {
 	refreshTTL time.Duration
 	reuseGrace time.Duration
 	resetTTL   time.Duration
+	verifyTTL  time.Duration
 	bcryptCost int
 
 	corsOrigins    []string
@@ -43,6 +44,7 @@ type config struct {
 	trustProxy     bool
 	adminEmails    []string
 	resetURL       string
+	verifyURL      string
 	rateLimits     bool
 
 	smtpHost     string
@@ -114,6 +116,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	c.refreshTTL = p.duration("REFRESH_TOKEN_TTL", 168*time.Hour, time.Second)
 	c.reuseGrace = p.duration("REFRESH_REUSE_GRACE", 10*time.Second, 0)
 	c.resetTTL = p.duration("RESET_TOKEN_TTL", 15*time.Minute, time.Second)
+	c.verifyTTL = p.duration("VERIFY_TOKEN_TTL", 24*time.Hour, time.Second)
 	c.bcryptCost = p.integer("BCRYPT_COST", 10, 4, 31)
 	c.corsOrigins = p.list("CORS_ORIGINS", "http://localhost:3000,http://localhost:5173")
 	c.cookieSecure = p.boolean("COOKIE_SECURE", true)
@@ -124,6 +127,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 		c.adminEmails[i] = strings.ToLower(e)
 	}
 	c.resetURL = p.httpURL("RESET_URL", "http://localhost:8080/reset-password")
+	c.verifyURL = p.httpURL("VERIFY_URL", "http://localhost:8080/verify-email")
 	c.rateLimits = p.onOff("RATE_LIMITS", true)
 	c.smtpHost = env("SMTP_HOST")
 	c.smtpPort = p.integer("SMTP_PORT", 587, 1, 65535)

@@ -63,7 +63,7 @@ func importLines(t *testing.T, st store, lines []string) {
 // passwords and refresh tokens issued before the move keep working.
 func TestExportImportRoundTrip(t *testing.T) {
 	mongo := mongotest.Open(t) // skips without MONGO_URI
-	src := startEnv(t, fileStore, nil)
+	src, sink := mailEnv(t, fileStore, nil)
 	alice := src.newClient()
 	var d authDoc
 	alice.do("POST", "/api/auth/signup", map[string]any{
@@ -73,10 +73,19 @@ func TestExportImportRoundTrip(t *testing.T) {
 	src.newClient().refreshBody(d.RefreshToken).want(t, 200).json(t, &rotated)
 	root := src.newClient()
 	root.signup("root", "root@example.com", "password1")
+	// A verified address (and with it the admin role) travels; the
+	// verification token of bob, still unused, does not: one-time tokens
+	// are short-lived and never exported.
+	src.newClient().do("POST", "/api/auth/verify-email", map[string]string{"token": sink.next("root@example.com", "confirm").token(t)}).want(t, 200)
 	root.do("POST", "/api/auth/logout", nil).want(t, 204) // a revoked session travels too
 	src.newClient().signup("bob", "bob@example.com", "password1")
+	sink.next("bob@example.com", "confirm")
 
 	original := exportLines(t, src.app.store)
+	all := strings.Join(original, "\n")
+	if !strings.Contains(all, `"emailVerified":true`) || !strings.Contains(all, `"admin"`) || strings.Contains(all, `"kind":"token"`) {
+		t.Errorf("export = %s\nwant root's emailVerified and admin role, and no one-time token", all)
+	}
 	if n := len(original); n != 1+3+3+1 || !slices.Contains(original, `{"kind":"end","counts":{"session":3,"user":3}}`) {
 		t.Fatalf("export has %d lines, want a header, 3 users, 3 sessions and the end record:\n%s", n, strings.Join(original, "\n"))
 	}

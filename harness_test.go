@@ -50,6 +50,7 @@ type testEnv struct {
 	srv   *httptest.Server
 	clock *clock
 	app   *app
+	logs  *syncBuffer // everything the app logged
 }
 
 // testConfig is the configuration end-to-end tests start from.
@@ -101,21 +102,38 @@ func (e *testEnv) restartEnv(edit func(*config)) *testEnv {
 // serveEnv serves corkboard with cfg on st behind a TLS test server.
 func serveEnv(t *testing.T, cfg config, st store, clk *clock) *testEnv {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := new(syncBuffer)
+	var out io.Writer = logs
 	if testing.Verbose() {
-		log = slog.New(web.RequestIDs(slog.NewTextHandler(tWriter{t}, nil)))
+		out = io.MultiWriter(logs, tWriter{t})
 	}
+	log := slog.New(web.RequestIDs(slog.NewTextHandler(out, nil)))
 	a, err := newApp(cfg, st, clk.Now, log)
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.close(ctx)
+	})
 	srv := httptest.NewUnstartedServer(a.routes())
 	// Clients cut off when a test ends (a flood stopped midway) would
 	// otherwise fill the output with handshake errors.
 	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, srv: srv, clock: clk, app: a}
+	return &testEnv{t: t, srv: srv, clock: clk, app: a, logs: logs}
+}
+
+// waitForLog waits up to 10 s for the app's log to contain s.
+func waitForLog(t *testing.T, e *testEnv, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(e.logs.String(), s); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never mentioned %q:\n%s", s, e.logs.String())
+		}
+	}
 }
 
 // tWriter sends log lines to t.Log.
@@ -262,14 +280,16 @@ func (r *response) wantProblem(t *testing.T, status int, code string) problemDoc
 
 // userDoc is the user object of a response.
 type userDoc struct {
-	ID         string    `json:"id"`
-	Username   string    `json:"username"`
-	Email      string    `json:"email"`
-	FullName   string    `json:"fullName"`
-	Color      string    `json:"color"`
-	Roles      []string  `json:"roles"`
-	PictureURL string    `json:"pictureURL"`
-	CreatedAt  time.Time `json:"createdAt"`
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	// EmailVerified is nil when the answer leaves it out.
+	EmailVerified *bool     `json:"emailVerified"`
+	FullName      string    `json:"fullName"`
+	Color         string    `json:"color"`
+	Roles         []string  `json:"roles"`
+	PictureURL    string    `json:"pictureURL"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 // authDoc is the body of sign-up and login.

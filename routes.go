@@ -34,6 +34,10 @@ func (a *app) routeList() []route {
 		{"GET /api/auth/sessions", authn(a.sessions.Sessions())},
 		{"DELETE /api/auth/sessions/{id}", authn(a.sessions.DeleteSession())},
 		{"POST /api/auth/change-password", authn(a.users.ChangePassword())},
+		{"POST /api/auth/forgot-password", perIP(a.limits.forgot)(a.users.ForgotPassword())},
+		{"POST /api/auth/reset-password", a.users.ResetPassword()},
+		{"POST /api/auth/verify-email", a.users.VerifyEmail()},
+		{"POST /api/auth/resend-verification", authn(a.users.ResendVerification())},
 
 		{"GET /api/users/me", authn(a.users.Me())},
 		{"GET /api/users/{id}", authn(a.users.Get())},

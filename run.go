@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -78,6 +79,7 @@ func transfer(ctx context.Context, cfg config, log *slog.Logger, verb string, mo
 type store interface {
 	user.Store
 	auth.SessionStore
+	auth.TokenStore
 	// Check reports whether the store can serve requests, for /healthz.
 	Check(ctx context.Context) error
 	Close() error
@@ -102,6 +104,8 @@ type app struct {
 	users      *userhttp.Handlers
 	limits     limits
 	sessionSvc *auth.Service // for the sweep of expired sessions
+	userSvc    *user.Service // for the sweep of expired tokens, and shutdown
+	mail       *auth.MailQueue
 }
 
 // limits are the per-client-address request limits of API.md §3, applied
@@ -109,6 +113,7 @@ type app struct {
 type limits struct {
 	signup *auth.Limiter // 20 sign-ups per client IP per hour
 	login  *auth.Limiter // 30 login requests per client IP per minute
+	forgot *auth.Limiter // 5 forgotten-password requests per client IP per 15 minutes
 }
 
 // newApp wires the services over an open store. now is the clock.
@@ -126,10 +131,19 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		RefreshTTL:    cfg.refreshTTL,
 		ReuseGrace:    cfg.reuseGrace,
 	}, st, user.Accounts(st), now, log)
+	mailer, err := newMailer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	mail := auth.NewMailQueue(mailer, log)
 	userSvc := user.NewService(user.Config{
 		AdminEmails: cfg.adminEmails,
 		RateLimits:  cfg.rateLimits,
-	}, st, sessionSvc, passwords, now, log)
+		ResetURL:    cfg.resetURL,
+		VerifyURL:   cfg.verifyURL,
+		ResetTTL:    cfg.resetTTL,
+		VerifyTTL:   cfg.verifyTTL,
+	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail}, now, log)
 
 	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
@@ -144,11 +158,69 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		sessions:   sessionRoutes,
 		users:      userhttp.New(userSvc, sessionRoutes, log),
 		sessionSvc: sessionSvc,
+		userSvc:    userSvc,
+		mail:       mail,
 	}
 	if cfg.rateLimits {
-		a.limits = limits{signup: auth.NewLimiter(20, time.Hour), login: auth.NewLimiter(30, time.Minute)}
+		a.limits = limits{
+			signup: auth.NewLimiter(20, time.Hour),
+			login:  auth.NewLimiter(30, time.Minute),
+			forgot: auth.NewLimiter(5, 15*time.Minute),
+		}
 	}
 	return a, nil
+}
+
+// newMailer returns the SMTP mailer when SMTP_HOST is set, else the
+// development outbox under DATA_DIR/outbox.
+func newMailer(cfg config, log *slog.Logger) (auth.Mailer, error) {
+	if cfg.smtpHost == "" {
+		return auth.NewOutbox(filepath.Join(cfg.dataDir, "outbox"), cfg.emailFrom, log)
+	}
+	return auth.NewSMTPMailer(auth.SMTPConfig{
+		Host:     cfg.smtpHost,
+		Port:     cfg.smtpPort,
+		Username: cfg.smtpUsername,
+		Password: cfg.smtpPassword,
+		From:     cfg.emailFrom,
+	})
+}
+
+// close ends the app's background work within ctx: password reset
+// requests still being looked up, then the mail queue, which delivers what
+// it holds while ctx lasts and logs what it could not.
+func (a *app) close(ctx context.Context) {
+	if err := a.userSvc.Wait(ctx); err != nil {
+		a.log.Warn("password reset requests still in flight at shutdown", "error", err)
+	}
+	if err := a.mail.Close(ctx); err != nil {
+		a.log.Warn("mail queue not drained at shutdown", "error", err)
+	}
+}
+
+// sweepEvery removes expired sessions and one-time tokens now and then
+// every interval, until ctx is done.
+func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for what, sweep := range map[string]func(context.Context) (int, error){
+			"sessions": a.sessionSvc.SweepExpired, "one-time tokens": a.userSvc.SweepTokens,
+		} {
+			n, err := sweep(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				a.log.Warn("sweeping expired "+what+" failed", "error", err)
+			case n > 0:
+				a.log.Info("swept expired "+what, "count", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // storeClock is the wall clock at the precision both stores keep
@@ -194,7 +266,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
-	go a.sessionSvc.SweepEvery(sweepCtx, 10*time.Minute)
+	go a.sweepEvery(sweepCtx, 10*time.Minute)
 
 	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store)
 	errc := make(chan error, 1)
@@ -214,6 +286,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	stopSweep()
+	a.close(shutdownCtx)
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,10 +17,13 @@ import (
 // name over many addresses, past a ceiling only browsers holding such a
 // token may still try; the owner's own devices are never locked out.
 //
-// A token is "userID.nonce.issued.mac": mac is HMAC-SHA256, under a key
-// derived from the refresh secret, of the rest. The token holds no secret
-// of the account and grants nothing by itself: it only lets its holder try
-// a password, under the per-address limit.
+// A token is "userID.version.nonce.issued.mac": mac is HMAC-SHA256, under a
+// key derived from the refresh secret, of the rest. version is the user's
+// credential version when it was issued, so a change or reset of the
+// password ends every device token issued before it: a thief who once
+// logged in with the old password keeps no pass past the ceiling. The token
+// holds no secret of the account and grants nothing by itself: it only lets
+// its holder try a password, under the per-address limit.
 
 // DeviceLifetime is how long a device token is honoured after its issue.
 const DeviceLifetime = 365 * 24 * time.Hour
@@ -32,17 +36,18 @@ func deviceKey(refreshSecret []byte) []byte {
 	return mac.Sum(nil)
 }
 
-// IssueDevice returns a new device token for the user who just logged in.
-func (s *Service) IssueDevice(userID string) string {
+// IssueDevice returns a new device token for the user who just proved the
+// password of credential version version.
+func (s *Service) IssueDevice(userID string, version uint64) string {
 	var nonce [12]byte
 	rand.Read(nonce[:])
-	body := userID + "." + hex.EncodeToString(nonce[:]) + "." + s.now().UTC().Format("20060102")
+	body := userID + "." + strconv.FormatUint(version, 10) + "." + hex.EncodeToString(nonce[:]) + "." + s.now().UTC().Format("20060102")
 	return body + "." + s.deviceMAC(body)
 }
 
-// ValidDevice reports whether token is a device token of userID issued by
-// this service within DeviceLifetime.
-func (s *Service) ValidDevice(token, userID string) bool {
+// ValidDevice reports whether token is a device token of userID, issued by
+// this service within DeviceLifetime under credential version version.
+func (s *Service) ValidDevice(token, userID string, version uint64) bool {
 	if len(token) > 256 || userID == "" {
 		return false
 	}
@@ -55,10 +60,10 @@ func (s *Service) ValidDevice(token, userID string) bool {
 		return false
 	}
 	parts := strings.Split(body, ".")
-	if len(parts) != 3 || parts[0] != userID {
+	if len(parts) != 4 || parts[0] != userID || parts[1] != strconv.FormatUint(version, 10) {
 		return false
 	}
-	issued, err := time.Parse("20060102", parts[2])
+	issued, err := time.Parse("20060102", parts[3])
 	return err == nil && s.now().Sub(issued) < DeviceLifetime
 }
 

@@ -36,6 +36,9 @@ type Passwords struct {
 	cost  int
 	gate  *gate
 	dummy []byte // hash compared against when the user is unknown
+	// pads[c] is a dummy hash at cost c, for every cost below the
+	// configured one: see Check.
+	pads map[int][]byte
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
 	compare func(hash, password []byte) error
 }
@@ -50,10 +53,18 @@ func NewPasswords(cost, parallel int, maxWait time.Duration) (*Passwords, error)
 	if err != nil {
 		return nil, err
 	}
+	// Together these cost about as much as one hash at cost, once, at start.
+	pads := make(map[int][]byte)
+	for c := bcrypt.MinCost; c < cost; c++ {
+		if pads[c], err = bcrypt.GenerateFromPassword([]byte("corkboard padding"), c); err != nil {
+			return nil, err
+		}
+	}
 	return &Passwords{
 		cost:    cost,
 		gate:    newGate(parallel, maxWait),
 		dummy:   dummy,
+		pads:    pads,
 		compare: bcrypt.CompareHashAndPassword,
 	}, nil
 }
@@ -94,12 +105,17 @@ func (p *Passwords) Check(ctx context.Context, key, hash, password string) (bool
 		password = password[:MaxPasswordBytes] // same work, but the answer is no
 	}
 	err = p.compare(target, []byte(password))
-	// A hash made before BCRYPT_COST was raised checks much faster than the
+	// A hash made before BCRYPT_COST was raised checks faster than the
 	// dummy hash, which has the configured cost: without padding, a quick
-	// "no" would say the account exists. Pad with a comparison at the
-	// configured cost; the next successful login rehashes (NeedsRehash).
-	if c, cerr := bcrypt.Cost(target); cerr == nil && c < p.cost {
-		p.compare(p.dummy, []byte(password))
+	// "no" would say the account exists. bcrypt's work doubles with each
+	// cost step, so comparisons at every cost from the hash's up to one
+	// below the configured one add up to what is missing:
+	// 2^c + (2^c + ... + 2^(cost-1)) = 2^cost. The next successful login
+	// rehashes (NeedsRehash), and the padding is no longer needed.
+	if c, cerr := bcrypt.Cost(target); cerr == nil {
+		for ; c < p.cost; c++ {
+			p.compare(p.pads[c], []byte(password))
+		}
 	}
 	return err == nil && hash != "" && !tooLong, nil
 }

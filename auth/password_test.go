@@ -55,9 +55,10 @@ func mustHash(t *testing.T, p *Passwords, pw string) string {
 }
 
 // TestCostChange: after BCRYPT_COST is raised, a hash of the old cost is
-// checked with a padding comparison at the new cost, so a wrong password
-// for an old account takes as long as one for an unknown account, and
-// NeedsRehash says it should be replaced.
+// checked with padding comparisons at every cost from the old one up to
+// one below the new, whose work adds up to one comparison at the new cost,
+// so a wrong password for an old account takes as long as one for an
+// unknown account; and NeedsRehash says it should be replaced.
 func TestCostChange(t *testing.T) {
 	ctx := context.Background()
 	old, err := NewPasswords(4, 1, MaxPasswordWait)
@@ -81,8 +82,8 @@ func TestCostChange(t *testing.T) {
 		costs                []int // of the comparisons made
 	}{
 		{"unknown user", "", "password1", false, []int{6}},
-		{"old cost, wrong password", oldHash, "password2", false, []int{4, 6}},
-		{"old cost, right password", oldHash, "password1", true, []int{4, 6}},
+		{"old cost, wrong password", oldHash, "password2", false, []int{4, 4, 5}},
+		{"old cost, right password", oldHash, "password1", true, []int{4, 4, 5}},
 		{"configured cost", mustHash(t, p, "password1"), "password2", false, []int{6}},
 	}
 	for _, tt := range tests {
@@ -240,13 +241,14 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
-// BenchmarkCheckAfterCostChange compares, at the default cost 10, a failed
-// check for an unknown user (the dummy hash) with one for a user whose hash
-// still has the old cost 4: with the padding they should take the same
-// time; "unpadded" is what the old-cost check costs without it.
+// BenchmarkCheckAfterCostChange compares, at cost 11, a failed check for
+// an unknown user (the dummy hash) with one for a user whose hash still has
+// the old cost 10 (the default before the raise): with the padding they
+// should take the same time; "unpadded" is what the old-cost check costs
+// without it.
 func BenchmarkCheckAfterCostChange(b *testing.B) {
 	ctx := context.Background()
-	old, err := NewPasswords(4, 1, MaxPasswordWait)
+	old, err := NewPasswords(10, 1, MaxPasswordWait)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func BenchmarkCheckAfterCostChange(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := NewPasswords(10, 1, MaxPasswordWait)
+	p, err := NewPasswords(11, 1, MaxPasswordWait)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -305,10 +305,11 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 	return err
 }
 
-// RevokeOtherSessions ends every session of the user but keep (after a
-// password change, say), returning how many it ended.
-func (s *Service) RevokeOtherSessions(ctx context.Context, userID, keep string) (int, error) {
-	return s.sessions.RevokeUserSessions(ctx, userID, keep, s.now().UTC())
+// SetRoles copies a user's new roles into the snapshot every session of
+// theirs keeps for the access tokens' roles claim (authorization always
+// reads the stored user).
+func (s *Service) SetRoles(ctx context.Context, userID string, roles []string) error {
+	return s.sessions.SetSessionRoles(ctx, userID, roles)
 }
 
 // SweepExpired deletes the sessions that have expired and returns how many.

@@ -225,6 +225,22 @@ func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
 	})
 }
 
+// SetEmailVerified implements user.Store.
+func (s *Store) SetEmailVerified(ctx context.Context, id string, now time.Time) error {
+	return s.update(ctx, func(st *state) ([]change, error) {
+		u, ok := st.users.byID[id]
+		switch {
+		case !ok:
+			return nil, user.ErrNotFound
+		case u.EmailVerified:
+			return nil, nil
+		}
+		u.EmailVerified = true
+		u.UpdatedAt = utc(now)
+		return []change{putUser(u)}, nil
+	})
+}
+
 // SetRoles implements user.Store.
 func (s *Store) SetRoles(ctx context.Context, id string, roles []string, now time.Time) error {
 	roles = slices.Clone(roles)

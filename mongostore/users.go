@@ -28,9 +28,10 @@ type userDoc struct {
 	// server that speaks MongoDB.
 	UsernameKey string `bson:"usernameKey"`
 	// Email is lower-cased, so its unique index is case-insensitive.
-	Email    string `bson:"email"`
-	FullName string `bson:"fullName"`
-	Color    string `bson:"color"`
+	Email         string `bson:"email"`
+	EmailVerified bool   `bson:"emailVerified,omitempty"`
+	FullName      string `bson:"fullName"`
+	Color         string `bson:"color"`
 	// Roles is always an array, never null, so queries on it behave.
 	Roles []string `bson:"roles"`
 	// PictureID names a stored file (a GridFS file id); absent when there is
@@ -52,16 +53,17 @@ func toUserDoc(u user.User) (userDoc, error) {
 		return userDoc{}, fmt.Errorf("user id %q is not a 24-hex id", u.ID)
 	}
 	d := userDoc{
-		ID:           id,
-		Username:     u.Username,
-		UsernameKey:  usernameKey(u.Username),
-		Email:        emailKey(u.Email),
-		FullName:     u.FullName,
-		Color:        u.Color,
-		Roles:        cloneRoles(u.Roles),
-		PasswordHash: u.PasswordHash,
-		CreatedAt:    u.CreatedAt,
-		UpdatedAt:    u.UpdatedAt,
+		ID:            id,
+		Username:      u.Username,
+		UsernameKey:   usernameKey(u.Username),
+		Email:         emailKey(u.Email),
+		EmailVerified: u.EmailVerified,
+		FullName:      u.FullName,
+		Color:         u.Color,
+		Roles:         cloneRoles(u.Roles),
+		PasswordHash:  u.PasswordHash,
+		CreatedAt:     u.CreatedAt,
+		UpdatedAt:     u.UpdatedAt,
 	}
 	if u.CredentialVersion > math.MaxInt64 {
 		return userDoc{}, fmt.Errorf("credential version %d does not fit in a BSON int64", u.CredentialVersion)
@@ -84,6 +86,7 @@ func (d userDoc) toUser() user.User {
 		ID:                d.ID.Hex(),
 		Username:          d.Username,
 		Email:             d.Email,
+		EmailVerified:     d.EmailVerified,
 		FullName:          d.FullName,
 		Color:             d.Color,
 		Roles:             d.Roles,
@@ -367,6 +370,29 @@ func (s *Store) CreateAccount(ctx context.Context, u user.User, first auth.Sessi
 		return errors.Join(err, s.fail("create account: undo user", derr))
 	}
 	return err
+}
+
+// SetEmailVerified marks the user's address verified, or fails with
+// user.ErrNotFound. Verifying twice keeps the first UpdatedAt.
+func (s *Store) SetEmailVerified(ctx context.Context, id string, now time.Time) error {
+	oid, ok := parseID(id)
+	if !ok {
+		return user.ErrNotFound
+	}
+	ctx, done, err := s.beginUpdate(ctx, "verify email")
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "emailVerified", Value: bson.D{{Key: "$ne", Value: true}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "emailVerified", Value: true}, {Key: "updatedAt", Value: now}}}})
+	if err != nil {
+		return s.fail("verify email", err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	return s.missingOr(ctx, "verify email", oid, nil)
 }
 
 // SetRoles replaces the user's roles and sets UpdatedAt to now, or fails

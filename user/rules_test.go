@@ -43,7 +43,16 @@ func newFixture(t *testing.T, cfg user.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{users: user.NewService(cfg, st, sessions, passwords, now, log), sessions: sessions, store: st}
+	outbox, err := auth.NewOutbox(t.TempDir(), "corkboard <no-reply@example.com>", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail := auth.NewMailQueue(outbox, log)
+	t.Cleanup(func() { mail.Close(context.Background()) })
+	cfg.ResetURL, cfg.VerifyURL = "http://localhost:8080/reset-password", "http://localhost:8080/verify-email"
+	cfg.ResetTTL, cfg.VerifyTTL = 15*time.Minute, 24*time.Hour
+	deps := user.Deps{Store: st, Tokens: st, Sessions: sessions, Passwords: passwords, Mail: mail}
+	return &fixture{users: user.NewService(cfg, deps, now, log), sessions: sessions, store: st}
 }
 
 func (f *fixture) signup(t *testing.T, name, email, password string) (user.User, auth.Tokens) {
@@ -86,8 +95,24 @@ func TestSignupRules(t *testing.T) {
 		t.Errorf("Signup(same username) = %v, want ErrUsernameTaken", err)
 	}
 	root, _ := f.signup(t, "root", "root@example.com", "password1")
-	if !root.HasRole(auth.RoleAdmin) {
-		t.Errorf("Signup(an ADMIN_EMAILS address) roles = %v, want admin", root.Roles)
+	if root.HasRole(auth.RoleAdmin) {
+		t.Errorf("Signup(an ADMIN_EMAILS address) roles = %v, want no admin before the address is verified", root.Roles)
+	}
+	// At start-up, only a verified listed address gets the role.
+	if err := user.EnsureAdmins(ctx, f.store, f.store, []string{"root@example.com"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.store.UserByID(ctx, root.ID); u.HasRole(auth.RoleAdmin) {
+		t.Error("EnsureAdmins gave the admin role to an unverified address")
+	}
+	if err := f.store.SetEmailVerified(ctx, root.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := user.EnsureAdmins(ctx, f.store, f.store, []string{"root@example.com"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.store.UserByID(ctx, root.ID); !u.HasRole(auth.RoleAdmin) {
+		t.Error("EnsureAdmins did not give the admin role to a verified listed address")
 	}
 }
 
@@ -151,9 +176,13 @@ func TestChangePasswordRules(t *testing.T) {
 	if _, err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "wrong-password", New: "password2"}); !errors.Is(err, user.ErrBadCredentials) {
 		t.Errorf("ChangePassword(wrong current) = %v, want ErrBadCredentials", err)
 	}
-	fresh, err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "password1", New: "password2"})
+	changed, err := f.users.ChangePassword(ctx, p, user.ChangePasswordInput{Current: "password1", New: "password2"})
 	if err != nil {
 		t.Fatalf("ChangePassword = %v", err)
+	}
+	fresh := changed.Tokens
+	if f.sessions.ValidDevice(l2.Device, l2.User.ID, 1) || !f.sessions.ValidDevice(changed.Device, l2.User.ID, 1) {
+		t.Error("after a change of password, the old device token still passes, or the new one does not")
 	}
 	// Every older session is dead, the calling one included; the fresh
 	// one works.
@@ -236,7 +265,7 @@ func TestStrangerCannotLockOutOwner(t *testing.T) {
 
 	// The owner's laptop logs in once and keeps its device token.
 	laptop, err := from("192.0.2.1", "password1")
-	if err != nil || !f.sessions.ValidDevice(laptop.Device, alice.ID) {
+	if err != nil || !f.sessions.ValidDevice(laptop.Device, alice.ID, 0) {
 		t.Fatalf("first login = %v, device %q; want a device token of alice", err, laptop.Device)
 	}
 
@@ -277,5 +306,22 @@ func TestStrangerCannotLockOutOwner(t *testing.T) {
 	}
 	if _, err := from("203.0.113.100", "password1", "garbage", laptop.Device); err != nil {
 		t.Errorf("login past the ceiling with alice's device token = %v, want success", err)
+	}
+}
+
+// TestLoginOverLongName: a name no account can have is refused without
+// becoming a limiter key, so megabyte names cannot fill memory.
+func TestLoginOverLongName(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{RateLimits: true})
+	for _, in := range []user.LoginInput{
+		{Email: strings.Repeat("a", 1<<20) + "@example.com", Password: "password1"},
+		{Username: strings.Repeat("b", 33), Password: "password1"},
+	} {
+		for range 12 { // past the failure limit, were it counted
+			if _, err := f.users.Login(ctx, in); !errors.Is(err, user.ErrBadCredentials) {
+				t.Fatalf("Login(over-long name) = %v, want ErrBadCredentials", err)
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"corkboard/auth"
@@ -15,10 +16,27 @@ import (
 
 // Config is what the account service needs from the configuration.
 type Config struct {
-	// AdminEmails (normalized) hold the admin role from sign-up on.
+	// AdminEmails (normalized) hold the admin role once the address is
+	// verified, never before.
 	AdminEmails []string
-	// RateLimits turns the failed-login limit on (API.md §3).
+	// RateLimits turns the limits of API.md §3 on.
 	RateLimits bool
+	// ResetURL and VerifyURL are the pages the mailed links point at; the
+	// token is added as ?token=. They come from configuration only, never
+	// from a request.
+	ResetURL, VerifyURL string
+	// ResetTTL and VerifyTTL are how long a mailed token stays valid.
+	ResetTTL, VerifyTTL time.Duration
+}
+
+// Deps are what the account service works with.
+type Deps struct {
+	Store     Store
+	Tokens    auth.TokenStore
+	Sessions  *auth.Service
+	Passwords *auth.Passwords
+	// Mail takes messages to deliver in the background (auth.MailQueue).
+	Mail interface{ Enqueue(auth.Message) bool }
 }
 
 // Service holds the account rules: sign-up, login, change of password and
@@ -28,10 +46,17 @@ type Config struct {
 type Service struct {
 	cfg       Config
 	store     Store
+	tokens    auth.TokenStore
 	sessions  *auth.Service
 	passwords *auth.Passwords
+	mail      interface{ Enqueue(auth.Message) bool }
 	now       func() time.Time
 	log       *slog.Logger
+
+	// background runs the work of a forgotten-password request after the
+	// answer went out; slots bounds how much of it may be in flight.
+	background sync.WaitGroup
+	slots      chan struct{}
 
 	// Limits of API.md §3; nil limiters when limits are off.
 	failuresPerNameIP auth.RateLimiter // 10 failed logins per name tried and client address per 15 minutes
@@ -39,14 +64,22 @@ type Service struct {
 	changeFailures    auth.RateLimiter // 10 wrong current passwords per account per 15 minutes
 	changePerUser     auth.RateLimiter // 10 password changes per account per 15 minutes, successes included
 	changePerIP       auth.RateLimiter // 30 password changes per client address per 15 minutes, successes included
+	resetFailures     auth.RateLimiter // 10 wrong reset tokens per client address per 15 minutes
+	resendPerUser     auth.RateLimiter // 5 verification mails per account per hour
 }
 
 // NewService returns the account Service.
-func NewService(cfg Config, store Store, sessions *auth.Service, passwords *auth.Passwords, now func() time.Time, log *slog.Logger) *Service {
-	s := &Service{cfg: cfg, store: store, sessions: sessions, passwords: passwords, now: now, log: log}
+func NewService(cfg Config, deps Deps, now func() time.Time, log *slog.Logger) *Service {
+	s := &Service{
+		cfg: cfg, store: deps.Store, tokens: deps.Tokens, sessions: deps.Sessions, passwords: deps.Passwords, mail: deps.Mail,
+		now: now, log: log, slots: make(chan struct{}, 64),
+	}
 	var off *auth.Limiter // a nil Limiter allows everything
 	s.failuresPerNameIP, s.failuresPerName, s.changeFailures, s.changePerUser, s.changePerIP = off, off, off, off, off
+	s.resetFailures, s.resendPerUser = off, off
 	if cfg.RateLimits {
+		s.resetFailures = auth.NewLimiter(10, 15*time.Minute)
+		s.resendPerUser = auth.NewLimiter(5, time.Hour)
 		s.failuresPerNameIP = auth.NewLimiter(10, 15*time.Minute)
 		s.failuresPerName = auth.NewLimiter(100, 15*time.Minute)
 		s.changeFailures = auth.NewLimiter(10, 15*time.Minute)
@@ -158,10 +191,9 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens
 		return User{}, auth.Tokens{}, err
 	}
 	now := s.now().UTC()
+	// Never admin at sign-up, even for an ADMIN_EMAILS address: whoever
+	// signs up first with it must first prove the address is theirs.
 	roles := []string{auth.RoleUser}
-	if slices.Contains(s.cfg.AdminEmails, in.Email) {
-		roles = append(roles, auth.RoleAdmin)
-	}
 	u := User{
 		ID:           objectid.New(now),
 		Username:     in.Username,
@@ -179,6 +211,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens
 	if err := s.store.CreateAccount(ctx, u, sess); err != nil {
 		return User{}, auth.Tokens{}, err
 	}
+	s.sendVerification(ctx, u)
 	return u, t, nil
 }
 
@@ -235,6 +268,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	if err := invalid(errs); err != nil {
 		return Login{}, err
 	}
+	// A name no account can have is wrong at once: it never becomes a
+	// limiter key (a stranger could fill memory with megabyte names), and
+	// answering it fast tells nothing about any account.
+	if len(in.Email) > maxEmail+8 || len(in.Username) > maxUsername {
+		return Login{}, ErrBadCredentials
+	}
 
 	var u User
 	var err error
@@ -261,7 +300,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	if err := s.failuresPerNameIP.Take(perNameIP, now); err != nil {
 		return Login{}, err
 	}
-	if err := s.failuresPerName.Take(name, now); err != nil && !s.holdsDevice(in.Devices, u.ID) {
+	if err := s.failuresPerName.Take(name, now); err != nil && !s.holdsDevice(in.Devices, u) {
 		s.failuresPerNameIP.Undo(perNameIP)
 		return Login{}, err
 	}
@@ -290,14 +329,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	if err != nil {
 		return Login{}, err
 	}
-	return Login{User: u, Tokens: t, Device: s.sessions.IssueDevice(u.ID)}, nil
+	return Login{User: u, Tokens: t, Device: s.sessions.IssueDevice(u.ID, u.CredentialVersion)}, nil
 }
 
-// holdsDevice reports whether one of devices is a device token of the
-// account userID.
-func (s *Service) holdsDevice(devices []string, userID string) bool {
+// holdsDevice reports whether one of devices is a device token of u,
+// issued under its current password.
+func (s *Service) holdsDevice(devices []string, u User) bool {
 	for _, d := range devices {
-		if s.sessions.ValidDevice(d, userID) {
+		if s.sessions.ValidDevice(d, u.ID, u.CredentialVersion) {
 			return true
 		}
 	}
@@ -381,7 +420,7 @@ type ChangePasswordInput struct {
 // successes included: each one costs two bcrypt computations. It fails with
 // a *ValidationError, ErrBadCredentials, a *auth.RateLimitError or
 // auth.ErrBusy.
-func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in ChangePasswordInput) (auth.Tokens, error) {
+func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in ChangePasswordInput) (Login, error) {
 	errs := make(map[string]string)
 	if in.Current == "" {
 		errs["currentPassword"] = "is required"
@@ -390,48 +429,55 @@ func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in Chang
 		errs["newPassword"] = msg
 	}
 	if err := invalid(errs); err != nil {
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
 	u, err := Me(p)
 	if err != nil {
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
 	now := s.now().UTC()
 	if err := s.changePerUser.Take(u.ID, now); err != nil {
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
 	if err := s.changePerIP.Take(in.Client.IP, now); err != nil {
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
 	// A stolen access token must not become a way to guess the password:
 	// failures count against a limit of their own, per account.
 	if err := s.checkPassword(ctx, u.ID, in.Client.IP, u.PasswordHash, in.Current); err != nil {
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
 	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.New)
 	if err != nil {
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
 	switch err := s.store.SetPassword(ctx, u.ID, hash, u.CredentialVersion, now); {
 	case errors.Is(err, ErrPasswordChanged):
-		return auth.Tokens{}, ErrBadCredentials // the password checked is no longer the current one
+		return Login{}, ErrBadCredentials // the password checked is no longer the current one
 	case err != nil:
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
 	// Sessions of the old version are dead already (Authenticate and
 	// Refresh compare versions); revoking them also takes them off the
 	// session list.
 	if err := s.sessions.LogoutAll(ctx, u.ID); err != nil {
-		return auth.Tokens{}, err
+		return Login{}, err
 	}
-	return s.sessions.StartSession(ctx, auth.SessionRequest{
+	t, err := s.sessions.StartSession(ctx, auth.SessionRequest{
 		UserID: u.ID, Roles: u.Roles, CredentialVersion: u.CredentialVersion + 1, Client: in.Client,
 	})
+	if err != nil {
+		return Login{}, err
+	}
+	// The device cookies of the old password died with it; this device
+	// proved the new one.
+	return Login{User: u, Tokens: t, Device: s.sessions.IssueDevice(u.ID, u.CredentialVersion+1)}, nil
 }
 
-// EnsureAdmins gives the admin role to every existing user whose email is
-// in emails (ADMIN_EMAILS), at start-up. Users who sign up later get it at
-// sign-up. It never takes the role away.
+// EnsureAdmins gives the admin role, at start-up, to every existing user
+// whose email is in emails (ADMIN_EMAILS) and verified. Users who verify
+// later get it then. It never takes the role away, and never gives it to an
+// unverified address: whoever signed up first with it may not own it.
 func EnsureAdmins(ctx context.Context, users Store, sessions auth.SessionStore, emails []string, now time.Time) error {
 	for _, email := range emails {
 		u, err := users.UserByEmail(ctx, email)
@@ -441,7 +487,7 @@ func EnsureAdmins(ctx context.Context, users Store, sessions auth.SessionStore, 
 		if err != nil {
 			return err
 		}
-		if u.HasRole(auth.RoleAdmin) {
+		if u.HasRole(auth.RoleAdmin) || !u.EmailVerified {
 			continue
 		}
 		roles := append(slices.Clone(u.Roles), auth.RoleAdmin)

@@ -21,12 +21,15 @@ type User struct {
 	// Username is kept as the user typed it; uniqueness ignores case.
 	Username string `json:"username"`
 	// Email is stored trimmed and lower-cased.
-	Email        string   `json:"email"`
-	FullName     string   `json:"fullName"`
-	Color        string   `json:"color"`
-	Roles        []string `json:"roles"`
-	PictureID    string   `json:"pictureId,omitempty"`
-	PasswordHash string   `json:"passwordHash"`
+	Email string `json:"email"`
+	// EmailVerified is set once the user proved the address is theirs
+	// (the verification link, or a password reset through it).
+	EmailVerified bool     `json:"emailVerified,omitempty"`
+	FullName      string   `json:"fullName"`
+	Color         string   `json:"color"`
+	Roles         []string `json:"roles"`
+	PictureID     string   `json:"pictureId,omitempty"`
+	PasswordHash  string   `json:"passwordHash"`
 	// CredentialVersion counts changes of password. Every change bumps it
 	// with a compare-and-swap, and a session made under an older version
 	// is dead (auth.Session.CredentialVersion).
@@ -92,6 +95,11 @@ type Store interface {
 	// changed meanwhile) it changes nothing and returns nil; ErrNotFound
 	// when there is no such user.
 	RehashPassword(ctx context.Context, id, old, new string) error
+
+	// SetEmailVerified marks the user's address verified and sets
+	// UpdatedAt to now (if it was not verified yet), or fails with
+	// ErrNotFound.
+	SetEmailVerified(ctx context.Context, id string, now time.Time) error
 
 	// SetRoles replaces the user's roles and sets UpdatedAt to now, or
 	// fails with ErrNotFound.

@@ -9,14 +9,16 @@ import (
 // View is a user as the API shows it. Email and roles are shown only to the
 // user themself and to admins; the password hash never leaves the store.
 type View struct {
-	ID         string    `json:"id"`
-	Username   string    `json:"username"`
-	Email      string    `json:"email,omitempty"`
-	FullName   string    `json:"fullName"`
-	Color      string    `json:"color"`
-	Roles      []string  `json:"roles,omitempty"`
-	PictureURL string    `json:"pictureURL"`
-	CreatedAt  time.Time `json:"createdAt"`
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Email    string `json:"email,omitempty"`
+	// EmailVerified is shown with the email, to the user and to admins.
+	EmailVerified *bool     `json:"emailVerified,omitempty"`
+	FullName      string    `json:"fullName"`
+	Color         string    `json:"color"`
+	Roles         []string  `json:"roles,omitempty"`
+	PictureURL    string    `json:"pictureURL"`
+	CreatedAt     time.Time `json:"createdAt"`
 }
 
 // ViewFor returns u as seen by the caller with the given id and roles.
@@ -33,6 +35,7 @@ func ViewFor(u User, callerID string, callerRoles []string) View {
 	}
 	if callerID == u.ID || auth.HasRole(callerRoles, auth.RoleAdmin) {
 		v.Email = u.Email
+		v.EmailVerified = &u.EmailVerified
 		v.Roles = u.Roles
 	}
 	return v

@@ -43,7 +43,7 @@ func decodeStrict(body []byte, dst any) error {
 	// encoding/json turns invalid UTF-8 into U+FFFD without a word, so two
 	// different byte strings (two passwords, say) would decode alike.
 	// Nothing is ever stored or compared after such a replacement.
-	if !utf8.Valid(body) {
+	if !utf8.Valid(body) || hasLoneSurrogate(body) {
 		return invalidUTF8(body)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -74,7 +74,7 @@ func invalidUTF8(body []byte) *Problem {
 				errs = nil
 				break
 			}
-			if !utf8.Valid(raw) {
+			if !utf8.Valid(raw) || hasLoneSurrogate(raw) {
 				errs[name] = "must be valid UTF-8"
 			}
 		}
@@ -83,6 +83,67 @@ func invalidUTF8(body []byte) *Problem {
 		}
 	}
 	return NewProblem(http.StatusBadRequest, "malformed_json", "The request body is not valid UTF-8.")
+}
+
+// hasLoneSurrogate reports whether the JSON text data holds a \u escape of
+// a UTF-16 surrogate that is not part of a valid pair ("\ud800"): such an
+// escape is valid ASCII, but stands for no character, and encoding/json
+// would turn it into U+FFFD as silently as an invalid byte.
+func hasLoneSurrogate(data []byte) bool {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(data):
+			if data[i+1] != 'u' {
+				i++ // an escaped character, quote or backslash included
+				continue
+			}
+			r, ok := hex4(data[i+2:])
+			if !ok {
+				return false // malformed: the decoder says so
+			}
+			i += 5
+			switch {
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return true // a low surrogate with no high one before it
+			case r >= 0xD800 && r <= 0xDBFF:
+				low, ok := uint16(0), false
+				if i+2 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+					low, ok = hex4(data[i+3:])
+				}
+				if !ok || low < 0xDC00 || low > 0xDFFF {
+					return true
+				}
+				i += 6
+			}
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits at the start of b.
+func hex4(b []byte) (uint16, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r uint16
+	for _, c := range b[:4] {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | uint16(d)
+	}
+	return r, true
 }
 
 func decodeProblem(err error) *Problem {

@@ -46,6 +46,11 @@ func TestDecodeJSON(t *testing.T) {
 		{"invalid UTF-8 in a nested value", "{\"tags\":[\"ok\",\"\xc3\x28\"]}", "application/json", 422, "tags"},
 		{"invalid UTF-8 in a key", "{\"na\xffme\":\"a\"}", "application/json", 400, ""},
 		{"invalid UTF-8 outside an object", "\"\xff\"", "application/json", 400, ""},
+		{"lone high surrogate escape", `{"name":"\ud800password"}`, "application/json", 422, "name"},
+		{"lone low surrogate escape", `{"name":"x\udc00"}`, "application/json", 422, "name"},
+		{"reversed surrogate pair", `{"name":"\udc00\ud800"}`, "application/json", 422, "name"},
+		{"valid surrogate pair", `{"name":"\ud83d\ude00"}`, "application/json", 0, ""},
+		{"escaped backslash then u", `{"name":"\\ud800"}`, "application/json", 0, ""},
 		{"too large", `{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, "application/json", 413, ""},
 	}
 	for _, tt := range tests {

@@ -79,6 +79,8 @@ func newSession(userID string, created time.Time) auth.Session {
 		ExpiresAt:  created.Add(sessionTTL),
 		UserAgent:  "Mozilla/5.0 (authtest)",
 		IP:         "192.0.2.10",
+		// Not zero, so that a store that drops the field fails the suite.
+		CredentialVersion: 3,
 	}
 }
 
@@ -128,6 +130,7 @@ func diffSession(got, want auth.Session) string {
 	field("RevokedAt", got.RevokedAt.Equal(want.RevokedAt), got.RevokedAt, want.RevokedAt)
 	field("UserAgent", got.UserAgent == want.UserAgent, got.UserAgent, want.UserAgent)
 	field("IP", got.IP == want.IP, got.IP, want.IP)
+	field("CredentialVersion", got.CredentialVersion == want.CredentialVersion, got.CredentialVersion, want.CredentialVersion)
 	return b.String()
 }
 

@@ -173,13 +173,14 @@ func (h *Handlers) ChangePassword() http.Handler {
 		}
 		p, _ := auth.PrincipalFrom(r.Context())
 		in := user.ChangePasswordInput{Current: req.CurrentPassword, New: req.NewPassword, Client: h.sessions.Client(r)}
-		t, err := h.svc.ChangePassword(r.Context(), p, in)
+		l, err := h.svc.ChangePassword(r.Context(), p, in)
 		if err != nil {
 			return err
 		}
-		h.sessions.SetRefreshCookie(w, t)
+		h.sessions.SetRefreshCookie(w, l.Tokens)
+		h.sessions.SetDeviceCookie(w, l.User.ID, l.Device)
 		w.Header().Set("Cache-Control", "no-store")
-		web.WriteJSON(w, http.StatusOK, authhttp.TokenResponse(t, req.ReturnRefreshToken))
+		web.WriteJSON(w, http.StatusOK, authhttp.TokenResponse(l.Tokens, req.ReturnRefreshToken))
 		return nil
 	})
 }

@@ -15,6 +15,11 @@ var (
 	errUsernameTaken = web.NewProblem(http.StatusConflict, "username_taken", "This username is taken.")
 	errBadLogin      = web.Unauthorized("invalid_credentials", "The login or password is wrong.", "")
 	errNotFound      = web.NewProblem(http.StatusNotFound, "not_found", "There is no such user.")
+	errResetToken    = web.NewProblem(http.StatusBadRequest, "invalid_reset_token",
+		"This password reset link is invalid, expired, already used or replaced by a newer one; ask for a new one.")
+	errVerifyToken = web.NewProblem(http.StatusBadRequest, "invalid_verification_token",
+		"This verification link is invalid, expired or already used; ask for a new one.")
+	errAlreadyVerified = web.NewProblem(http.StatusConflict, "already_verified", "Your address is verified already.")
 )
 
 // Problem returns the problem a client gets for err: user's errors here,
@@ -30,6 +35,12 @@ func Problem(err error) *web.Problem {
 		return errBadLogin
 	case errors.Is(err, user.ErrNotFound):
 		return errNotFound
+	case errors.Is(err, user.ErrInvalidResetToken):
+		return errResetToken
+	case errors.Is(err, user.ErrInvalidVerificationToken):
+		return errVerifyToken
+	case errors.Is(err, user.ErrAlreadyVerified):
+		return errAlreadyVerified
 	case errors.As(err, &invalid):
 		return web.Invalid(invalid.Fields)
 	}

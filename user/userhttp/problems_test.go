@@ -22,6 +22,9 @@ func TestProblem(t *testing.T) {
 		{user.ErrBadCredentials, 401, "invalid_credentials"},
 		{user.ErrNotFound, 404, "not_found"},
 		{&user.ValidationError{Fields: map[string]string{"email": "is required"}}, 422, "validation_failed"},
+		{user.ErrInvalidResetToken, 400, "invalid_reset_token"},
+		{user.ErrInvalidVerificationToken, 400, "invalid_verification_token"},
+		{user.ErrAlreadyVerified, 409, "already_verified"},
 		{auth.ErrBusy, 503, "busy"},
 		{&auth.RateLimitError{}, 429, "rate_limited"},
 	}

@@ -36,6 +36,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"SetPassword", testSetPassword},
 		{"ConcurrentSetPassword", testConcurrentSetPassword},
 		{"RehashPassword", testRehashPassword},
+		{"SetEmailVerified", testSetEmailVerified},
 		{"CreateAccount", testCreateAccount},
 		{"ConcurrentCreateAccount", testConcurrentCreateAccount},
 		{"SetRoles", testSetRoles},
@@ -128,7 +129,9 @@ func diffUser(got, want user.User) string {
 	field("Color", got.Color == want.Color, got.Color, want.Color)
 	field("Roles", slices.Equal(got.Roles, want.Roles), got.Roles, want.Roles)
 	field("PictureID", got.PictureID == want.PictureID, got.PictureID, want.PictureID)
+	field("EmailVerified", got.EmailVerified == want.EmailVerified, got.EmailVerified, want.EmailVerified)
 	field("PasswordHash", got.PasswordHash == want.PasswordHash, got.PasswordHash, want.PasswordHash)
+	field("CredentialVersion", got.CredentialVersion == want.CredentialVersion, got.CredentialVersion, want.CredentialVersion)
 	field("CreatedAt", got.CreatedAt.Equal(want.CreatedAt), got.CreatedAt, want.CreatedAt)
 	field("UpdatedAt", got.UpdatedAt.Equal(want.UpdatedAt), got.UpdatedAt, want.UpdatedAt)
 	return b.String()
@@ -151,6 +154,8 @@ func testCreateAndReadBack(t *testing.T, s user.Store) {
 	now := baseTime()
 	alice := newUser("alice", now)
 	alice.Roles = []string{"user", "moderator"}
+	alice.EmailVerified = true
+	alice.CredentialVersion = 7
 	bob := newUser("bob", now.Add(time.Second))
 	bob.PictureID = "" // optional fields round-trip empty too
 	bob.FullName = ""
@@ -340,6 +345,23 @@ func testRehashPassword(t *testing.T, s user.Store) {
 	checkStored(t, s, alice)
 	id := objectid.New(baseTime())
 	wantErr(t, "RehashPassword of an unknown user", s.RehashPassword(ctx, id, old, rehashed), user.ErrNotFound)
+}
+
+func testSetEmailVerified(t *testing.T, s user.Store) {
+	ctx := context.Background()
+	alice := newUser("alice", baseTime())
+	mustCreate(t, s, alice)
+	later := ms(baseTime().Add(time.Hour))
+	if err := s.SetEmailVerified(ctx, alice.ID, later); err != nil {
+		t.Fatalf("SetEmailVerified = %v", err)
+	}
+	alice.EmailVerified, alice.UpdatedAt = true, later
+	checkStored(t, s, alice)
+	if err := s.SetEmailVerified(ctx, alice.ID, later.Add(time.Hour)); err != nil {
+		t.Errorf("SetEmailVerified again = %v, want nil", err)
+	}
+	checkStored(t, s, alice) // the first time is kept
+	wantErr(t, "SetEmailVerified of an unknown user", s.SetEmailVerified(ctx, objectid.New(baseTime()), later), user.ErrNotFound)
 }
 
 // newSession returns a first session for u.

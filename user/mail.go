@@ -1,0 +1,273 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"corkboard/auth"
+)
+
+// The mail flows: address verification and password recovery. Each mails
+// a one-time token (auth.NewOneTimeToken: random, stored only as a hash,
+// single use, superseded by a newer one) as a link built from
+// configuration, never from a request's headers.
+
+// Errors of the mail flows.
+var (
+	// ErrInvalidResetToken: the reset token is malformed, unknown, expired,
+	// used or superseded.
+	ErrInvalidResetToken = errors.New("invalid reset token")
+	// ErrInvalidVerificationToken: likewise, for a verification token.
+	ErrInvalidVerificationToken = errors.New("invalid verification token")
+	// ErrAlreadyVerified: the address is verified already.
+	ErrAlreadyVerified = errors.New("email already verified")
+)
+
+// link returns base with ?token= added.
+func link(base, token string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base // configuration checked it at start
+	}
+	q := u.Query()
+	q.Set("token", token)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// sendVerification mails u a new verification link, superseding any older
+// one. A failure is logged, not returned: the account exists either way,
+// and the user can ask for another mail.
+func (s *Service) sendVerification(ctx context.Context, u User) {
+	token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeVerify, s.now().UTC(), s.cfg.VerifyTTL)
+	if err := s.tokens.PutToken(ctx, rec); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "storing a verification token failed; the user may ask for another mail",
+			slog.String("user_id", u.ID), slog.String("error", err.Error()))
+		return
+	}
+	s.send(ctx, auth.VerifyEmailMail(u.Email, u.Username, link(s.cfg.VerifyURL, token), s.cfg.VerifyTTL))
+}
+
+// send hands m to the mail queue, logging (without its link) when the queue
+// is full.
+func (s *Service) send(ctx context.Context, m auth.Message) {
+	if !s.mail.Enqueue(m) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "mail queue full; message dropped",
+			slog.String("to", m.To), slog.String("subject", m.Subject))
+	}
+}
+
+// VerifyEmail marks an address verified with the token mailed to it, and
+// returns the user, who holds the admin role now if the address is listed
+// in ADMIN_EMAILS. It fails with ErrInvalidVerificationToken.
+func (s *Service) VerifyEmail(ctx context.Context, token string) (User, error) {
+	if !auth.WellFormedOneTimeToken(token) {
+		return User{}, ErrInvalidVerificationToken
+	}
+	now := s.now().UTC()
+	rec, err := s.tokens.TakeToken(ctx, auth.OneTimeTokenID(token), auth.PurposeVerify, now)
+	switch {
+	case errors.Is(err, auth.ErrTokenNotFound):
+		return User{}, ErrInvalidVerificationToken
+	case err != nil:
+		return User{}, err
+	}
+	if err := s.store.SetEmailVerified(ctx, rec.UserID, now); errors.Is(err, ErrNotFound) {
+		return User{}, ErrInvalidVerificationToken // the account was deleted since
+	} else if err != nil {
+		return User{}, err
+	}
+	return s.verified(ctx, rec.UserID)
+}
+
+// verified reads back a user whose address was just verified, granting the
+// admin role first when the address is listed in ADMIN_EMAILS.
+func (s *Service) verified(ctx context.Context, id string) (User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if !slices.Contains(s.cfg.AdminEmails, u.Email) || u.HasRole(auth.RoleAdmin) {
+		return u, nil
+	}
+	u.Roles = append(slices.Clone(u.Roles), auth.RoleAdmin)
+	if err := s.store.SetRoles(ctx, u.ID, u.Roles, s.now().UTC()); err != nil {
+		return User{}, err
+	}
+	if err := s.sessions.SetRoles(ctx, u.ID, u.Roles); err != nil {
+		return User{}, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "admin role granted to a verified ADMIN_EMAILS address", slog.String("user_id", u.ID))
+	return u, nil
+}
+
+// ResendVerification mails the caller a new verification link. It fails
+// with ErrAlreadyVerified, or a *auth.RateLimitError past 5 an hour.
+func (s *Service) ResendVerification(ctx context.Context, p auth.Principal) error {
+	u, err := s.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
+	if u.EmailVerified {
+		return ErrAlreadyVerified
+	}
+	if err := s.resendPerUser.Take(u.ID, s.now().UTC()); err != nil {
+		return err
+	}
+	s.sendVerification(ctx, u)
+	return nil
+}
+
+// RequestPasswordReset starts the forgotten-password flow for email and
+// returns at once, before anything is looked up: the caller answers alike,
+// in body and in time, whether or not an account has that address. In the
+// background, an account with that address gets a new reset token
+// (superseding any older one) and a mail with the link. It fails only with
+// a *ValidationError for a malformed address.
+func (s *Service) RequestPasswordReset(email string) error {
+	email = NormalizeEmail(email)
+	if msg := checkEmail(email); msg != "" {
+		return &ValidationError{Fields: map[string]string{"email": msg}}
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		s.log.Warn("too many password reset requests in flight; one was dropped")
+		return nil
+	}
+	s.background.Add(1)
+	go func() {
+		defer func() { <-s.slots; s.background.Done() }()
+		s.sendReset(context.Background(), email)
+	}()
+	return nil
+}
+
+// sendReset is the background half of RequestPasswordReset.
+func (s *Service) sendReset(ctx context.Context, email string) {
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return
+	}
+	if err == nil {
+		var token string
+		token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeReset, s.now().UTC(), s.cfg.ResetTTL)
+		if err = s.tokens.PutToken(ctx, rec); err == nil {
+			s.send(ctx, auth.PasswordResetMail(u.Email, u.Username, link(s.cfg.ResetURL, token), s.cfg.ResetTTL))
+			return
+		}
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "a password reset request failed", slog.String("error", err.Error()))
+}
+
+// Wait waits until the background work of password reset requests is done,
+// or ctx ends: at shutdown, before the store closes.
+func (s *Service) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.background.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ResetInput is a new password chosen with a mailed reset token.
+type ResetInput struct {
+	Token           string
+	Password        string
+	PasswordConfirm string
+	// Client is who asks, for the limit on wrong tokens and fair bcrypt
+	// admission.
+	Client auth.Client
+}
+
+// ResetPassword sets a new password with a reset token, once. The password
+// is set through the credential version (every session and access token
+// of the account dies at once), the failed-login counts of the account are
+// cleared, the address is marked verified (the mail proved it) and a
+// confirmation mail goes out. It fails with a *ValidationError (the token
+// stays usable), ErrInvalidResetToken, or a *auth.RateLimitError after 10
+// wrong tokens from one address in 15 minutes.
+func (s *Service) ResetPassword(ctx context.Context, in ResetInput) error {
+	errs := make(map[string]string)
+	if msg := checkPassword(in.Password); msg != "" {
+		errs["password"] = msg
+	} else if in.PasswordConfirm != in.Password {
+		errs["passwordConfirm"] = "does not match the password"
+	}
+	if err := invalid(errs); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if err := s.resetFailures.Take(in.Client.IP, now); err != nil {
+		return err
+	}
+	if !auth.WellFormedOneTimeToken(in.Token) {
+		return ErrInvalidResetToken
+	}
+	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.Password)
+	if err != nil {
+		s.resetFailures.Undo(in.Client.IP)
+		return err
+	}
+	rec, err := s.tokens.TakeToken(ctx, auth.OneTimeTokenID(in.Token), auth.PurposeReset, now)
+	switch {
+	case errors.Is(err, auth.ErrTokenNotFound):
+		return ErrInvalidResetToken
+	case err != nil:
+		s.resetFailures.Undo(in.Client.IP)
+		return err
+	}
+	s.resetFailures.Undo(in.Client.IP) // a right token is no failure
+	u, err := s.setPassword(ctx, rec.UserID, hash, now)
+	if errors.Is(err, ErrNotFound) {
+		return ErrInvalidResetToken // the account was deleted since
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetEmailVerified(ctx, u.ID, now); err != nil {
+		return err
+	}
+	if err := s.sessions.LogoutAll(ctx, u.ID); err != nil {
+		return err
+	}
+	for _, name := range []string{"email:" + u.Email, "username:" + strings.ToLower(u.Username)} {
+		s.failuresPerName.Reset(name)
+		s.failuresPerNameIP.Reset(name + "|" + in.Client.IP)
+	}
+	s.changeFailures.Reset(u.ID)
+	if _, err := s.verified(ctx, u.ID); err != nil {
+		return err
+	}
+	s.send(ctx, auth.PasswordChangedMail(u.Email, u.Username))
+	return nil
+}
+
+// setPassword sets hash as the user's password through the credential
+// version, retrying when a concurrent change got in between the read and
+// the compare-and-swap.
+func (s *Service) setPassword(ctx context.Context, id, hash string, now time.Time) (User, error) {
+	for attempt := 0; ; attempt++ {
+		u, err := s.store.UserByID(ctx, id)
+		if err != nil {
+			return User{}, err
+		}
+		err = s.store.SetPassword(ctx, id, hash, u.CredentialVersion, now)
+		if err == nil || !errors.Is(err, ErrPasswordChanged) || attempt == 3 {
+			return u, err
+		}
+	}
+}
+
+// SweepTokens deletes the expired one-time tokens and returns how many.
+func (s *Service) SweepTokens(ctx context.Context) (int, error) {
+	return s.tokens.DeleteExpiredTokens(ctx, s.now().UTC())
+}
