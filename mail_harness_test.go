@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -39,9 +40,12 @@ type sunkMail struct {
 
 // startSMTPSink starts a sink on a loopback port and stops it when the test
 // ends.
-func startSMTPSink(t *testing.T) *smtpSink {
+func startSMTPSink(t *testing.T) *smtpSink { return startSMTPSinkOn(t, 0) }
+
+// startSMTPSinkOn starts a sink on a given loopback port (0: any).
+func startSMTPSinkOn(t *testing.T, port int) *smtpSink {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatal(err)
 	}

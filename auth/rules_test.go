@@ -214,7 +214,7 @@ func TestSessionRules(t *testing.T) {
 	a1, a2 := f.start(t, alice), f.start(t, alice)
 	b1 := f.start(t, bob)
 
-	list, err := f.svc.Sessions(ctx, alice)
+	list, err := f.svc.Sessions(ctx, auth.Principal{UserID: alice})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("Sessions(alice) = %d sessions, %v; want 2", len(list), err)
 	}

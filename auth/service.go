@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -174,13 +175,22 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, ErrRefreshInvalid
 	}
+	// The account is read before anything changes: should the read fail,
+	// the token is not retired by a rotation the client never hears of.
+	acct, err := s.accounts.Account(ctx, claims.Subject)
+	switch {
+	case errors.Is(err, ErrNoAccount):
+		return Tokens{}, ErrSessionRevoked
+	case err != nil:
+		return Tokens{}, err
+	}
 	sess, err := s.sessions.RotateSession(ctx, claims.SessionID, claims.Generation, now, now.Add(s.cfg.RefreshTTL))
 	switch {
 	case err == nil:
 		if sess.UserID != claims.Subject {
 			return Tokens{}, ErrRefreshInvalid // cannot happen with our own tokens
 		}
-		if err := s.checkCurrent(ctx, sess, now); err != nil {
+		if err := s.checkCurrent(ctx, sess, acct, now); err != nil {
 			return Tokens{}, err
 		}
 		return s.issue(sess, now), nil
@@ -203,7 +213,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	case !now.Before(sess.ExpiresAt):
 		return Tokens{}, ErrRefreshInvalid
 	case sess.Generation == claims.Generation+1 && s.cfg.ReuseGrace > 0 && now.Sub(sess.RotatedAt) <= s.cfg.ReuseGrace:
-		if err := s.checkCurrent(ctx, sess, now); err != nil {
+		if err := s.checkCurrent(ctx, sess, acct, now); err != nil {
 			return Tokens{}, err
 		}
 		return s.issue(sess, now), nil
@@ -225,19 +235,13 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	}
 }
 
-// checkCurrent makes sure sess's account still exists and its password has
-// not changed since the session was made; a session that fails either
-// check is revoked and ErrSessionRevoked returned. It is what makes a
-// password change lock out a login that was still checking the old
+// checkCurrent makes sure the password of acct, sess's account, has not
+// changed since the session was made; a session made under an older
+// credential version is revoked and ErrSessionRevoked returned. It is what
+// makes a password change lock out a login that was still checking the old
 // password while it changed.
-func (s *Service) checkCurrent(ctx context.Context, sess Session, now time.Time) error {
-	acct, err := s.accounts.Account(ctx, sess.UserID)
-	switch {
-	case errors.Is(err, ErrNoAccount):
-		return ErrSessionRevoked
-	case err != nil:
-		return err
-	case sess.CredentialVersion >= acct.AccountCredentialVersion():
+func (s *Service) checkCurrent(ctx context.Context, sess Session, acct Account, now time.Time) error {
+	if sess.CredentialVersion >= acct.AccountCredentialVersion() {
 		return nil
 	}
 	if err := s.sessions.RevokeSession(ctx, sess.ID, now); err != nil && !errors.Is(err, ErrSessionNotFound) {
@@ -275,9 +279,16 @@ func (s *Service) LogoutAll(ctx context.Context, userID string) error {
 	return err
 }
 
-// Sessions returns the user's live sessions, newest first.
-func (s *Service) Sessions(ctx context.Context, userID string) ([]Session, error) {
-	return s.sessions.ListSessions(ctx, userID, s.now().UTC())
+// Sessions returns the caller's live sessions, newest first. A session made
+// under an older password is dead even if nothing revoked it (a login that
+// raced a change of password): it is left out.
+func (s *Service) Sessions(ctx context.Context, p Principal) ([]Session, error) {
+	list, err := s.sessions.ListSessions(ctx, p.UserID, s.now().UTC())
+	if err != nil || p.Account == nil {
+		return list, err
+	}
+	version := p.Account.AccountCredentialVersion()
+	return slices.DeleteFunc(list, func(sess Session) bool { return sess.CredentialVersion < version }), nil
 }
 
 // RevokeSession ends one of the user's own live sessions (a lost phone,

@@ -79,8 +79,11 @@ func (s *Store) TakeToken(ctx context.Context, id, purpose string, now time.Time
 
 // DeleteExpiredTokens implements auth.TokenStore.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) (int, error) {
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
+	ctx, done, err := s.beginUpdate(ctx, "delete expired tokens")
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	res, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lte", Value: now}}}})
 	if err != nil {
 		return 0, s.fail("delete expired tokens", err)

@@ -349,27 +349,55 @@ func (s *Store) missingOr(ctx context.Context, op string, oid bson.ObjectID, oth
 // CreateAccount stores a new user and its first session. MongoDB here may
 // have no transactions, so the two inserts are followed, when the session
 // cannot be stored, by a compensation that deletes the user again: a
-// sign-up that answers an error leaves no account behind. (Should this
-// process die between the two inserts, the user is left without a session,
-// which logging in repairs.)
+// sign-up that answers an error leaves no account behind. The user is also
+// deleted when its own insert failed for want of the server (the insert
+// may have happened all the same; the id is fresh, so the delete can hit
+// nothing else). (Should this process die between the two inserts, the
+// user is left without a session, which logging in repairs.)
 func (s *Store) CreateAccount(ctx context.Context, u user.User, first auth.Session) error {
-	if err := s.CreateUser(ctx, u); err != nil {
-		return err
-	}
-	err := s.CreateSession(ctx, first)
+	err := s.CreateUser(ctx, u)
 	if err == nil {
-		return nil
+		err = s.CreateSession(ctx, first)
+	} else if !isUnavailable(err) {
+		return err // a clash: nothing was stored
 	}
-	// Undo with a context of its own: the request's may be what failed.
-	uctx, cancel := s.opContext(context.WithoutCancel(ctx))
-	defer cancel()
-	oid, _ := parseID(u.ID)
-	if _, derr := s.users.DeleteOne(uctx, bson.D{{Key: "_id", Value: oid}}); derr != nil {
-		s.log.Error("sign-up: removing the user whose first session could not be stored failed",
-			"user_id", u.ID, "error", derr.Error())
-		return errors.Join(err, s.fail("create account: undo user", derr))
+	if err != nil {
+		s.undoUser(ctx, u.ID)
 	}
 	return err
+}
+
+// undoUser deletes a user whose sign-up failed. The server is often
+// unreachable just then (that is why the sign-up failed), so when the
+// delete fails too it is retried in the background for a minute.
+func (s *Store) undoUser(ctx context.Context, id string) {
+	oid, _ := parseID(id)
+	del := func() error {
+		// A context of its own: the request's may be what failed.
+		uctx, cancel := s.opContext(context.WithoutCancel(ctx))
+		defer cancel()
+		_, err := s.users.DeleteOne(uctx, bson.D{{Key: "_id", Value: oid}})
+		return err
+	}
+	if del() == nil {
+		return
+	}
+	go func() {
+		for range 30 {
+			time.Sleep(2 * time.Second)
+			if err := del(); err == nil {
+				return
+			}
+		}
+		s.log.Error("sign-up: could not remove the user whose sign-up failed; remove it by hand", "user_id", id)
+	}()
+}
+
+// isUnavailable reports whether err is one of the store's unavailable
+// errors (see fail).
+func isUnavailable(err error) bool {
+	var u *unavailableError
+	return errors.As(err, &u)
 }
 
 // SetEmailVerified marks the user's address verified, or fails with

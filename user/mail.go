@@ -43,7 +43,18 @@ func link(base, token string) string {
 // sendVerification mails u a new verification link, superseding any older
 // one. A failure is logged, not returned: the account exists either way,
 // and the user can ask for another mail.
+//
+// An address listed in ADMIN_EMAILS is verified another way: its mail is a
+// password reset link. Whoever signed up with the address may not own it;
+// if the owner merely clicked a verification link, the one who signed up,
+// who knows the password, would become admin. A reset proves the mailbox
+// and replaces the password, revoking every session, so only the owner
+// of the mailbox ends up holding the admin account.
 func (s *Service) sendVerification(ctx context.Context, u User) {
+	if slices.Contains(s.cfg.AdminEmails, u.Email) {
+		s.sendReset(ctx, u.Email)
+		return
+	}
 	token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeVerify, s.now().UTC(), s.cfg.VerifyTTL)
 	if err := s.tokens.PutToken(ctx, rec); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "storing a verification token failed; the user may ask for another mail",
@@ -82,12 +93,15 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (User, error) {
 	} else if err != nil {
 		return User{}, err
 	}
-	return s.verified(ctx, rec.UserID)
+	// No admin role here, even for a listed address (listed addresses are
+	// mailed a reset link instead; see sendVerification): only a reset
+	// proves that the one who holds the password also holds the mailbox.
+	return s.store.UserByID(ctx, rec.UserID)
 }
 
-// verified reads back a user whose address was just verified, granting the
-// admin role first when the address is listed in ADMIN_EMAILS.
-func (s *Service) verified(ctx context.Context, id string) (User, error) {
+// grantAdmin gives the admin role to a user whose address, listed in
+// ADMIN_EMAILS, was just proved by a password reset, and returns the user.
+func (s *Service) grantAdmin(ctx context.Context, id string) (User, error) {
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
 		return User{}, err
@@ -227,27 +241,36 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput) error {
 	}
 	s.resetFailures.Undo(in.Client.IP) // a right token is no failure
 	u, err := s.setPassword(ctx, rec.UserID, hash, now)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return ErrInvalidResetToken // the account was deleted since
-	}
-	if err != nil {
+	case errors.Is(err, ErrPasswordChanged):
+		return auth.ErrBusy // changed again and again meanwhile: try again
+	case err != nil:
 		return err
 	}
-	if err := s.store.SetEmailVerified(ctx, u.ID, now); err != nil {
-		return err
-	}
-	if err := s.sessions.LogoutAll(ctx, u.ID); err != nil {
-		return err
-	}
+	// The password is changed, and every session with it (their credential
+	// version is older). What follows completes the picture; a failure is
+	// logged, not answered: the client's reset did happen.
+	s.send(ctx, auth.PasswordChangedMail(u.Email, u.Username))
 	for _, name := range []string{"email:" + u.Email, "username:" + strings.ToLower(u.Username)} {
 		s.failuresPerName.Reset(name)
 		s.failuresPerNameIP.Reset(name + "|" + in.Client.IP)
 	}
 	s.changeFailures.Reset(u.ID)
-	if _, err := s.verified(ctx, u.ID); err != nil {
-		return err
+	for what, step := range map[string]func() error{
+		"marking the address verified": func() error { return s.store.SetEmailVerified(ctx, u.ID, now) },
+		"revoking the sessions":        func() error { return s.sessions.LogoutAll(ctx, u.ID) },
+	} {
+		if err := step(); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "after a password reset, "+what+" failed",
+				slog.String("user_id", u.ID), slog.String("error", err.Error()))
+		}
 	}
-	s.send(ctx, auth.PasswordChangedMail(u.Email, u.Username))
+	if _, err := s.grantAdmin(ctx, u.ID); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "after a password reset, granting the admin role failed; it is granted at the next start",
+			slog.String("user_id", u.ID), slog.String("error", err.Error()))
+	}
 	return nil
 }
 

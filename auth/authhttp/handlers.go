@@ -231,7 +231,7 @@ type sessionView struct {
 func (h *Handlers) Sessions() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p, _ := auth.PrincipalFrom(r.Context())
-		list, err := h.svc.Sessions(r.Context(), p.UserID)
+		list, err := h.svc.Sessions(r.Context(), p)
 		if err != nil {
 			return err
 		}
