@@ -8,9 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -98,25 +96,10 @@ type Claims struct {
 }
 
 // TokenKey signs and verifies tokens of one use with one secret. It is safe
-// for concurrent use; it must not be copied after first use.
+// for concurrent use.
 type TokenKey struct {
-	use string
-	// macs holds *macState values. An HMAC is not safe for concurrent use
-	// and making one costs two SHA-256 blocks plus allocations, so each
-	// request borrows one that is already keyed.
-	macs sync.Pool
-}
-
-// macState is what one Sign or Verify call needs, kept together so that a
-// warm pool makes Verify allocate only the strings and slice it returns.
-type macState struct {
-	mac     hash.Hash
-	sum     [sha256.Size]byte
-	sig     [sha256.Size]byte
-	text    []byte // the token's bytes: hash.Hash takes []byte, the token is a string
-	payload []byte // the decoded claims JSON
-	scratch []byte // for unescaping claim strings
-	claims  Claims // for Sign: &claims escapes into json.Marshal
+	use    string
+	secret []byte
 }
 
 // NewTokenKey returns a key that signs and verifies tokens of the given use
@@ -130,23 +113,7 @@ func NewTokenKey(secret []byte, use string) *TokenKey {
 	if use != UseAccess && use != UseRefresh {
 		panic(fmt.Sprintf("auth: NewTokenKey with unknown use %q", use))
 	}
-	secret = bytes.Clone(secret)
-	k := &TokenKey{use: use}
-	k.macs.New = func() any {
-		return &macState{mac: hmac.New(sha256.New, secret)}
-	}
-	return k
-}
-
-func (k *TokenKey) get() *macState {
-	m := k.macs.Get().(*macState)
-	m.mac.Reset()
-	return m
-}
-
-func (k *TokenKey) put(m *macState) {
-	m.claims = Claims{} // keep no caller data alive in the pool
-	k.macs.Put(m)
+	return &TokenKey{use: use, secret: bytes.Clone(secret)}
 }
 
 // Sign returns the compact JWS of c with header {"alg":"HS256","typ":"JWT"}.
@@ -162,25 +129,21 @@ func (k *TokenKey) Sign(c Claims) string {
 	} else {
 		c.Use = ""
 	}
-	m := k.get()
-	defer k.put(m)
-	// Marshal a pointer into the pooled state: passing c by value would
-	// box a copy on the heap.
-	m.claims = c
-	payload, err := json.Marshal(&m.claims)
+	payload, err := json.Marshal(c)
 	if err != nil {
 		// Claims holds only strings, integers and a string slice.
 		panic("auth: marshal claims: " + err.Error())
 	}
-	b := m.text[:0]
-	b = append(b, headerB64...)
-	b = append(b, '.')
-	b = tokenB64.AppendEncode(b, payload)
-	m.mac.Write(b)
-	b = append(b, '.')
-	b = tokenB64.AppendEncode(b, m.mac.Sum(m.sum[:0]))
-	m.text = b
-	return string(b)
+	signed := headerB64 + "." + tokenB64.EncodeToString(payload)
+	return signed + "." + tokenB64.EncodeToString(k.mac(signed))
+}
+
+// mac returns the HMAC-SHA256 of signed, the token's "header.payload" part.
+// An HMAC is not safe for concurrent use, so each call makes its own.
+func (k *TokenKey) mac(signed string) []byte {
+	h := hmac.New(sha256.New, k.secret)
+	h.Write([]byte(signed))
+	return h.Sum(nil)
 }
 
 // Verify checks token at time now and returns its claims. A token that is
@@ -216,30 +179,27 @@ func (k *TokenKey) Verify(token string, now time.Time) (Claims, error) {
 	if len(sig) != sigB64Len || !isBase64URL(sig) || !isBase64URL(payload) {
 		return Claims{}, errEncoding
 	}
-	m := k.get()
-	defer k.put(m)
-	m.text = append(m.text[:0], token...)
-	signed := m.text[:len(header)+1+len(payload)]
-	if n, err := tokenB64.Decode(m.sig[:], m.text[len(signed)+1:]); err != nil || n != sha256.Size {
+	gotMAC, err := tokenB64.DecodeString(sig)
+	if err != nil {
 		return Claims{}, errEncoding
 	}
 
 	// 4. Signature, in constant time.
-	m.mac.Write(signed)
-	if !hmac.Equal(m.mac.Sum(m.sum[:0]), m.sig[:]) {
+	signed := token[:len(header)+1+len(payload)]
+	if !hmac.Equal(k.mac(signed), gotMAC) {
 		return Claims{}, errSignature
 	}
 
 	// 5. Claims. Strict decoding still matters here: it keeps the claims
 	// canonical, and it is what stands between a bug in Sign and the
 	// claims parser.
-	m.payload = growLen(m.payload, tokenB64.DecodedLen(len(payload)))
-	n, err := tokenB64.Decode(m.payload, signed[len(header)+1:])
+	claimsJSON, err := tokenB64.DecodeString(payload)
 	if err != nil {
 		return Claims{}, errEncoding
 	}
 	var c Claims
-	if !parseClaims(m.payload[:n], &c, &m.scratch) {
+	var scratch []byte
+	if !parseClaims(claimsJSON, &c, &scratch) {
 		return Claims{}, errClaimsJSON
 	}
 	if err := k.checkClaims(&c, now); err != nil {
@@ -373,12 +333,3 @@ var base64URLAlphabet = func() (t [256]bool) {
 	}
 	return t
 }()
-
-// growLen returns b resized to n bytes, reusing its array when it is big
-// enough.
-func growLen(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
-	}
-	return b[:n]
-}

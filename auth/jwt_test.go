@@ -518,8 +518,8 @@ func TestExpiredOnlyAfterSignature(t *testing.T) {
 	}
 }
 
-// TestVerifyFreshRoles guards against the pool handing one caller's Roles
-// backing array to the next.
+// TestVerifyFreshRoles: each Verify returns a Roles slice of its own, which
+// a later call does not overwrite.
 func TestVerifyFreshRoles(t *testing.T) {
 	k := NewTokenKey(jwtAccessSecret, UseAccess)
 	mk := func(roles ...string) string {
