@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Token uses. A TokenKey signs and verifies tokens of exactly one use, and
@@ -192,14 +193,13 @@ func (k *TokenKey) Verify(token string, now time.Time) (Claims, error) {
 
 	// 5. Claims. Strict decoding still matters here: it keeps the claims
 	// canonical, and it is what stands between a bug in Sign and the
-	// claims parser.
+	// JSON decoder.
 	claimsJSON, err := tokenB64.DecodeString(payload)
 	if err != nil {
 		return Claims{}, errEncoding
 	}
 	var c Claims
-	var scratch []byte
-	if !parseClaims(claimsJSON, &c, &scratch) {
+	if !decodeClaims(claimsJSON, &c) {
 		return Claims{}, errClaimsJSON
 	}
 	if err := k.checkClaims(&c, now); err != nil {
@@ -333,3 +333,78 @@ var base64URLAlphabet = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// decodeClaims decodes the claims JSON of a token whose signature is good
+// into c. It reports whether data is a JSON object whose claims have the
+// types of Claims. Members it does not know are ignored, as RFC 7519 asks,
+// so a newer release may add claims without breaking tokens during a
+// rolling deploy.
+func decodeClaims(data []byte, c *Claims) bool {
+	return json.Unmarshal(data, c) == nil && isPlainClaims(data)
+}
+
+// claimNames are the JSON names of the members of Claims.
+var claimNames = [...]string{"sub", "sid", "roles", "iss", "iat", "exp", "nbf", "gen", "token_use"}
+
+// isPlainClaims reports whether data, which json.Unmarshal has accepted
+// (so it is one valid JSON value), is an object that says nothing
+// json.Marshal of Claims would not say. json.Unmarshal is lenient where
+// JSON parsers disagree, and a claim must mean the same to all of them, so
+// this refuses:
+//   - anything but an object (json.Unmarshal ignores null);
+//   - invalid UTF-8 and escaped UTF-16 surrogates, which it replaces or
+//     combines;
+//   - a member name with escapes, a claim in another case ("SUB" is sub
+//     to encoding/json), or a claim given twice (the last one wins);
+//   - null in a claim's value, which it reads as "absent".
+//
+// Unknown members may hold anything.
+func isPlainClaims(data []byte) bool {
+	if !utf8.Valid(data) || bytes.TrimLeft(data, " \t\r\n")[0] != '{' {
+		return false
+	}
+	var seen [len(claimNames)]bool
+	depth := 0
+	inClaim := false // reading the value of one of claimNames
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case 'n': // outside strings, only null has an n
+			if inClaim {
+				return false
+			}
+		case '"':
+			start := i + 1
+			for i++; data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++ // the escaped character, so `\\` starts no escape
+					// \uD800 to \uDFFF: one half of a surrogate pair.
+					if data[i] == 'u' && (data[i+1] == 'd' || data[i+1] == 'D') && strings.IndexByte("89abcdefABCDEF", data[i+2]) >= 0 {
+						return false
+					}
+				}
+			}
+			if depth != 1 || bytes.TrimLeft(data[i+1:], " \t\r\n")[0] != ':' {
+				continue // a value, or a member name inside one
+			}
+			name := data[start:i]
+			if bytes.IndexByte(name, '\\') >= 0 {
+				return false
+			}
+			inClaim = false
+			for k, claim := range claimNames {
+				if bytes.EqualFold(name, []byte(claim)) {
+					if string(name) != claim || seen[k] {
+						return false
+					}
+					seen[k] = true
+					inClaim = true
+				}
+			}
+		}
+	}
+	return true
+}
