@@ -208,58 +208,6 @@ func (k *TokenKey) Verify(token string, now time.Time) (Claims, error) {
 	return c, nil
 }
 
-// checkClaims applies the claim rules to a token whose signature is good.
-// Expiry comes last, so that ErrTokenExpired is only ever returned for a
-// token that is otherwise fully valid.
-func (k *TokenKey) checkClaims(c *Claims, now time.Time) error {
-	switch {
-	case c.Issuer != Issuer:
-		return errIssuer
-	case c.Subject == "":
-		return errSubject
-	case c.SessionID == "":
-		return errSessionID
-	case c.ExpiresAt == 0:
-		return errNoExpiry
-	case c.IssuedAt == 0:
-		return errNoIssuedAt
-	}
-	// Times are whole seconds; Unix() rounds down, so "t > latest" is
-	// exactly "t is after now+ClockSkew".
-	latest := now.Add(ClockSkew).Unix()
-	if c.IssuedAt > latest {
-		return errIssuedLater
-	}
-	if c.NotBefore != 0 && c.NotBefore > latest {
-		return errNotYet
-	}
-	switch k.use {
-	case UseAccess:
-		if c.Use != "" && c.Use != UseAccess {
-			return errUse
-		}
-	case UseRefresh:
-		if c.Use != UseRefresh {
-			return errUse
-		}
-		if c.Generation == 0 {
-			return errGeneration
-		}
-	}
-	// No leeway on exp (API.md allows up to 30 s). Leeway is for an issuer
-	// and a verifier with different clocks; here both are this service,
-	// so exp means exactly the lifetime Sign was given, and a leeway would
-	// only stretch every token past it. If instances' clocks do differ, a
-	// token refused a little early costs the client one refresh, whereas
-	// one refused for iat or nbf (above, with ClockSkew) is a hard failure.
-	// exp equal to now is expired: "exp" is the first instant the token
-	// is no longer good.
-	if c.ExpiresAt <= now.Unix() {
-		return errExpired
-	}
-	return nil
-}
-
 // checkHeader accepts a header other than headerB64 only if it is canonical
 // base64url of a JSON object with "alg":"HS256", optionally "typ":"JWT",
 // and nothing else: no kid, jku, crit or any member we would have to honour.
@@ -407,4 +355,56 @@ func isPlainClaims(data []byte) bool {
 		}
 	}
 	return true
+}
+
+// checkClaims applies the claim rules to a token whose signature is good.
+// Expiry comes last, so that ErrTokenExpired is only ever returned for a
+// token that is otherwise fully valid.
+func (k *TokenKey) checkClaims(c *Claims, now time.Time) error {
+	switch {
+	case c.Issuer != Issuer:
+		return errIssuer
+	case c.Subject == "":
+		return errSubject
+	case c.SessionID == "":
+		return errSessionID
+	case c.ExpiresAt == 0:
+		return errNoExpiry
+	case c.IssuedAt == 0:
+		return errNoIssuedAt
+	}
+	// Times are whole seconds; Unix() rounds down, so "t > latest" is
+	// exactly "t is after now+ClockSkew".
+	latest := now.Add(ClockSkew).Unix()
+	if c.IssuedAt > latest {
+		return errIssuedLater
+	}
+	if c.NotBefore != 0 && c.NotBefore > latest {
+		return errNotYet
+	}
+	switch k.use {
+	case UseAccess:
+		if c.Use != "" && c.Use != UseAccess {
+			return errUse
+		}
+	case UseRefresh:
+		if c.Use != UseRefresh {
+			return errUse
+		}
+		if c.Generation == 0 {
+			return errGeneration
+		}
+	}
+	// No leeway on exp (API.md allows up to 30 s). Leeway is for an issuer
+	// and a verifier with different clocks; here both are this service,
+	// so exp means exactly the lifetime Sign was given, and a leeway would
+	// only stretch every token past it. If instances' clocks do differ, a
+	// token refused a little early costs the client one refresh, whereas
+	// one refused for iat or nbf (above, with ClockSkew) is a hard failure.
+	// exp equal to now is expired: "exp" is the first instant the token
+	// is no longer good.
+	if c.ExpiresAt <= now.Unix() {
+		return errExpired
+	}
+	return nil
 }
