@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -308,7 +309,7 @@ var claimNames = [...]string{"sub", "sid", "roles", "iss", "iat", "exp", "nbf", 
 //
 // Unknown members may hold anything.
 func isPlainClaims(data []byte) bool {
-	if !utf8.Valid(data) || bytes.TrimLeft(data, " \t\r\n")[0] != '{' {
+	if !utf8.Valid(data) || firstNonSpace(data) != '{' {
 		return false
 	}
 	var seen [len(claimNames)]bool
@@ -335,26 +336,48 @@ func isPlainClaims(data []byte) bool {
 					}
 				}
 			}
-			if depth != 1 || bytes.TrimLeft(data[i+1:], " \t\r\n")[0] != ':' {
+			if depth != 1 || firstNonSpace(data[i+1:]) != ':' {
 				continue // a value, or a member name inside one
 			}
 			name := data[start:i]
-			if bytes.IndexByte(name, '\\') >= 0 {
-				return false
+			k := slices.Index(claimNames[:], string(name))
+			switch {
+			case bytes.IndexByte(name, '\\') >= 0:
+				return false // an escaped name
+			case k < 0 && foldsToClaim(name):
+				return false // "SUB": sub to encoding/json
+			case k >= 0 && seen[k]:
+				return false // a claim twice: the last one wins
 			}
-			inClaim = false
-			for k, claim := range claimNames {
-				if bytes.EqualFold(name, []byte(claim)) {
-					if string(name) != claim || seen[k] {
-						return false
-					}
-					seen[k] = true
-					inClaim = true
-				}
+			inClaim = k >= 0
+			if inClaim {
+				seen[k] = true
 			}
 		}
 	}
 	return true
+}
+
+// firstNonSpace returns the first byte of data that is not JSON
+// whitespace, or 0 if there is none.
+func firstNonSpace(data []byte) byte {
+	for _, c := range data {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return c
+		}
+	}
+	return 0
+}
+
+// foldsToClaim reports whether name matches one of claimNames the way
+// encoding/json matches member names, ignoring case.
+func foldsToClaim(name []byte) bool {
+	for _, claim := range claimNames {
+		if bytes.EqualFold(name, []byte(claim)) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkClaims applies the claim rules to a token whose signature is good.
