@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
+	"slices"
 	"strings"
-	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Token uses. A TokenKey signs and verifies tokens of exactly one use, and
@@ -98,25 +98,10 @@ type Claims struct {
 }
 
 // TokenKey signs and verifies tokens of one use with one secret. It is safe
-// for concurrent use; it must not be copied after first use.
+// for concurrent use.
 type TokenKey struct {
-	use string
-	// macs holds *macState values. An HMAC is not safe for concurrent use
-	// and making one costs two SHA-256 blocks plus allocations, so each
-	// request borrows one that is already keyed.
-	macs sync.Pool
-}
-
-// macState is what one Sign or Verify call needs, kept together so that a
-// warm pool makes Verify allocate only the strings and slice it returns.
-type macState struct {
-	mac     hash.Hash
-	sum     [sha256.Size]byte
-	sig     [sha256.Size]byte
-	text    []byte // the token's bytes: hash.Hash takes []byte, the token is a string
-	payload []byte // the decoded claims JSON
-	scratch []byte // for unescaping claim strings
-	claims  Claims // for Sign: &claims escapes into json.Marshal
+	use    string
+	secret []byte
 }
 
 // NewTokenKey returns a key that signs and verifies tokens of the given use
@@ -130,23 +115,7 @@ func NewTokenKey(secret []byte, use string) *TokenKey {
 	if use != UseAccess && use != UseRefresh {
 		panic(fmt.Sprintf("auth: NewTokenKey with unknown use %q", use))
 	}
-	secret = bytes.Clone(secret)
-	k := &TokenKey{use: use}
-	k.macs.New = func() any {
-		return &macState{mac: hmac.New(sha256.New, secret)}
-	}
-	return k
-}
-
-func (k *TokenKey) get() *macState {
-	m := k.macs.Get().(*macState)
-	m.mac.Reset()
-	return m
-}
-
-func (k *TokenKey) put(m *macState) {
-	m.claims = Claims{} // keep no caller data alive in the pool
-	k.macs.Put(m)
+	return &TokenKey{use: use, secret: bytes.Clone(secret)}
 }
 
 // Sign returns the compact JWS of c with header {"alg":"HS256","typ":"JWT"}.
@@ -162,25 +131,21 @@ func (k *TokenKey) Sign(c Claims) string {
 	} else {
 		c.Use = ""
 	}
-	m := k.get()
-	defer k.put(m)
-	// Marshal a pointer into the pooled state: passing c by value would
-	// box a copy on the heap.
-	m.claims = c
-	payload, err := json.Marshal(&m.claims)
+	payload, err := json.Marshal(c)
 	if err != nil {
 		// Claims holds only strings, integers and a string slice.
 		panic("auth: marshal claims: " + err.Error())
 	}
-	b := m.text[:0]
-	b = append(b, headerB64...)
-	b = append(b, '.')
-	b = tokenB64.AppendEncode(b, payload)
-	m.mac.Write(b)
-	b = append(b, '.')
-	b = tokenB64.AppendEncode(b, m.mac.Sum(m.sum[:0]))
-	m.text = b
-	return string(b)
+	signed := headerB64 + "." + tokenB64.EncodeToString(payload)
+	return signed + "." + tokenB64.EncodeToString(k.mac(signed))
+}
+
+// mac returns the HMAC-SHA256 of signed, the token's "header.payload" part.
+// An HMAC is not safe for concurrent use, so each call makes its own.
+func (k *TokenKey) mac(signed string) []byte {
+	h := hmac.New(sha256.New, k.secret)
+	h.Write([]byte(signed))
+	return h.Sum(nil)
 }
 
 // Verify checks token at time now and returns its claims. A token that is
@@ -216,88 +181,32 @@ func (k *TokenKey) Verify(token string, now time.Time) (Claims, error) {
 	if len(sig) != sigB64Len || !isBase64URL(sig) || !isBase64URL(payload) {
 		return Claims{}, errEncoding
 	}
-	m := k.get()
-	defer k.put(m)
-	m.text = append(m.text[:0], token...)
-	signed := m.text[:len(header)+1+len(payload)]
-	if n, err := tokenB64.Decode(m.sig[:], m.text[len(signed)+1:]); err != nil || n != sha256.Size {
+	gotMAC, err := tokenB64.DecodeString(sig)
+	if err != nil {
 		return Claims{}, errEncoding
 	}
 
 	// 4. Signature, in constant time.
-	m.mac.Write(signed)
-	if !hmac.Equal(m.mac.Sum(m.sum[:0]), m.sig[:]) {
+	signed := token[:len(header)+1+len(payload)]
+	if !hmac.Equal(k.mac(signed), gotMAC) {
 		return Claims{}, errSignature
 	}
 
 	// 5. Claims. Strict decoding still matters here: it keeps the claims
 	// canonical, and it is what stands between a bug in Sign and the
-	// claims parser.
-	m.payload = growLen(m.payload, tokenB64.DecodedLen(len(payload)))
-	n, err := tokenB64.Decode(m.payload, signed[len(header)+1:])
+	// JSON decoder.
+	claimsJSON, err := tokenB64.DecodeString(payload)
 	if err != nil {
 		return Claims{}, errEncoding
 	}
 	var c Claims
-	if !parseClaims(m.payload[:n], &c, &m.scratch) {
+	if !decodeClaims(claimsJSON, &c) {
 		return Claims{}, errClaimsJSON
 	}
 	if err := k.checkClaims(&c, now); err != nil {
 		return Claims{}, err
 	}
 	return c, nil
-}
-
-// checkClaims applies the claim rules to a token whose signature is good.
-// Expiry comes last, so that ErrTokenExpired is only ever returned for a
-// token that is otherwise fully valid.
-func (k *TokenKey) checkClaims(c *Claims, now time.Time) error {
-	switch {
-	case c.Issuer != Issuer:
-		return errIssuer
-	case c.Subject == "":
-		return errSubject
-	case c.SessionID == "":
-		return errSessionID
-	case c.ExpiresAt == 0:
-		return errNoExpiry
-	case c.IssuedAt == 0:
-		return errNoIssuedAt
-	}
-	// Times are whole seconds; Unix() rounds down, so "t > latest" is
-	// exactly "t is after now+ClockSkew".
-	latest := now.Add(ClockSkew).Unix()
-	if c.IssuedAt > latest {
-		return errIssuedLater
-	}
-	if c.NotBefore != 0 && c.NotBefore > latest {
-		return errNotYet
-	}
-	switch k.use {
-	case UseAccess:
-		if c.Use != "" && c.Use != UseAccess {
-			return errUse
-		}
-	case UseRefresh:
-		if c.Use != UseRefresh {
-			return errUse
-		}
-		if c.Generation == 0 {
-			return errGeneration
-		}
-	}
-	// No leeway on exp (API.md allows up to 30 s). Leeway is for an issuer
-	// and a verifier with different clocks; here both are this service,
-	// so exp means exactly the lifetime Sign was given, and a leeway would
-	// only stretch every token past it. If instances' clocks do differ, a
-	// token refused a little early costs the client one refresh, whereas
-	// one refused for iat or nbf (above, with ClockSkew) is a hard failure.
-	// exp equal to now is expired: "exp" is the first instant the token
-	// is no longer good.
-	if c.ExpiresAt <= now.Unix() {
-		return errExpired
-	}
-	return nil
 }
 
 // checkHeader accepts a header other than headerB64 only if it is canonical
@@ -374,11 +283,151 @@ var base64URLAlphabet = func() (t [256]bool) {
 	return t
 }()
 
-// growLen returns b resized to n bytes, reusing its array when it is big
-// enough.
-func growLen(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
+// decodeClaims decodes the claims JSON of a token whose signature is good
+// into c. It reports whether data is a JSON object whose claims have the
+// types of Claims. Members it does not know are ignored, as RFC 7519 asks,
+// so a newer release may add claims without breaking tokens during a
+// rolling deploy.
+func decodeClaims(data []byte, c *Claims) bool {
+	return json.Unmarshal(data, c) == nil && isPlainClaims(data)
+}
+
+// claimNames are the JSON names of the members of Claims.
+var claimNames = [...]string{"sub", "sid", "roles", "iss", "iat", "exp", "nbf", "gen", "token_use"}
+
+// isPlainClaims reports whether data, which json.Unmarshal has accepted
+// (so it is one valid JSON value), is an object that says nothing
+// json.Marshal of Claims would not say. json.Unmarshal is lenient where
+// JSON parsers disagree, and a claim must mean the same to all of them, so
+// this refuses:
+//   - anything but an object (json.Unmarshal ignores null);
+//   - invalid UTF-8 and escaped UTF-16 surrogates, which it replaces or
+//     combines;
+//   - a member name with escapes, a claim in another case ("SUB" is sub
+//     to encoding/json), or a claim given twice (the last one wins);
+//   - null in a claim's value, which it reads as "absent".
+//
+// Unknown members may hold anything.
+func isPlainClaims(data []byte) bool {
+	if !utf8.Valid(data) || firstNonSpace(data) != '{' {
+		return false
 	}
-	return b[:n]
+	var seen [len(claimNames)]bool
+	depth := 0
+	inClaim := false // reading the value of one of claimNames
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case 'n': // outside strings, only null has an n
+			if inClaim {
+				return false
+			}
+		case '"':
+			start := i + 1
+			for i++; data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++ // the escaped character, so `\\` starts no escape
+					// \uD800 to \uDFFF: one half of a surrogate pair.
+					if data[i] == 'u' && (data[i+1] == 'd' || data[i+1] == 'D') && strings.IndexByte("89abcdefABCDEF", data[i+2]) >= 0 {
+						return false
+					}
+				}
+			}
+			if depth != 1 || firstNonSpace(data[i+1:]) != ':' {
+				continue // a value, or a member name inside one
+			}
+			name := data[start:i]
+			k := slices.Index(claimNames[:], string(name))
+			switch {
+			case bytes.IndexByte(name, '\\') >= 0:
+				return false // an escaped name
+			case k < 0 && foldsToClaim(name):
+				return false // "SUB": sub to encoding/json
+			case k >= 0 && seen[k]:
+				return false // a claim twice: the last one wins
+			}
+			inClaim = k >= 0
+			if inClaim {
+				seen[k] = true
+			}
+		}
+	}
+	return true
+}
+
+// firstNonSpace returns the first byte of data that is not JSON
+// whitespace, or 0 if there is none.
+func firstNonSpace(data []byte) byte {
+	for _, c := range data {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return c
+		}
+	}
+	return 0
+}
+
+// foldsToClaim reports whether name matches one of claimNames the way
+// encoding/json matches member names, ignoring case.
+func foldsToClaim(name []byte) bool {
+	for _, claim := range claimNames {
+		if bytes.EqualFold(name, []byte(claim)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkClaims applies the claim rules to a token whose signature is good.
+// Expiry comes last, so that ErrTokenExpired is only ever returned for a
+// token that is otherwise fully valid.
+func (k *TokenKey) checkClaims(c *Claims, now time.Time) error {
+	switch {
+	case c.Issuer != Issuer:
+		return errIssuer
+	case c.Subject == "":
+		return errSubject
+	case c.SessionID == "":
+		return errSessionID
+	case c.ExpiresAt == 0:
+		return errNoExpiry
+	case c.IssuedAt == 0:
+		return errNoIssuedAt
+	}
+	// Times are whole seconds; Unix() rounds down, so "t > latest" is
+	// exactly "t is after now+ClockSkew".
+	latest := now.Add(ClockSkew).Unix()
+	if c.IssuedAt > latest {
+		return errIssuedLater
+	}
+	if c.NotBefore != 0 && c.NotBefore > latest {
+		return errNotYet
+	}
+	switch k.use {
+	case UseAccess:
+		if c.Use != "" && c.Use != UseAccess {
+			return errUse
+		}
+	case UseRefresh:
+		if c.Use != UseRefresh {
+			return errUse
+		}
+		if c.Generation == 0 {
+			return errGeneration
+		}
+	}
+	// No leeway on exp (API.md allows up to 30 s). Leeway is for an issuer
+	// and a verifier with different clocks; here both are this service,
+	// so exp means exactly the lifetime Sign was given, and a leeway would
+	// only stretch every token past it. If instances' clocks do differ, a
+	// token refused a little early costs the client one refresh, whereas
+	// one refused for iat or nbf (above, with ClockSkew) is a hard failure.
+	// exp equal to now is expired: "exp" is the first instant the token
+	// is no longer good.
+	if c.ExpiresAt <= now.Unix() {
+		return errExpired
+	}
+	return nil
 }
