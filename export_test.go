@@ -77,7 +77,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	// verification token of bob, still unused, does not: one-time tokens
 	// are short-lived and never exported.
 	src.newClient().do("POST", "/api/auth/reset-password", map[string]string{
-		"token": sink.next("root@example.com", "reset").token(t), "password": "password1", "passwordConfirm": "password1",
+		"token": sink.next("root@example.com", "administrator").token(t), "password": "password1", "passwordConfirm": "password1",
 	}).want(t, 200) // verifies the address, and revokes root's session: a revoked session travels too
 	src.newClient().signup("bob", "bob@example.com", "password1")
 	sink.next("bob@example.com", "confirm")

@@ -223,7 +223,7 @@ func TestAdminEmailsNeedVerification(t *testing.T) {
 			t.Fatalf("an unverified ADMIN_EMAILS sign-up got roles %v", d.User.Roles)
 		}
 		squatter.do("GET", "/api/test/admin", nil).wantProblem(t, 403, "insufficient_role")
-		token := sink.next("root@example.com", "reset").token(t)
+		token := sink.next("root@example.com", "administrator").token(t)
 		owner := env.newClient()
 		owner.do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "owner's password", "passwordConfirm": "owner's password"}).want(t, 200)
 		squatter.do("GET", "/api/test/admin", nil).wantProblem(t, 401, "session_revoked")

@@ -46,6 +46,20 @@ func VerifyEmailMail(to, username, link string, ttl time.Duration) Message {
 			"If you did not sign up for corkboard, ignore this mail.\n")
 }
 
+// ConfirmAdminMail is the mail with which an address listed in
+// ADMIN_EMAILS is confirmed: by choosing the account's password through the
+// link, which works once, within ttl. (A plain confirmation link is not
+// enough for such an address: whoever signed up with it knows the password
+// and would become admin as soon as the owner clicked.)
+func ConfirmAdminMail(to, username, link string, ttl time.Duration) Message {
+	name, within := mailUserText(username), mailDuration(ttl)
+	return mailMessage(to, "Confirm your corkboard administrator address", link, "admin", mailData{Name: name, Link: link, Within: within, Label: "Choose the password"},
+		"Hello "+name+",\n\n"+
+			"This address was used to sign up for corkboard, and it is one of its administrator addresses. To confirm that it is yours, choose the account's password by opening this link within "+within+":\n\n"+
+			link+"\n\n"+
+			"Choosing the password signs out every session of the account and makes it an administrator. If you did not sign up for corkboard, do this anyway, or tell the operator: someone else used your address.\n")
+}
+
 // mailData is what the HTML templates see.
 type mailData struct {
 	Name, Link, Within string
@@ -70,6 +84,9 @@ var mailHTML = template.Must(template.New("").Parse(`
 {{template "bottom"}}{{end}}
 {{define "changed"}}{{template "top" .}}<p>The password of your corkboard account was just changed, and every session signed in with the old one was signed out.</p>
 <p>If you did not do this, someone else knows your password or can read your mail: choose a new password at once with “Forgot password”, and secure your mailbox.</p>
+{{template "bottom"}}{{end}}
+{{define "admin"}}{{template "top" .}}<p>This address was used to sign up for corkboard, and it is one of its administrator addresses. To confirm that it is yours, choose the account's password by opening this link within {{.Within}}:</p>
+{{template "link" .}}<p>Choosing the password signs out every session of the account and makes it an administrator. If you did not sign up for corkboard, do this anyway, or tell the operator: someone else used your address.</p>
 {{template "bottom"}}{{end}}
 {{define "verify"}}{{template "top" .}}<p>Please confirm that this is the address of your corkboard account by opening this link within {{.Within}}:</p>
 {{template "link" .}}<p>If you did not sign up for corkboard, ignore this mail.</p>

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -100,6 +101,12 @@ type Store struct {
 	// serialized. (Several processes sharing one FerretDB 1.x are still
 	// not safe; it is a test stand-in, not a production target.)
 	updateLock chan struct{}
+
+	// undos are the compensations of failed sign-ups still running (see
+	// undoUser); closing tells them the store is closing.
+	undos   sync.WaitGroup
+	closing chan struct{}
+	closed  sync.Once
 }
 
 var (
@@ -166,6 +173,7 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		tokens:    db.Collection(tokensCollection),
 		log:       opts.Logger,
 		opTimeout: opts.OpTimeout,
+		closing:   make(chan struct{}),
 	}
 	version, ferret, err := ferretDBVersion(ctx, client)
 	if err != nil {
@@ -395,6 +403,8 @@ const (
 // Close disconnects from the server, waiting up to 5 s for operations in
 // flight. Operations after Close fail with an unavailable error.
 func (s *Store) Close() error {
+	s.closed.Do(func() { close(s.closing) })
+	s.undos.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.client.Disconnect(ctx); err != nil {

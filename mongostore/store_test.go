@@ -336,3 +336,40 @@ func BenchmarkRotateSession(b *testing.B) {
 		gen++
 	}
 }
+
+// TestCreateAccountClientGone: a sign-up whose request is cancelled at any
+// moment (the client went away) either stores the user and its session,
+// or answers an error and leaves no user behind.
+func TestCreateAccountClientGone(t *testing.T) {
+	s := mongotest.Open(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var failed []string
+	for i := range 60 {
+		u := user.User{ID: objectid.New(now), Username: fmt.Sprintf("gone%d", i), Email: fmt.Sprintf("gone%d@example.com", i),
+			Roles: []string{"user"}, PasswordHash: "$2a$04$" + strings.Repeat("g", 53), CreatedAt: now, UpdatedAt: now}
+		sess := auth.Session{ID: objectid.New(now), UserID: u.ID, Generation: 1, Roles: []string{"user"},
+			CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { time.Sleep(time.Duration(i%6) * 500 * time.Microsecond); cancel() }()
+		err := s.CreateAccount(ctx, u, sess)
+		cancel()
+		if err != nil {
+			failed = append(failed, u.ID)
+			continue
+		}
+		if _, err := s.UserByID(context.Background(), u.ID); err != nil {
+			t.Errorf("CreateAccount %d succeeded but UserByID = %v", i, err)
+		}
+		if _, err := s.Session(context.Background(), sess.ID); err != nil {
+			t.Errorf("CreateAccount %d succeeded but Session = %v", i, err)
+		}
+	}
+	// The compensations run in the background; Close waits for them.
+	time.Sleep(time.Second)
+	for _, id := range failed {
+		if _, err := s.UserByID(context.Background(), id); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("a sign-up answered an error but left user %s behind (%v)", id, err)
+		}
+	}
+	t.Logf("%d of 60 cancelled sign-ups answered an error", len(failed))
+}

@@ -347,57 +347,70 @@ func (s *Store) missingOr(ctx context.Context, op string, oid bson.ObjectID, oth
 }
 
 // CreateAccount stores a new user and its first session. MongoDB here may
-// have no transactions, so the two inserts are followed, when the session
-// cannot be stored, by a compensation that deletes the user again: a
-// sign-up that answers an error leaves no account behind. The user is also
-// deleted when its own insert failed for want of the server (the insert
-// may have happened all the same; the id is fresh, so the delete can hit
-// nothing else). (Should this process die between the two inserts, the
-// user is left without a session, which logging in repairs.)
+// have no transactions, so the two inserts are followed, when either fails
+// for any reason but a clash of the user's unique keys, by a compensation
+// that deletes the user again: a sign-up that answers an error leaves no
+// account behind. Both inserts run whatever becomes of the request (a
+// client that goes away must not leave half a sign-up), under the store's
+// operation timeout. (Should this process die between the two inserts,
+// the user is left without a session, which logging in repairs.)
 func (s *Store) CreateAccount(ctx context.Context, u user.User, first auth.Session) error {
+	ctx = context.WithoutCancel(ctx)
 	err := s.CreateUser(ctx, u)
-	if err == nil {
-		err = s.CreateSession(ctx, first)
-	} else if !isUnavailable(err) {
+	switch {
+	case errors.Is(err, user.ErrEmailTaken), errors.Is(err, user.ErrUsernameTaken):
 		return err // a clash: nothing was stored
+	case err == nil:
+		err = s.CreateSession(ctx, first)
 	}
 	if err != nil {
-		s.undoUser(ctx, u.ID)
+		s.undoUser(u.ID)
 	}
 	return err
 }
 
-// undoUser deletes a user whose sign-up failed. The server is often
-// unreachable just then (that is why the sign-up failed), so when the
-// delete fails too it is retried in the background for a minute.
-func (s *Store) undoUser(ctx context.Context, id string) {
+// undoUser deletes a user whose sign-up failed, at once. Whether an insert
+// that failed for want of the server happened is unknown, though, and it
+// may still be on its way: unless the first delete removed the user, the
+// delete is repeated in the background until it has, or the window in
+// which the insert could land has passed (twice the operation timeout);
+// Close stops it.
+func (s *Store) undoUser(id string) {
 	oid, _ := parseID(id)
-	del := func() error {
-		// A context of its own: the request's may be what failed.
-		uctx, cancel := s.opContext(context.WithoutCancel(ctx))
+	var lastErr error
+	del := func() bool {
+		ctx, cancel := s.opContext(context.Background())
 		defer cancel()
-		_, err := s.users.DeleteOne(uctx, bson.D{{Key: "_id", Value: oid}})
-		return err
+		res, err := s.users.DeleteOne(ctx, bson.D{{Key: "_id", Value: oid}})
+		lastErr = err
+		return err == nil && res.DeletedCount == 1
 	}
-	if del() == nil {
+	if del() {
 		return
 	}
+	s.undos.Add(1)
 	go func() {
-		for range 30 {
-			time.Sleep(2 * time.Second)
-			if err := del(); err == nil {
+		defer s.undos.Done()
+		deadline := time.Now().Add(2 * s.opTimeout)
+		for {
+			if del() {
 				return
 			}
+			if time.Now().After(deadline) {
+				if lastErr != nil { // else the insert never happened
+					s.log.Error("sign-up: could not remove the user whose sign-up failed; remove it by hand if it exists",
+						"user_id", id, "error", lastErr.Error())
+				}
+				return
+			}
+			select {
+			case <-s.closing:
+				s.log.Error("sign-up: closing before the user whose sign-up failed was removed; remove it by hand if it exists", "user_id", id)
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
-		s.log.Error("sign-up: could not remove the user whose sign-up failed; remove it by hand", "user_id", id)
 	}()
-}
-
-// isUnavailable reports whether err is one of the store's unavailable
-// errors (see fail).
-func isUnavailable(err error) bool {
-	var u *unavailableError
-	return errors.As(err, &u)
 }
 
 // SetEmailVerified marks the user's address verified, or fails with

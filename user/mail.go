@@ -52,7 +52,13 @@ func link(base, token string) string {
 // of the mailbox ends up holding the admin account.
 func (s *Service) sendVerification(ctx context.Context, u User) {
 	if slices.Contains(s.cfg.AdminEmails, u.Email) {
-		s.sendReset(ctx, u.Email)
+		token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeReset, s.now().UTC(), s.cfg.VerifyTTL)
+		if err := s.tokens.PutToken(ctx, rec); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "storing an admin confirmation token failed; the user may ask for another mail",
+				slog.String("user_id", u.ID), slog.String("error", err.Error()))
+			return
+		}
+		s.send(ctx, auth.ConfirmAdminMail(u.Email, u.Username, link(s.cfg.ResetURL, token), s.cfg.VerifyTTL))
 		return
 	}
 	token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeVerify, s.now().UTC(), s.cfg.VerifyTTL)
@@ -87,6 +93,13 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (User, error) {
 		return User{}, ErrInvalidVerificationToken
 	case err != nil:
 		return User{}, err
+	}
+	// An address listed in ADMIN_EMAILS after this link was mailed is not
+	// verified by a click (EnsureAdmins would make the account admin at the
+	// next start): it gets the admin confirmation mail instead.
+	if u, err := s.store.UserByID(ctx, rec.UserID); err == nil && slices.Contains(s.cfg.AdminEmails, u.Email) {
+		s.sendVerification(ctx, u)
+		return User{}, ErrInvalidVerificationToken
 	}
 	if err := s.store.SetEmailVerified(ctx, rec.UserID, now); errors.Is(err, ErrNotFound) {
 		return User{}, ErrInvalidVerificationToken // the account was deleted since
@@ -209,7 +222,7 @@ type ResetInput struct {
 // confirmation mail goes out. It fails with a *ValidationError (the token
 // stays usable), ErrInvalidResetToken, or a *auth.RateLimitError after 10
 // wrong tokens from one address in 15 minutes.
-func (s *Service) ResetPassword(ctx context.Context, in ResetInput) error {
+func (s *Service) ResetPassword(ctx context.Context, in ResetInput) (Login, error) {
 	errs := make(map[string]string)
 	if msg := checkPassword(in.Password); msg != "" {
 		errs["password"] = msg
@@ -217,37 +230,45 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput) error {
 		errs["passwordConfirm"] = "does not match the password"
 	}
 	if err := invalid(errs); err != nil {
-		return err
+		return Login{}, err
 	}
 	now := s.now().UTC()
 	if err := s.resetFailures.Take(in.Client.IP, now); err != nil {
-		return err
+		return Login{}, err
 	}
 	if !auth.WellFormedOneTimeToken(in.Token) {
-		return ErrInvalidResetToken
+		return Login{}, ErrInvalidResetToken
 	}
 	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.Password)
 	if err != nil {
 		s.resetFailures.Undo(in.Client.IP)
-		return err
+		return Login{}, err
 	}
 	rec, err := s.tokens.TakeToken(ctx, auth.OneTimeTokenID(in.Token), auth.PurposeReset, now)
 	switch {
 	case errors.Is(err, auth.ErrTokenNotFound):
-		return ErrInvalidResetToken
+		return Login{}, ErrInvalidResetToken
 	case err != nil:
 		s.resetFailures.Undo(in.Client.IP)
-		return err
+		return Login{}, err
 	}
 	s.resetFailures.Undo(in.Client.IP) // a right token is no failure
 	u, err := s.setPassword(ctx, rec.UserID, hash, now)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		// The link must not be spent by a failure that was not the
+		// client's: put the token back (its hash and expiry unchanged).
+		if perr := s.tokens.PutToken(context.WithoutCancel(ctx), rec); perr != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "a reset failed and its token could not be put back; the user must ask again",
+				slog.String("user_id", rec.UserID), slog.String("error", perr.Error()))
+		}
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return ErrInvalidResetToken // the account was deleted since
+		return Login{}, ErrInvalidResetToken // the account was deleted since
 	case errors.Is(err, ErrPasswordChanged):
-		return auth.ErrBusy // changed again and again meanwhile: try again
+		return Login{}, auth.ErrBusy // changed again and again meanwhile: try again
 	case err != nil:
-		return err
+		return Login{}, err
 	}
 	// The password is changed, and every session with it (their credential
 	// version is older). What follows completes the picture; a failure is
@@ -268,10 +289,13 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput) error {
 		}
 	}
 	if _, err := s.grantAdmin(ctx, u.ID); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "after a password reset, granting the admin role failed; it is granted at the next start",
+		s.log.LogAttrs(ctx, slog.LevelWarn, "after a password reset, granting the admin role failed; it is granted at the next start if the address was marked verified, else after another reset",
 			slog.String("user_id", u.ID), slog.String("error", err.Error()))
 	}
-	return nil
+	// The reset proved the mailbox and set the password: this browser may
+	// keep trying past the per-name ceiling, as after a login. (The old
+	// device cookies died with the old password.)
+	return Login{User: u, Device: s.sessions.IssueDevice(u.ID, u.CredentialVersion+1)}, nil
 }
 
 // setPassword sets hash as the user's password through the credential

@@ -52,12 +52,13 @@ func (h *Handlers) ResetPassword() http.Handler {
 		if err := web.DecodeJSON(w, r, &req); err != nil {
 			return err
 		}
-		err := h.svc.ResetPassword(r.Context(), user.ResetInput{
+		l, err := h.svc.ResetPassword(r.Context(), user.ResetInput{
 			Token: req.Token, Password: req.Password, PasswordConfirm: req.PasswordConfirm, Client: h.sessions.Client(r),
 		})
 		if err != nil {
 			return err
 		}
+		h.sessions.SetDeviceCookie(w, l.User.ID, l.Device)
 		w.Header().Set("Cache-Control", "no-store")
 		web.WriteJSON(w, http.StatusOK, message{"Your password has been changed, and every session signed out. Log in with the new password."})
 		return nil
