@@ -80,6 +80,7 @@ type store interface {
 	user.Store
 	auth.SessionStore
 	auth.TokenStore
+	user.FileStore
 	// Check reports whether the store can serve requests, for /healthz.
 	Check(ctx context.Context) error
 	Close() error

@@ -3,6 +3,7 @@ package filestore
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		if s.journal != nil {
 			s.journal.Close()
 		}
+		lock.Close()
+		return nil, err
+	}
+	// Temp files of uploads that a crash interrupted were never
+	// acknowledged.
+	if _, err := s.SweepOrphanFiles(context.Background(), nil); err != nil {
+		s.journal.Close()
 		lock.Close()
 		return nil, err
 	}

@@ -25,6 +25,7 @@
 //	snapshot.json        the full state, by kind, and the last journal and batch it covers
 //	snapshot.json.tmp    a snapshot being written (removed at start)
 //	journal-NNNNNN.jsonl batches of changes, one JSON object per line
+//	files/<bucket>/<id>  the bytes of an uploaded file (see files.go)
 //
 // Every change puts or deletes one record of one kind, so the files treat
 // all kinds alike (format version 2; version 1 files are read too, see
@@ -163,6 +164,10 @@ type Store struct {
 
 	serial      sync.Mutex // held across a whole write with Options.SyncEachWrite
 	compactions sync.WaitGroup
+
+	// filesMu makes a stored file's existence check and its rename (or
+	// removal) one step; see files.go.
+	filesMu sync.Mutex
 }
 
 // Compile-time checks that Store implements the domain interfaces.
@@ -170,6 +175,7 @@ var (
 	_ user.Store        = (*Store)(nil)
 	_ auth.SessionStore = (*Store)(nil)
 	_ auth.TokenStore   = (*Store)(nil)
+	_ user.FileStore    = (*Store)(nil)
 )
 
 // Check reports whether the store can take writes: nil when healthy, else

@@ -533,3 +533,9 @@ func isUnavailable(err error) bool {
 	var u interface{ Unavailable() bool }
 	return errors.As(err, &u) && u.Unavailable()
 }
+
+func TestFileStore(t *testing.T) {
+	usertest.TestFileStore(t, func(t *testing.T) user.FileStore {
+		return openStore(t, t.TempDir(), Options{})
+	})
+}

@@ -113,6 +113,7 @@ var (
 	_ user.Store        = (*Store)(nil)
 	_ auth.SessionStore = (*Store)(nil)
 	_ auth.TokenStore   = (*Store)(nil)
+	_ user.FileStore    = (*Store)(nil)
 )
 
 // Open connects to the MongoDB server at uri, waits up to 9 s for it to

@@ -35,6 +35,11 @@ func TestTokenStore(t *testing.T) {
 	authtest.TestTokenStore(t, func(t *testing.T) auth.TokenStore { return mongotest.Open(t) })
 }
 
+func TestFileStore(t *testing.T) {
+	mongotest.URI(t)
+	usertest.TestFileStore(t, func(t *testing.T) user.FileStore { return mongotest.Open(t) })
+}
+
 // TestRoundTrip checks what the stored documents look like and that times
 // and ids survive the trip: ObjectIDs and BSON dates on disk, absent fields
 // for zero times, UTC and whole milliseconds on the way back.
