@@ -58,7 +58,10 @@ func TestPasswordReset(t *testing.T) {
 		}
 		stranger.do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "short", "passwordConfirm": "short"}).
 			wantProblem(t, 422, "validation_failed")
-		stranger.do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "password2", "passwordConfirm": "password2"}).want(t, 200)
+		r = stranger.do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "password2", "passwordConfirm": "password2"}).want(t, 200)
+		if !strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "device_") {
+			t.Error("a completed reset gave the browser no device cookie")
+		}
 
 		for name, c := range map[string]*client{"laptop": laptop, "phone": phone} {
 			c.do("GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")

@@ -325,3 +325,28 @@ func TestLoginOverLongName(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyListedAddressRefused: a verification link mailed before an
+// address was listed in ADMIN_EMAILS does not verify it once listed (the
+// next start would make whoever signed up admin); the account gets the
+// admin confirmation mail instead.
+func TestVerifyListedAddressRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{AdminEmails: []string{"boss@example.com"}})
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	boss := user.User{ID: "6b03aa00aa00aa00aa00aa01", Username: "boss", Email: "boss@example.com", Roles: []string{"user"},
+		PasswordHash: "$2a$04$" + strings.Repeat("b", 53), CreatedAt: now, UpdatedAt: now}
+	if err := f.store.CreateUser(ctx, boss); err != nil {
+		t.Fatal(err)
+	}
+	token, rec := auth.NewOneTimeToken(boss.ID, auth.PurposeVerify, now, time.Hour)
+	if err := f.store.PutToken(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.users.VerifyEmail(ctx, token); !errors.Is(err, user.ErrInvalidVerificationToken) {
+		t.Errorf("VerifyEmail of a listed address = %v, want ErrInvalidVerificationToken", err)
+	}
+	if u, _ := f.store.UserByID(ctx, boss.ID); u.EmailVerified || u.HasRole(auth.RoleAdmin) {
+		t.Errorf("after a refused click: verified %v, roles %v; want neither", u.EmailVerified, u.Roles)
+	}
+}
