@@ -329,23 +329,3 @@ func (s *Service) SetRoles(ctx context.Context, userID string, roles []string) e
 func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 	return s.sessions.DeleteExpiredSessions(ctx, s.now().UTC())
 }
-
-// SweepEvery runs SweepExpired now and then every interval until ctx is done.
-func (s *Service) SweepEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := s.SweepExpired(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("sweeping expired sessions failed", "error", err)
-		case n > 0:
-			s.log.Info("swept expired sessions", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
