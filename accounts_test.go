@@ -324,3 +324,38 @@ func TestMuxProblemsAndCORS(t *testing.T) {
 		t.Errorf("preflight headers %v", r.Header)
 	}
 }
+
+// TestRolesAPI: only an admin changes roles; the change takes effect on the
+// user's next request, with the token they already hold; unknown roles are
+// refused.
+func TestRolesAPI(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env, sink := mailEnv(t, o, nil)
+		alice := env.newClient()
+		a := alice.signup("alice", "alice@example.com", "password1")
+		bob := env.newClient()
+		b := bob.signup("bob", "bob@example.com", "password1")
+		root := env.newClient()
+		root.signup("root", "root@example.com", "password1")
+		token := sink.next("root@example.com", "administrator").token(t)
+		env.newClient().do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "password1", "passwordConfirm": "password1"}).want(t, 200)
+		root.login("username", "root", "password1")
+
+		alice.do("PUT", "/api/users/"+b.User.ID+"/roles", map[string]any{"roles": []string{"admin"}}).wantProblem(t, 403, "forbidden")
+		alice.do("PUT", "/api/users/"+a.User.ID+"/roles", map[string]any{"roles": []string{"admin"}}).wantProblem(t, 403, "forbidden")
+		alice.do("GET", "/api/test/mod", nil).wantProblem(t, 403, "insufficient_role")
+
+		r := root.do("PUT", "/api/users/"+a.User.ID+"/roles", map[string]any{"roles": []string{"moderator"}}).want(t, 200)
+		var got struct{ User userDoc }
+		r.json(t, &got)
+		if !slices.Equal(got.User.Roles, []string{"user", "moderator"}) {
+			t.Errorf("roles after PUT [moderator] = %v, want [user moderator]", got.User.Roles)
+		}
+		alice.do("GET", "/api/test/mod", nil).want(t, 200) // the same token, at once
+
+		root.do("PUT", "/api/users/"+a.User.ID+"/roles", map[string]any{"roles": []string{"root"}}).wantProblem(t, 422, "validation_failed")
+		root.do("PUT", "/api/users/0123456789abcdef01234567/roles", map[string]any{"roles": []string{"user"}}).wantProblem(t, 404, "not_found")
+		root.do("PUT", "/api/users/"+a.User.ID+"/roles", map[string]any{"roles": []string{}}).want(t, 200)
+		alice.do("GET", "/api/test/mod", nil).wantProblem(t, 403, "insufficient_role") // demoted at once
+	})
+}

@@ -500,3 +500,37 @@ func EnsureAdmins(ctx context.Context, users Store, sessions auth.SessionStore, 
 	}
 	return nil
 }
+
+// ErrForbidden: the caller is authenticated but may not do this to that
+// user.
+var ErrForbidden = errors.New("forbidden")
+
+// SetRoles replaces a user's roles; only an admin may, and the roles must
+// be ones corkboard knows (every user keeps "user"). The change takes
+// effect on the user's next request, whatever token they hold: roles are
+// read from the store on every request. It fails with ErrForbidden,
+// ErrNotFound or a *ValidationError.
+func (s *Service) SetRoles(ctx context.Context, p auth.Principal, id string, roles []string) (User, error) {
+	if err := auth.Authorize(p, auth.RoleAdmin); err != nil {
+		return User{}, ErrForbidden
+	}
+	if !objectid.Valid(id) {
+		return User{}, ErrNotFound
+	}
+	clean := []string{auth.RoleUser}
+	for _, r := range roles {
+		switch {
+		case !auth.KnownRole(r):
+			return User{}, &ValidationError{Fields: map[string]string{"roles": "must hold only user, moderator or admin"}}
+		case !slices.Contains(clean, r):
+			clean = append(clean, r)
+		}
+	}
+	if err := s.store.SetRoles(ctx, id, clean, s.now().UTC()); err != nil {
+		return User{}, err
+	}
+	if err := s.sessions.SetRoles(ctx, id, clean); err != nil {
+		return User{}, err
+	}
+	return s.store.UserByID(ctx, id)
+}

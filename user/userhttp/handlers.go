@@ -184,3 +184,25 @@ func (h *Handlers) ChangePassword() http.Handler {
 		return nil
 	})
 }
+
+// rolesRequest is the body of PUT /api/users/{id}/roles.
+type rolesRequest struct {
+	Roles []string `json:"roles"`
+}
+
+// SetRoles serves PUT /api/users/{id}/roles (admins only).
+func (h *Handlers) SetRoles() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		var req rolesRequest
+		if err := web.DecodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		p, _ := auth.PrincipalFrom(r.Context())
+		u, err := h.svc.SetRoles(r.Context(), p, r.PathValue("id"), req.Roles)
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, p.UserID, p.Roles)})
+		return nil
+	})
+}

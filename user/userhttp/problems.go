@@ -20,6 +20,7 @@ var (
 	errVerifyToken = web.NewProblem(http.StatusBadRequest, "invalid_verification_token",
 		"This verification link is invalid, expired or already used; ask for a new one.")
 	errAlreadyVerified = web.NewProblem(http.StatusConflict, "already_verified", "Your address is verified already.")
+	errForbidden       = web.NewProblem(http.StatusForbidden, "forbidden", "You may not do this to that user.")
 )
 
 // Problem returns the problem a client gets for err: user's errors here,
@@ -41,6 +42,8 @@ func Problem(err error) *web.Problem {
 		return errVerifyToken
 	case errors.Is(err, user.ErrAlreadyVerified):
 		return errAlreadyVerified
+	case errors.Is(err, user.ErrForbidden):
+		return errForbidden
 	case errors.As(err, &invalid):
 		return web.Invalid(invalid.Fields)
 	}

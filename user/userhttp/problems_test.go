@@ -25,6 +25,7 @@ func TestProblem(t *testing.T) {
 		{user.ErrInvalidResetToken, 400, "invalid_reset_token"},
 		{user.ErrInvalidVerificationToken, 400, "invalid_verification_token"},
 		{user.ErrAlreadyVerified, 409, "already_verified"},
+		{user.ErrForbidden, 403, "forbidden"},
 		{auth.ErrBusy, 503, "busy"},
 		{&auth.RateLimitError{}, 429, "rate_limited"},
 	}
