@@ -359,3 +359,41 @@ func TestRolesAPI(t *testing.T) {
 		alice.do("GET", "/api/test/mod", nil).wantProblem(t, 403, "insufficient_role") // demoted at once
 	})
 }
+
+// TestUpdateProfile: a user edits their own profile, an admin anyone's,
+// nobody else's; a taken username is a 409, bad fields a 422, and a
+// refused edit changes nothing.
+func TestUpdateProfile(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env, sink := mailEnv(t, o, nil)
+		alice := env.newClient()
+		a := alice.signup("alice", "alice@example.com", "password1")
+		bob := env.newClient()
+		b := bob.signup("bob", "bob@example.com", "password1")
+		root := env.newClient()
+		root.signup("root", "root@example.com", "password1")
+		token := sink.next("root@example.com", "administrator").token(t)
+		env.newClient().do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "password1", "passwordConfirm": "password1"}).want(t, 200)
+		root.login("username", "root", "password1")
+
+		var got struct{ User userDoc }
+		alice.do("PATCH", "/api/users/"+a.User.ID, map[string]any{"fullName": "Alice Liddell", "color": "#ff0000"}).want(t, 200).json(t, &got)
+		if got.User.FullName != "Alice Liddell" || got.User.Color != "#ff0000" || got.User.Username != "alice" {
+			t.Errorf("after PATCH of her own profile: %+v", got.User)
+		}
+		alice.do("PATCH", "/api/users/"+b.User.ID, map[string]any{"fullName": "pwned"}).wantProblem(t, 403, "forbidden")
+		alice.do("PATCH", "/api/users/"+a.User.ID, map[string]any{"username": "BOB"}).wantProblem(t, 409, "username_taken")
+		p := alice.do("PATCH", "/api/users/"+a.User.ID, map[string]any{"username": "a!", "color": strings.Repeat("c", 33)}).wantProblem(t, 422, "validation_failed")
+		if p.Errors["username"] == "" || p.Errors["color"] == "" {
+			t.Errorf("422 errors %v, want username and color named", p.Errors)
+		}
+		alice.do("PATCH", "/api/users/"+a.User.ID, map[string]any{"roles": []string{"admin"}}).wantProblem(t, 422, "validation_failed")
+		root.do("PATCH", "/api/users/"+b.User.ID, map[string]any{"username": "robert"}).want(t, 200)
+		env.newClient().login("username", "robert", "password1")
+		bob.do("GET", "/api/users/"+b.User.ID, nil).want(t, 200).json(t, &got)
+		if got.User.FullName != "" || got.User.Username != "robert" {
+			t.Errorf("bob after the refused and the admin's edits: %+v", got.User)
+		}
+		root.do("PATCH", "/api/users/0123456789abcdef01234567", map[string]any{"fullName": "x"}).wantProblem(t, 404, "not_found")
+	})
+}

@@ -41,6 +41,7 @@ func (a *app) routeList() []route {
 
 		{"GET /api/users/me", authn(a.users.Me())},
 		{"GET /api/users/{id}", authn(a.users.Get())},
+		{"PATCH /api/users/{id}", authn(a.users.UpdateProfile())},
 		{"PUT /api/users/{id}/roles", authn(a.users.SetRoles())},
 
 		{"GET /api/test/all", handleMessage("Public Content.")},

@@ -225,6 +225,22 @@ func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
 	})
 }
 
+// SetProfile implements user.Store. The uniqueness check and the change
+// happen under one hold of the write lock.
+func (s *Store) SetProfile(ctx context.Context, id, username, fullName, color string, now time.Time) error {
+	return s.update(ctx, func(st *state) ([]change, error) {
+		u, ok := st.users.byID[id]
+		if !ok {
+			return nil, user.ErrNotFound
+		}
+		if other := st.users.byName[strings.ToLower(username)]; other != "" && other != id {
+			return nil, user.ErrUsernameTaken
+		}
+		u.Username, u.FullName, u.Color, u.UpdatedAt = username, fullName, color, utc(now)
+		return []change{putUser(u)}, nil
+	})
+}
+
 // SetEmailVerified implements user.Store.
 func (s *Store) SetEmailVerified(ctx context.Context, id string, now time.Time) error {
 	return s.update(ctx, func(st *state) ([]change, error) {

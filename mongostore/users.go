@@ -413,6 +413,49 @@ func (s *Store) undoUser(id string) {
 	}()
 }
 
+// SetProfile replaces the user's username, full name and color, in one
+// update. On MongoDB the unique index on usernameKey decides a clash (the
+// only unique key it changes). FerretDB 1.x answers such a clash on an
+// update with an internal error instead of a duplicate-key error, so a
+// check for another user with the name runs first, inside the update turn
+// that the store takes on FerretDB (see Store.updateLock).
+func (s *Store) SetProfile(ctx context.Context, id, username, fullName, color string, now time.Time) error {
+	oid, ok := parseID(id)
+	if !ok {
+		return user.ErrNotFound
+	}
+	ctx, done, err := s.beginUpdate(ctx, "set profile")
+	if err != nil {
+		return err
+	}
+	defer done()
+	key := usernameKey(username)
+	err = s.users.FindOne(ctx, bson.D{{Key: "usernameKey", Value: key}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: oid}}}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case err == nil:
+		return user.ErrUsernameTaken
+	case !errors.Is(err, mongo.ErrNoDocuments):
+		return s.fail("set profile", err)
+	}
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "username", Value: username},
+		{Key: "usernameKey", Value: key},
+		{Key: "fullName", Value: fullName},
+		{Key: "color", Value: color},
+		{Key: "updatedAt", Value: now},
+	}}})
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return user.ErrUsernameTaken
+	case err != nil:
+		return s.fail("set profile", err)
+	case res.MatchedCount == 0:
+		return user.ErrNotFound
+	}
+	return nil
+}
+
 // SetEmailVerified marks the user's address verified, or fails with
 // user.ErrNotFound. Verifying twice keeps the first UpdatedAt.
 func (s *Store) SetEmailVerified(ctx context.Context, id string, now time.Time) error {

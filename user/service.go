@@ -534,3 +534,49 @@ func (s *Service) SetRoles(ctx context.Context, p auth.Principal, id string, rol
 	}
 	return s.store.UserByID(ctx, id)
 }
+
+// ProfileInput is a change of profile; a nil field stays as it is.
+type ProfileInput struct {
+	Username *string
+	FullName *string
+	Color    *string
+}
+
+// UpdateProfile changes a user's username, full name or color: the user
+// themself, or an admin. It fails with ErrForbidden, ErrNotFound, a
+// *ValidationError or ErrUsernameTaken.
+func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, in ProfileInput) (User, error) {
+	if p.UserID != id && auth.Authorize(p, auth.RoleAdmin) != nil {
+		return User{}, ErrForbidden
+	}
+	u, err := s.User(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	errs := make(map[string]string)
+	if in.Username != nil {
+		if msg := checkUsername(*in.Username); msg != "" {
+			errs["username"] = msg
+		}
+		u.Username = *in.Username
+	}
+	if in.FullName != nil {
+		if msg := checkText(*in.FullName, maxFullName); msg != "" {
+			errs["fullName"] = msg
+		}
+		u.FullName = *in.FullName
+	}
+	if in.Color != nil {
+		if msg := checkText(*in.Color, maxColor); msg != "" {
+			errs["color"] = msg
+		}
+		u.Color = *in.Color
+	}
+	if err := invalid(errs); err != nil {
+		return User{}, err
+	}
+	if err := s.store.SetProfile(ctx, id, u.Username, u.FullName, u.Color, s.now().UTC()); err != nil {
+		return User{}, err
+	}
+	return s.store.UserByID(ctx, id)
+}

@@ -96,6 +96,11 @@ type Store interface {
 	// when there is no such user.
 	RehashPassword(ctx context.Context, id, old, new string) error
 
+	// SetProfile replaces the user's username, full name and color and sets
+	// UpdatedAt to now. It fails with ErrUsernameTaken if another user has
+	// the username (compared case-insensitively), or ErrNotFound.
+	SetProfile(ctx context.Context, id, username, fullName, color string, now time.Time) error
+
 	// SetEmailVerified marks the user's address verified and sets
 	// UpdatedAt to now (if it was not verified yet), or fails with
 	// ErrNotFound.

@@ -206,3 +206,27 @@ func (h *Handlers) SetRoles() http.Handler {
 		return nil
 	})
 }
+
+// profileRequest is the body of PATCH /api/users/{id}: the fields to change.
+type profileRequest struct {
+	Username *string `json:"username"`
+	FullName *string `json:"fullName"`
+	Color    *string `json:"color"`
+}
+
+// UpdateProfile serves PATCH /api/users/{id} (the user themself or an admin).
+func (h *Handlers) UpdateProfile() http.Handler {
+	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		var req profileRequest
+		if err := web.DecodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		p, _ := auth.PrincipalFrom(r.Context())
+		u, err := h.svc.UpdateProfile(r.Context(), p, r.PathValue("id"), user.ProfileInput{Username: req.Username, FullName: req.FullName, Color: req.Color})
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, p.UserID, p.Roles)})
+		return nil
+	})
+}

@@ -37,6 +37,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"ConcurrentSetPassword", testConcurrentSetPassword},
 		{"RehashPassword", testRehashPassword},
 		{"SetEmailVerified", testSetEmailVerified},
+		{"SetProfile", testSetProfile},
 		{"CreateAccount", testCreateAccount},
 		{"ConcurrentCreateAccount", testConcurrentCreateAccount},
 		{"SetRoles", testSetRoles},
@@ -345,6 +346,32 @@ func testRehashPassword(t *testing.T, s user.Store) {
 	checkStored(t, s, alice)
 	id := objectid.New(baseTime())
 	wantErr(t, "RehashPassword of an unknown user", s.RehashPassword(ctx, id, old, rehashed), user.ErrNotFound)
+}
+
+func testSetProfile(t *testing.T, s user.Store) {
+	ctx := context.Background()
+	alice, bob := newUser("alice", baseTime()), newUser("bob", baseTime())
+	mustCreate(t, s, alice)
+	mustCreate(t, s, bob)
+	later := ms(baseTime().Add(time.Hour))
+	if err := s.SetProfile(ctx, alice.ID, "Alicia", "Alicia L.", "#000000", later); err != nil {
+		t.Fatalf("SetProfile = %v", err)
+	}
+	oldName := alice.Username
+	alice.Username, alice.FullName, alice.Color, alice.UpdatedAt = "Alicia", "Alicia L.", "#000000", later
+	checkStored(t, s, alice) // by the new username too
+	if _, err := s.UserByUsername(ctx, oldName); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("UserByUsername(old name) = %v, want ErrNotFound: the name is free again", err)
+	}
+	wantErr(t, "SetProfile to bob's username in another case", s.SetProfile(ctx, alice.ID, "BOB", "", "", later), user.ErrUsernameTaken)
+	checkStored(t, s, alice) // unchanged by the refused call
+	if err := s.SetProfile(ctx, alice.ID, "ALICIA", "Alicia L.", "#000000", later); err != nil {
+		t.Errorf("SetProfile to her own username in another case = %v, want nil", err)
+	}
+	newBob := newUser(oldName, baseTime()) // the freed name can be taken
+	newBob.Email = "other@example.com"
+	mustCreate(t, s, newBob)
+	wantErr(t, "SetProfile of an unknown user", s.SetProfile(ctx, objectid.New(baseTime()), "zed", "", "", later), user.ErrNotFound)
 }
 
 func testSetEmailVerified(t *testing.T, s user.Store) {
