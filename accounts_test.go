@@ -236,12 +236,9 @@ func TestUserProfilesAndRoles(t *testing.T) {
 		a := alice.signup("alice", "alice@example.com", "password1")
 		bob := env.newClient()
 		b := bob.signup("bob", "bob@example.com", "password1")
-		root := env.newClient()
-		root.signup("root", "ROOT@example.com", "password1")
 		// ADMIN_EMAILS gives the role once the address is proved, by the
-		// password reset its owner is mailed.
-		reset := sink.next("root@example.com", "administrator").token(t)
-		env.newClient().do("POST", "/api/auth/reset-password", map[string]string{"token": reset, "password": "password1", "passwordConfirm": "password1"}).want(t, 200)
+		// password its owner chooses through the mailed link.
+		root := env.admin(sink)
 		rootDoc := root.login("username", "root", "password1")
 		if !slices.Equal(rootDoc.User.Roles, []string{"user", "admin"}) {
 			t.Errorf("ADMIN_EMAILS user roles once verified = %v, want [user admin]", rootDoc.User.Roles)
@@ -335,11 +332,7 @@ func TestRolesAPI(t *testing.T) {
 		a := alice.signup("alice", "alice@example.com", "password1")
 		bob := env.newClient()
 		b := bob.signup("bob", "bob@example.com", "password1")
-		root := env.newClient()
-		root.signup("root", "root@example.com", "password1")
-		token := sink.next("root@example.com", "administrator").token(t)
-		env.newClient().do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "password1", "passwordConfirm": "password1"}).want(t, 200)
-		root.login("username", "root", "password1")
+		root := env.admin(sink)
 
 		alice.do("PUT", "/api/users/"+b.User.ID+"/roles", map[string]any{"roles": []string{"admin"}}).wantProblem(t, 403, "forbidden")
 		alice.do("PUT", "/api/users/"+a.User.ID+"/roles", map[string]any{"roles": []string{"admin"}}).wantProblem(t, 403, "forbidden")
@@ -370,11 +363,7 @@ func TestUpdateProfile(t *testing.T) {
 		a := alice.signup("alice", "alice@example.com", "password1")
 		bob := env.newClient()
 		b := bob.signup("bob", "bob@example.com", "password1")
-		root := env.newClient()
-		root.signup("root", "root@example.com", "password1")
-		token := sink.next("root@example.com", "administrator").token(t)
-		env.newClient().do("POST", "/api/auth/reset-password", map[string]string{"token": token, "password": "password1", "passwordConfirm": "password1"}).want(t, 200)
-		root.login("username", "root", "password1")
+		root := env.admin(sink)
 
 		var got struct{ User userDoc }
 		alice.do("PATCH", "/api/users/"+a.User.ID, map[string]any{"fullName": "Alice Liddell", "color": "#ff0000"}).want(t, 200).json(t, &got)

@@ -51,23 +51,29 @@ func link(base, token string) string {
 // and replaces the password, revoking every session, so only the owner
 // of the mailbox ends up holding the admin account.
 func (s *Service) sendVerification(ctx context.Context, u User) {
+	var err error
 	if slices.Contains(s.cfg.AdminEmails, u.Email) {
-		token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeReset, s.now().UTC(), s.cfg.VerifyTTL)
-		if err := s.tokens.PutToken(ctx, rec); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "storing an admin confirmation token failed; the user may ask for another mail",
-				slog.String("user_id", u.ID), slog.String("error", err.Error()))
-			return
-		}
-		s.send(ctx, auth.ConfirmAdminMail(u.Email, u.Username, link(s.cfg.ResetURL, token), s.cfg.VerifyTTL))
-		return
+		err = s.mailToken(ctx, u, auth.PurposeReset, s.cfg.VerifyTTL, s.cfg.ResetURL, auth.ConfirmAdminMail)
+	} else {
+		err = s.mailToken(ctx, u, auth.PurposeVerify, s.cfg.VerifyTTL, s.cfg.VerifyURL, auth.VerifyEmailMail)
 	}
-	token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeVerify, s.now().UTC(), s.cfg.VerifyTTL)
-	if err := s.tokens.PutToken(ctx, rec); err != nil {
+	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "storing a verification token failed; the user may ask for another mail",
 			slog.String("user_id", u.ID), slog.String("error", err.Error()))
-		return
 	}
-	s.send(ctx, auth.VerifyEmailMail(u.Email, u.Username, link(s.cfg.VerifyURL, token), s.cfg.VerifyTTL))
+}
+
+// mailToken stores a new one-time token of purpose for u, valid ttl and
+// superseding the last one, and mails u the link base?token=… in the
+// message that mail builds.
+func (s *Service) mailToken(ctx context.Context, u User, purpose string, ttl time.Duration, base string,
+	mail func(to, username, link string, ttl time.Duration) auth.Message) error {
+	token, rec := auth.NewOneTimeToken(u.ID, purpose, s.now().UTC(), ttl)
+	if err := s.tokens.PutToken(ctx, rec); err != nil {
+		return err
+	}
+	s.send(ctx, mail(u.Email, u.Username, link(base, token), ttl))
+	return nil
 }
 
 // send hands m to the mail queue, logging (without its link) when the queue
@@ -182,14 +188,11 @@ func (s *Service) sendReset(ctx context.Context, email string) {
 		return
 	}
 	if err == nil {
-		var token string
-		token, rec := auth.NewOneTimeToken(u.ID, auth.PurposeReset, s.now().UTC(), s.cfg.ResetTTL)
-		if err = s.tokens.PutToken(ctx, rec); err == nil {
-			s.send(ctx, auth.PasswordResetMail(u.Email, u.Username, link(s.cfg.ResetURL, token), s.cfg.ResetTTL))
-			return
-		}
+		err = s.mailToken(ctx, u, auth.PurposeReset, s.cfg.ResetTTL, s.cfg.ResetURL, auth.PasswordResetMail)
 	}
-	s.log.LogAttrs(ctx, slog.LevelWarn, "a password reset request failed", slog.String("error", err.Error()))
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "a password reset request failed", slog.String("error", err.Error()))
+	}
 }
 
 // Wait waits until the background work of password reset requests is done,
