@@ -47,6 +47,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"ConcurrentCreateSameUsername", testConcurrentSameUsername},
 		{"ConcurrentCreateSameEmail", testConcurrentSameEmail},
 	}
+	tests = append(tests, listTests...) // list.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newStore(t))
