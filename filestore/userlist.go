@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"container/heap"
 	"context"
 	"slices"
 	"strings"
@@ -21,21 +20,31 @@ import (
 //   - byName holds every user by lower-cased username. The users with a
 //     prefix are one contiguous range of it, found by two binary searches.
 //
-// A search (a prefix) takes the cheaper of two ways. When the range is
-// small (at most smallRange users) it is gathered whole, and a heap of
-// limit entries keeps the newest ones after the cursor: O(range · log
-// limit), at most a few thousand steps. When the range is large, the
-// newest-first walk of byAge from the cursor skips users without the
-// prefix until the page is full: with the matches spread evenly over
-// time, it looks at about limit·n/range users, which is at most
-// limit·n/smallRange and far less for a short prefix. Its worst case is a
-// large range whose users are all old (a prefix that only early users
-// share): the walk then passes every newer user once. A composite index
-// could avoid that; the list does not need it yet.
+// A search (a prefix matching r of the n users) takes the cheaper of two
+// ways:
+//
+//   - gather: take the whole range of byName, keeping the newest limit
+//     entries after the cursor in a small heap. It costs r steps, however
+//     the matches are spread over time.
+//   - walk: go down byAge from the cursor, newest first, skipping users
+//     without the prefix until the page is full. With the matches spread
+//     evenly over time that is about limit·n/r steps: few for a short
+//     prefix that many users share.
+//
+// The search walks when limit·n/r < r, that is r² > limit·n, and gathers
+// otherwise, so it expects at most √(limit·n) steps either way: about 1,500
+// for a page of 21 among 100,000 users, 10,000 for a page of 101 among a
+// million. (A fixed cut-off, say "gather up to 4,096", would walk
+// limit·n/4096 steps just above it, 25,000 for that page among a million.)
+// The walk's bad case is a range of only old users (a prefix that early
+// users share): it would pass every newer user. So it gives up after r
+// steps and the range is gathered instead: a search never costs more than
+// 2r steps. Only a composite index (username, age) would do better, and
+// the list does not need one yet.
 
-// smallRange is the largest prefix range that a search gathers whole
-// rather than walking the list by age for.
-const smallRange = 4096
+// walks reports whether a search whose prefix matches r of n users should
+// walk the list by age rather than gather its range (see above).
+func walks(r, limit, n int) bool { return int64(r)*int64(r) > int64(limit)*int64(n) }
 
 // listEntry is one user in the ordered indexes: what ordering and
 // filtering need, so that a walk touches no map until it has its page.
@@ -108,7 +117,7 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	t := &s.st.users
 	var page []listEntry
 	if q.Prefix == "" {
-		page = t.order.newest(q.After, q.Limit, func(listEntry) bool { return true })
+		page, _ = t.order.newest(q.After, q.Limit, -1, func(listEntry) bool { return true })
 	} else {
 		page = t.order.search(q.Prefix, q.After, q.Limit)
 	}
@@ -121,14 +130,18 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 
 // newest walks byAge newest first, from just after the position after
 // (from the newest user when nil), and returns the first limit entries
-// that keep accepts.
-func (o *userOrder) newest(after *user.Position, limit int, keep func(listEntry) bool) []listEntry {
+// that keep accepts. It gives up after budget steps (never when budget is
+// negative), and then reports false.
+func (o *userOrder) newest(after *user.Position, limit, budget int, keep func(listEntry) bool) ([]listEntry, bool) {
 	at := o.byAge.end()
 	if after != nil {
 		at = o.byAge.search(listEntry{createdAt: after.CreatedAt, id: after.ID})
 	}
-	var page []listEntry
-	for len(page) < limit {
+	page := make([]listEntry, 0, min(limit, o.byAge.len()))
+	for ; len(page) < limit; budget-- {
+		if budget == 0 {
+			return nil, false
+		}
 		var ok bool
 		if at, ok = o.byAge.prev(at); !ok {
 			break
@@ -137,7 +150,7 @@ func (o *userOrder) newest(after *user.Position, limit int, keep func(listEntry)
 			page = append(page, e)
 		}
 	}
-	return page
+	return page, true
 }
 
 // search returns the newest limit entries whose key starts with prefix and
@@ -153,46 +166,70 @@ func (o *userOrder) search(prefix string, after *user.Position, limit int) []lis
 	if n == 0 {
 		return nil
 	}
-	if n > smallRange {
-		return o.newest(after, limit, func(e listEntry) bool { return strings.HasPrefix(e.key, prefix) })
+	if walks(n, limit, o.byAge.len()) {
+		page, done := o.newest(after, limit, n, func(e listEntry) bool { return strings.HasPrefix(e.key, prefix) })
+		if done {
+			return page
+		}
 	}
 	// A min-heap of the newest entries so far: its root is the oldest
 	// of them, the first to give way to a newer one.
-	h := &ageHeap{}
+	h := make(ageHeap, 0, min(limit, n))
 	var afterEntry listEntry
 	if after != nil {
 		afterEntry = listEntry{createdAt: after.CreatedAt, id: after.ID}
 	}
 	for at := lo; at != hi; at, _ = o.byName.next(at) {
 		e := o.byName.at(at)
-		if after != nil && compareAge(e, afterEntry) >= 0 {
-			continue
-		}
 		switch {
-		case h.Len() < limit:
-			heap.Push(h, e)
-		case compareAge(e, (*h)[0]) > 0:
-			(*h)[0] = e
-			heap.Fix(h, 0)
+		case after != nil && compareAge(e, afterEntry) >= 0:
+			// not after the cursor
+		case len(h) < limit:
+			h = h.push(e)
+		case compareAge(e, h[0]) > 0:
+			h.replaceRoot(e)
 		}
 	}
-	page := []listEntry(*h)
+	page := []listEntry(h)
 	slices.SortFunc(page, func(a, b listEntry) int { return compareAge(b, a) })
 	return page
 }
 
-// ageHeap is a min-heap of entries by age, for container/heap.
+// ageHeap is a min-heap of entries by age. It is written out rather than
+// used through container/heap, whose interface would box every entry
+// pushed.
 type ageHeap []listEntry
 
-func (h ageHeap) Len() int           { return len(h) }
-func (h ageHeap) Less(i, j int) bool { return compareAge(h[i], h[j]) < 0 }
-func (h ageHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *ageHeap) Push(x any)        { *h = append(*h, x.(listEntry)) }
-func (h *ageHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+// push adds e.
+func (h ageHeap) push(e listEntry) ageHeap {
+	h = append(h, e)
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if compareAge(h[i], h[parent]) >= 0 {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+	return h
+}
+
+// replaceRoot puts e in place of the oldest entry.
+func (h ageHeap) replaceRoot(e listEntry) {
+	h[0] = e
+	for i := 0; ; {
+		least := i
+		for _, c := range []int{2*i + 1, 2*i + 2} {
+			if c < len(h) && compareAge(h[c], h[least]) < 0 {
+				least = c
+			}
+		}
+		if least == i {
+			return
+		}
+		h[i], h[least] = h[least], h[i]
+		i = least
+	}
 }
 
 // orderedList keeps entries sorted by cmp in a list of blocks of at most
@@ -204,6 +241,7 @@ func (h *ageHeap) Pop() any {
 type orderedList struct {
 	cmp    func(a, b listEntry) int
 	blocks [][]listEntry // none empty; every entry of a block before every entry of the next
+	n      int           // entries in all
 }
 
 // maxBlock is the size at which a block splits in two.
@@ -255,6 +293,9 @@ func (l *orderedList) prev(c cursor) (cursor, bool) {
 	return cursor{c.b - 1, len(l.blocks[c.b-1]) - 1}, true
 }
 
+// len returns how many entries the list holds.
+func (l *orderedList) len() int { return l.n }
+
 // rank returns how many entries come before c. It adds up block sizes:
 // n/maxBlock additions, a few hundred at a hundred thousand users.
 func (l *orderedList) rank(c cursor) int {
@@ -268,6 +309,7 @@ func (l *orderedList) rank(c cursor) int {
 // insert adds e in its place. Appending to the last block, the usual case
 // for the list by age (a new user is the newest), moves nothing.
 func (l *orderedList) insert(e listEntry) {
+	l.n++
 	if len(l.blocks) == 0 {
 		l.blocks = append(l.blocks, []listEntry{e})
 		return
@@ -299,6 +341,7 @@ func (l *orderedList) remove(e listEntry) {
 	if c.b == len(l.blocks) || l.cmp(l.at(c), e) != 0 {
 		return
 	}
+	l.n--
 	blk := slices.Delete(l.blocks[c.b], c.i, c.i+1)
 	if len(blk) == 0 {
 		l.blocks = slices.Delete(l.blocks, c.b, c.b+1)

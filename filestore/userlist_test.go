@@ -58,7 +58,7 @@ func checkOrderedList(t *testing.T, l *orderedList, ref []listEntry, rng *rand.R
 	for c, ok := (cursor{}), len(l.blocks) > 0; ok && c != l.end(); c, ok = l.next(c) {
 		all = append(all, l.at(c))
 	}
-	if !slices.Equal(all, ref) {
+	if !slices.Equal(all, ref) || l.len() != len(ref) {
 		t.Fatalf("list walked forwards holds %d entries, want the %d of the reference", len(all), len(ref))
 	}
 	var back []listEntry
@@ -132,9 +132,9 @@ func checkPages(t *testing.T, s *Store, prefix string, limit int) int {
 }
 
 // TestListUsersBothSearchWays checks both ways a search takes against the
-// reference: prefixes whose range is small (gathered whole) and large
-// (walked by age), including a large range of only old users, the walk's
-// worst case.
+// reference: prefixes whose range it gathers, and prefixes for which it
+// walks the list by age, including a range of only old users, where the
+// walk gives up and the range is gathered after all.
 func TestListUsersBothSearchWays(t *testing.T) {
 	s := openStore(t, t.TempDir(), Options{NoSync: true})
 	ctx := context.Background()
@@ -146,15 +146,14 @@ func TestListUsersBothSearchWays(t *testing.T) {
 			t.Fatalf("CreateUser(%s) = %v", name, err)
 		}
 	}
-	// Early users: 5000 "old…" (a large range, all older than anyone else).
+	// Early users: 5000 "old…", older than anyone else.
 	for i := range 5000 {
 		add(fmt.Sprintf("old%04d", i), start.Add(time.Duration(i/3)*time.Millisecond))
 	}
-	// Then 3000 "Mix…" spread over time among 2000 "few…", a tenth of
-	// them "few1…".
-	for i := range 5000 {
+	// Then 4500 "Mix…" spread over time among 1500 "few…".
+	for i := range 6000 {
 		name := fmt.Sprintf("Mix%04d", i)
-		if i%5 < 2 {
+		if i%4 == 0 {
 			name = fmt.Sprintf("few%04d", i)
 		}
 		add(name, start.Add(time.Hour+time.Duration(i/2)*time.Millisecond))
@@ -162,33 +161,32 @@ func TestListUsersBothSearchWays(t *testing.T) {
 	for _, tc := range []struct {
 		prefix string
 		limit  int
-		large  bool
+		walk   bool
 	}{
-		{"old", 100, true}, // 5000 old users: the walk passes every newer one
-		{"old1", 7, false},
-		{"mix", 100, false},
-		{"m", 21, false},
-		{"few", 50, false},
-		{"few1", 3, false},
-		{"", 100, true},
+		{"old", 100, true}, // 5000 old users: the walk gives up, the range is gathered
 		{"o", 33, true},
+		{"old1", 7, true}, // 1000 of them
+		{"old12", 7, false},
+		{"mix", 100, true}, // 4500 users spread over time: the walk finds them
+		{"m", 21, true},
+		{"mix12", 5, false},
+		{"few", 50, true},
+		{"few10", 3, false},
 		{"zzz", 5, false},
 	} {
 		t.Run(fmt.Sprintf("prefix=%q", tc.prefix), func(t *testing.T) {
 			o := &s.st.users.order
 			lo := o.byName.search(listEntry{key: tc.prefix})
-			hi := o.byName.end()
-			if end := user.PrefixEnd(tc.prefix); end != "" {
-				hi = o.byName.search(listEntry{key: end})
-			}
-			if size := o.byName.rank(hi) - o.byName.rank(lo); tc.prefix != "" && (size > smallRange) != tc.large {
-				t.Fatalf("prefix %q has a range of %d users; the test wants it large=%v (over %d)", tc.prefix, size, tc.large, smallRange)
+			hi := o.byName.search(listEntry{key: user.PrefixEnd(tc.prefix)})
+			if r := o.byName.rank(hi) - o.byName.rank(lo); walks(r, tc.limit, o.byAge.len()) != tc.walk {
+				t.Fatalf("prefix %q matches %d users: walks = %v; the test wants %v", tc.prefix, r, !tc.walk, tc.walk)
 			}
 			if got := checkPages(t, s, tc.prefix, tc.limit); got == 0 && tc.prefix != "zzz" {
 				t.Errorf("prefix %q listed nobody", tc.prefix)
 			}
 		})
 	}
+	checkPages(t, s, "", 100)
 }
 
 // TestListUsersAfterRestart: the ordered indexes are rebuilt from the files,
