@@ -1,10 +1,10 @@
 package filestore
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	"corkboard/user"
 )
@@ -49,15 +49,27 @@ func walks(r, limit, n int) bool { return int64(r)*int64(r) > int64(limit)*int64
 // listEntry is one user in the ordered indexes: what ordering and
 // filtering need, so that a walk touches no map until it has its page.
 type listEntry struct {
-	createdAt time.Time
-	id        string
-	key       string // the lower-cased username
+	// sec and nsec are the creation time, as Unix seconds and
+	// nanoseconds: two integers compare faster than a time.Time, and
+	// hold no pointer.
+	sec  int64
+	nsec int32
+	id   string
+	key  string // the lower-cased username
 }
 
-// compareAge orders entries by (createdAt, id), oldest first.
+// ageEntry returns an entry that sorts by age at p; its key is empty.
+func ageEntry(p user.Position) listEntry {
+	return listEntry{sec: p.CreatedAt.Unix(), nsec: int32(p.CreatedAt.Nanosecond()), id: p.ID}
+}
+
+// compareAge orders entries by (creation time, id), oldest first.
 func compareAge(a, b listEntry) int {
-	if c := a.createdAt.Compare(b.createdAt); c != 0 {
-		return c
+	switch {
+	case a.sec != b.sec:
+		return cmp.Compare(a.sec, b.sec)
+	case a.nsec != b.nsec:
+		return cmp.Compare(a.nsec, b.nsec)
 	}
 	return strings.Compare(a.id, b.id)
 }
@@ -74,7 +86,9 @@ func compareName(a, b listEntry) int {
 
 // entryOf returns u's entry in the ordered indexes.
 func entryOf(u user.User) listEntry {
-	return listEntry{createdAt: u.CreatedAt, id: u.ID, key: strings.ToLower(u.Username)}
+	e := ageEntry(user.PositionOf(u))
+	e.key = strings.ToLower(u.Username)
+	return e
 }
 
 // userOrder is the pair of ordered indexes of the user table.
@@ -135,7 +149,7 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 func (o *userOrder) newest(after *user.Position, limit, budget int, keep func(listEntry) bool) ([]listEntry, bool) {
 	at := o.byAge.end()
 	if after != nil {
-		at = o.byAge.search(listEntry{createdAt: after.CreatedAt, id: after.ID})
+		at = o.byAge.search(ageEntry(*after))
 	}
 	page := make([]listEntry, 0, min(limit, o.byAge.len()))
 	for ; len(page) < limit; budget-- {
@@ -174,60 +188,72 @@ func (o *userOrder) search(prefix string, after *user.Position, limit int) []lis
 	}
 	// A min-heap of the newest entries so far: its root is the oldest
 	// of them, the first to give way to a newer one.
-	h := make(ageHeap, 0, min(limit, n))
+	h := ageHeap{list: &o.byName, items: make([]cursor, 0, min(limit, n))}
 	var afterEntry listEntry
 	if after != nil {
-		afterEntry = listEntry{createdAt: after.CreatedAt, id: after.ID}
+		afterEntry = ageEntry(*after)
 	}
 	for at := lo; at != hi; at, _ = o.byName.next(at) {
 		e := o.byName.at(at)
 		switch {
 		case after != nil && compareAge(e, afterEntry) >= 0:
 			// not after the cursor
-		case len(h) < limit:
-			h = h.push(e)
-		case compareAge(e, h[0]) > 0:
-			h.replaceRoot(e)
+		case len(h.items) < limit:
+			h.push(at)
+		case compareAge(e, h.entry(0)) > 0:
+			h.replaceRoot(at)
 		}
 	}
-	page := []listEntry(h)
+	page := make([]listEntry, len(h.items))
+	for i, at := range h.items {
+		page[i] = o.byName.at(at)
+	}
 	slices.SortFunc(page, func(a, b listEntry) int { return compareAge(b, a) })
 	return page
 }
 
-// ageHeap is a min-heap of entries by age. It is written out rather than
-// used through container/heap, whose interface would box every entry
-// pushed.
-type ageHeap []listEntry
-
-// push adds e.
-func (h ageHeap) push(e listEntry) ageHeap {
-	h = append(h, e)
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if compareAge(h[i], h[parent]) >= 0 {
-			break
-		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
-	}
-	return h
+// ageHeap is a min-heap by age of entries of list, held by their places
+// in it. Places hold no pointers, so moving them costs no write barriers
+// while the garbage collector runs, which moving entries (with their
+// strings) would; and it is written out rather than used through
+// container/heap, whose interface would box every item pushed.
+type ageHeap struct {
+	list  *orderedList
+	items []cursor
 }
 
-// replaceRoot puts e in place of the oldest entry.
-func (h ageHeap) replaceRoot(e listEntry) {
-	h[0] = e
+// entry returns the entry of the i-th item.
+func (h *ageHeap) entry(i int) listEntry { return h.list.at(h.items[i]) }
+
+func (h *ageHeap) less(i, j int) bool { return compareAge(h.entry(i), h.entry(j)) < 0 }
+
+// push adds the entry at c.
+func (h *ageHeap) push(c cursor) {
+	h.items = append(h.items, c)
+	for i := len(h.items) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			return
+		}
+		h.items[i], h.items[parent] = h.items[parent], h.items[i]
+		i = parent
+	}
+}
+
+// replaceRoot puts the entry at c in place of the oldest one.
+func (h *ageHeap) replaceRoot(c cursor) {
+	h.items[0] = c
 	for i := 0; ; {
 		least := i
-		for _, c := range []int{2*i + 1, 2*i + 2} {
-			if c < len(h) && compareAge(h[c], h[least]) < 0 {
-				least = c
+		for _, child := range []int{2*i + 1, 2*i + 2} {
+			if child < len(h.items) && h.less(child, least) {
+				least = child
 			}
 		}
 		if least == i {
 			return
 		}
-		h[i], h[least] = h[least], h[i]
+		h.items[i], h.items[least] = h.items[least], h.items[i]
 		i = least
 	}
 }
