@@ -160,6 +160,7 @@ func TestListUsers(t *testing.T) {
 			{".*", nil},
 			{`{"$ne":""}`, nil},
 			{"al\x00", nil},
+			{"al\xff", nil}, // not UTF-8
 			{strings.Repeat("a", 33), nil},
 		} {
 			var want []userDoc

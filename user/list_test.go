@@ -137,7 +137,7 @@ func TestListRules(t *testing.T) {
 		t.Errorf("ListUsers(bad limit and cursor) = %v, want a *ValidationError naming both", err)
 	}
 
-	for _, search := range []string{"a b", "user%", "user.*", `{"$ne":""}`, "ü", "\x00", strings.Repeat("u", 33), "user\n"} {
+	for _, search := range []string{"a b", "user%", "user.*", `{"$ne":""}`, "ü", "\x00", "\xff", "us\xffer", strings.Repeat("u", 33), "user\n"} {
 		page, err := f.users.ListUsers(ctx, caller, user.ListInput{Search: search})
 		if err != nil || len(page.Users) != 0 || page.NextCursor != "" || page.Users == nil {
 			t.Errorf("ListUsers(search %q) = %+v, %v; want an empty list, no cursor, no error", search, page, err)
