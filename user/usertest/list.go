@@ -214,7 +214,7 @@ func pageThrough(t *testing.T, s user.Store, prefix string, limit int, between f
 	t.Helper()
 	var visited []user.User
 	q := user.ListQuery{Prefix: prefix, Limit: limit}
-	for range 10_000 { // a list that never ends is a failure, not a hang
+	for range 1000 { // a list that never ends is a failure, not a hang
 		page := list(t, s, q)
 		visited = append(visited, page...)
 		if len(page) < limit {
@@ -226,7 +226,7 @@ func pageThrough(t *testing.T, s user.Store, prefix string, limit int, between f
 			between()
 		}
 	}
-	t.Fatalf("paging prefix %q by %d did not end after 10,000 pages", prefix, limit)
+	t.Fatalf("paging prefix %q by %d did not end after 1,000 pages", prefix, limit)
 	return nil
 }
 
