@@ -181,13 +181,6 @@ const (
 	cursorBytes   = 1 + 8 + 4 + 12
 )
 
-// The seconds of the first and the last instant of the years 1 to 9999,
-// the times a user's CreatedAt may hold (User.Validate).
-const (
-	minCursorSec = -62135596800 // 0001-01-01T00:00:00Z
-	maxCursorSec = 253402300799 // 9999-12-31T23:59:59Z
-)
-
 // cursorEncoding is strict: a cursor has exactly one spelling, so one
 // tampered with in its unused bits is refused, not quietly read.
 var cursorEncoding = base64.RawURLEncoding.Strict()
@@ -220,11 +213,11 @@ func DecodeCursor(s string) (Position, error) {
 	}
 	sec := int64(binary.BigEndian.Uint64(b[1:9]))
 	nsec := binary.BigEndian.Uint32(b[9:13])
-	// The seconds are checked before time.Unix sees them: far outside
-	// the years a time can hold, its arithmetic would wrap around.
-	if sec < minCursorSec || sec > maxCursorSec || nsec >= uint32(time.Second) {
+	if nsec >= uint32(time.Second) {
 		return Position{}, ErrBadCursor
 	}
+	// Seconds so large that time.Unix wraps around give years far
+	// outside 1 to 9999 too, so this one check refuses them as well.
 	t := time.Unix(sec, int64(nsec)).UTC()
 	if !auth.StorableTime(t, false) {
 		return Position{}, ErrBadCursor
