@@ -140,7 +140,7 @@ func TestListRules(t *testing.T) {
 	for _, search := range []string{"a b", "user%", "user.*", `{"$ne":""}`, "ü", "\x00", "\xff", "us\xffer", strings.Repeat("u", 33), "user\n"} {
 		page, err := f.users.ListUsers(ctx, caller, user.ListInput{Search: search})
 		if err != nil || len(page.Users) != 0 || page.NextCursor != "" || page.Users == nil {
-			t.Errorf("ListUsers(search %q) = %+v, %v; want an empty list, no cursor, no error", search, page, err)
+			t.Errorf("ListUsers(search %q) = %#v, %v; want an empty, non-nil list (JSON []), no cursor, no error", search, page, err)
 		}
 	}
 	page, err := f.users.ListUsers(ctx, caller, user.ListInput{Search: strings.Repeat("U", 32)})
