@@ -110,6 +110,12 @@ type Store interface {
 	// fails with ErrNotFound.
 	SetRoles(ctx context.Context, id string, roles []string, now time.Time) error
 
+	// SetPicture sets the user's PictureID to pictureID ("" for none) and
+	// UpdatedAt to now, atomically, and returns the PictureID it replaced
+	// ("" if there was none), so that the caller can delete those bytes.
+	// It fails with ErrNotFound when there is no such user.
+	SetPicture(ctx context.Context, id, pictureID string, now time.Time) (old string, err error)
+
 	// EachUser calls fn for every stored user, in no particular order,
 	// stopping at the first error fn returns. It is for export.
 	EachUser(ctx context.Context, fn func(User) error) error

@@ -41,6 +41,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"CreateAccount", testCreateAccount},
 		{"ConcurrentCreateAccount", testConcurrentCreateAccount},
 		{"SetRoles", testSetRoles},
+		{"SetPicture", testSetPicture},
+		{"ConcurrentSetPicture", testConcurrentSetPicture},
 		{"NoAliasing", testNoAliasing},
 		{"EachUser", testEachUser},
 		{"EachUserStopsAtError", testEachUserStops},
