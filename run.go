@@ -144,7 +144,7 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		VerifyURL:   cfg.verifyURL,
 		ResetTTL:    cfg.resetTTL,
 		VerifyTTL:   cfg.verifyTTL,
-	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail}, now, log)
+	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail, Files: st}, now, log)
 
 	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
@@ -185,6 +185,49 @@ func newMailer(cfg config, log *slog.Logger) (auth.Mailer, error) {
 		Password: cfg.smtpPassword,
 		From:     cfg.emailFrom,
 	})
+}
+
+// orphanSweeper is a store that can remove, at start-up, the file bytes no
+// record points at (a crash between storing an upload and committing its
+// record, or between replacing a picture and deleting the old bytes, leaves
+// such files). The file store is one; on MongoDB the bytes of an
+// interrupted upload are deleted when it fails, and several instances may
+// be uploading at any moment, so none sweeps at start.
+type orphanSweeper interface {
+	SweepOrphanFiles(ctx context.Context, keep func(bucket, id string) bool) (int, error)
+}
+
+// sweepOrphanFiles removes the files no record points at, when the store
+// can. It runs before the server listens: no upload is in flight.
+func (a *app) sweepOrphanFiles(ctx context.Context) error {
+	sw, ok := a.store.(orphanSweeper)
+	if !ok {
+		return nil
+	}
+	refs, err := fileRefs(ctx, a.store)
+	if err != nil {
+		return err
+	}
+	n, err := sw.SweepOrphanFiles(ctx, func(bucket, id string) bool { return refs[fileRef{bucket, id}] })
+	if n > 0 {
+		a.log.Info("removed files no record points at", "files", n)
+	}
+	return err
+}
+
+// fileRef names a stored file.
+type fileRef struct{ bucket, id string }
+
+// fileRefs returns every file a record points at.
+func fileRefs(ctx context.Context, st store) (map[fileRef]bool, error) {
+	refs := make(map[fileRef]bool)
+	err := st.EachUser(ctx, func(u user.User) error {
+		if u.PictureID != "" {
+			refs[fileRef{user.PictureBucket, u.PictureID}] = true
+		}
+		return nil
+	})
+	return refs, err
 }
 
 // close ends the app's background work within ctx: password reset
@@ -251,6 +294,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if err := user.EnsureAdmins(ctx, st, st, cfg.adminEmails, storeClock()); err != nil {
 		return fmt.Errorf("granting admin roles: %w", err)
+	}
+	if err := a.sweepOrphanFiles(ctx); err != nil {
+		return fmt.Errorf("sweeping orphan files: %w", err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)

@@ -37,6 +37,8 @@ type Deps struct {
 	Passwords *auth.Passwords
 	// Mail takes messages to deliver in the background (auth.MailQueue).
 	Mail interface{ Enqueue(auth.Message) bool }
+	// Files keeps the bytes of profile pictures.
+	Files FileStore
 }
 
 // Service holds the account rules: sign-up, login, change of password and
@@ -50,6 +52,7 @@ type Service struct {
 	sessions  *auth.Service
 	passwords *auth.Passwords
 	mail      interface{ Enqueue(auth.Message) bool }
+	files     FileStore
 	now       func() time.Time
 	log       *slog.Logger
 
@@ -71,8 +74,8 @@ type Service struct {
 // NewService returns the account Service.
 func NewService(cfg Config, deps Deps, now func() time.Time, log *slog.Logger) *Service {
 	s := &Service{
-		cfg: cfg, store: deps.Store, tokens: deps.Tokens, sessions: deps.Sessions, passwords: deps.Passwords, mail: deps.Mail,
-		now: now, log: log, slots: make(chan struct{}, 64),
+		cfg: cfg, store: deps.Store, tokens: deps.Tokens, sessions: deps.Sessions, passwords: deps.Passwords,
+		mail: deps.Mail, files: deps.Files, now: now, log: log, slots: make(chan struct{}, 64),
 	}
 	var off *auth.Limiter // a nil Limiter allows everything
 	s.failuresPerNameIP, s.failuresPerName, s.changeFailures, s.changePerUser, s.changePerIP = off, off, off, off, off
@@ -145,6 +148,9 @@ type SignupInput struct {
 	RolesRequested bool
 	// Client is the device the first session starts on.
 	Client auth.Client
+	// PictureID is a picture the caller stored with StorePicture, or "".
+	// Signup owns it from then on: a sign-up that fails deletes it.
+	PictureID string
 }
 
 // validate normalizes in and returns every bad field.
@@ -174,7 +180,12 @@ func (in *SignupInput) validate() error {
 
 // Signup creates an account and its first session. It fails with a
 // *ValidationError, ErrEmailTaken or ErrUsernameTaken.
-func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens, error) {
+func (s *Service) Signup(ctx context.Context, in SignupInput) (_ User, _ auth.Tokens, err error) {
+	defer func() {
+		if err != nil {
+			s.DiscardPicture(ctx, in.PictureID)
+		}
+	}()
 	if err := in.validate(); err != nil {
 		return User{}, auth.Tokens{}, err
 	}
@@ -201,6 +212,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens
 		FullName:     in.FullName,
 		Color:        in.Color,
 		Roles:        roles,
+		PictureID:    in.PictureID,
 		PasswordHash: hash,
 		CreatedAt:    now,
 		UpdatedAt:    now,
@@ -546,8 +558,8 @@ type ProfileInput struct {
 // themself, or an admin. It fails with ErrForbidden, ErrNotFound, a
 // *ValidationError or ErrUsernameTaken.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, in ProfileInput) (User, error) {
-	if p.UserID != id && auth.Authorize(p, auth.RoleAdmin) != nil {
-		return User{}, ErrForbidden
+	if err := MayEdit(p, id); err != nil {
+		return User{}, err
 	}
 	u, err := s.User(ctx, id)
 	if err != nil {
