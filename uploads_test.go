@@ -155,8 +155,13 @@ func getFile(t *testing.T, env *testEnv, url string, header ...string) *response
 
 func TestPictureUploads(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
+		// Uploads stream to the store: nothing may land in the OS temp
+		// directory (as Request.ParseMultipartForm would put large files).
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
 		env, sink := mailEnv(t, o, nil)
 		png := testImage(t, "png", 40, 30, 1)
+		big := usertest.PNG(t, 1000, 1000, 2) // about 4 MiB: larger than any in-memory form limit
 
 		// Sign-up with a picture: a multipart form, the picture before the
 		// fields (a stream cannot wait for them), with a lying file name.
@@ -243,9 +248,16 @@ func TestPictureUploads(t *testing.T) {
 			t.Errorf("after DELETE picture the store holds %q", got)
 		}
 
-		// An admin may set anyone's picture.
+		// An admin may set anyone's picture, a large one too.
 		admin := env.admin(sink)
-		admin.upload("PUT", "/api/users/"+d.User.ID+"/picture", part{name: "picture", filename: "a.png", data: png}).want(t, http.StatusOK)
+		var set struct{ User userDoc }
+		admin.upload("PUT", "/api/users/"+d.User.ID+"/picture", part{name: "picture", filename: "a.png", data: big}).want(t, http.StatusOK).json(t, &set)
+		if f := getFile(t, env, set.User.PictureURL).want(t, http.StatusOK); !bytes.Equal(f.body, big) {
+			t.Errorf("GET the %d-byte picture: %d bytes, not the same", len(big), len(f.body))
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("the uploads left %d files in the OS temp directory", len(left))
+		}
 
 		// A JSON sign-up still works, and a multipart one without a picture
 		// (a browser's empty file input) has none.
