@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
 	"net/http"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"corkboard/objectid"
 	"corkboard/user"
@@ -145,41 +142,41 @@ func TestDeleteAccountLimit(t *testing.T) {
 	})
 }
 
-// TestDeleteAccountPicture: the account's picture goes with it. There is no
-// upload route yet, so the user and the file are put in the store directly.
+// TestDeleteAccountPicture: the account's picture goes with it, whether
+// the user or an admin deletes it; other pictures stay.
 func TestDeleteAccountPicture(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
-		env := startEnv(t, o, nil)
+		env, sink := mailEnv(t, o, nil)
+		root := env.admin(sink)
+		pictureOf := func(c *client, id string, seed uint64) string {
+			t.Helper()
+			r := c.upload("PUT", "/api/users/"+id+"/picture", part{name: "picture", filename: "p.png", data: testImage(t, "png", 8, 8, seed)})
+			var got struct{ User userDoc }
+			r.want(t, http.StatusOK).json(t, &got)
+			fileID := strings.TrimPrefix(got.User.PictureURL, "/api/files/")
+			if !objectid.Valid(fileID) {
+				t.Fatalf("pictureURL %q names no file", got.User.PictureURL)
+			}
+			return fileID
+		}
+		dave, erin, frank := env.newClient(), env.newClient(), env.newClient()
+		d := dave.signup("dave", "dave@example.com", "password1")
+		e := erin.signup("erin", "erin@example.com", "password1")
+		f := frank.signup("frank", "frank@example.com", "password1")
+		daves, erins, franks := pictureOf(dave, d.User.ID, 1), pictureOf(erin, e.User.ID, 2), pictureOf(frank, f.User.ID, 3)
+
+		dave.do("DELETE", "/api/users/"+d.User.ID, map[string]string{"currentPassword": "password1"}).want(t, http.StatusNoContent)
+		root.do("DELETE", "/api/users/"+e.User.ID, nil).want(t, http.StatusNoContent)
 		ctx := context.Background()
-		hash, err := bcrypt.GenerateFromPassword([]byte("password1"), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
+		for _, id := range []string{daves, erins} {
+			getFile(t, env, "/api/files/"+id).want(t, http.StatusNotFound)
+			if _, err := env.app.store.OpenFile(ctx, user.PictureBucket, id); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("OpenFile(a deleted user's picture %s) = %v, want fs.ErrNotExist", id, err)
+			}
 		}
-		now := env.clock.Now()
-		dave := user.User{
-			ID: objectid.New(now), Username: "dave", Email: "dave@example.com", Roles: []string{"user"},
-			PictureID: objectid.New(now), PasswordHash: string(hash), CreatedAt: now, UpdatedAt: now,
+		getFile(t, env, "/api/files/"+franks).want(t, http.StatusOK)
+		if got := storedFiles(t, env, user.PictureBucket); len(got) != 1 || got[0] != franks {
+			t.Errorf("stored pictures after two deletions: %q, want only frank's %s", got, franks)
 		}
-		if err := env.app.store.CreateUser(ctx, dave); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := env.app.store.PutFile(ctx, user.PicturesBucket, dave.PictureID, bytes.NewReader([]byte("picture bytes"))); err != nil {
-			t.Fatal(err)
-		}
-		other := objectid.New(now) // someone else's file stays
-		if _, err := env.app.store.PutFile(ctx, user.PicturesBucket, other, bytes.NewReader([]byte("other bytes"))); err != nil {
-			t.Fatal(err)
-		}
-		c := env.newClient()
-		c.login("username", "dave", "password1")
-		c.do("DELETE", "/api/users/"+dave.ID, map[string]string{"currentPassword": "password1"}).want(t, http.StatusNoContent)
-		if _, err := env.app.store.OpenFile(ctx, user.PicturesBucket, dave.PictureID); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("OpenFile(the deleted user's picture) = %v, want fs.ErrNotExist", err)
-		}
-		f, err := env.app.store.OpenFile(ctx, user.PicturesBucket, other)
-		if err != nil {
-			t.Fatalf("OpenFile(another file) = %v, want it kept", err)
-		}
-		f.Close()
 	})
 }
