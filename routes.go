@@ -46,6 +46,7 @@ func (a *app) routeList() []route {
 		{"GET /api/users/me", authn(a.users.Me())},
 		{"GET /api/users/{id}", authn(a.users.Get())},
 		{"PATCH /api/users/{id}", authn(a.users.UpdateProfile())},
+		{"DELETE /api/users/{id}", authn(a.users.DeleteUser())},
 		{"PUT /api/users/{id}/roles", authn(a.users.SetRoles())},
 		{"PUT /api/users/{id}/picture", authn(a.users.SetPicture())},
 		{"DELETE /api/users/{id}/picture", authn(a.users.DeletePicture())},

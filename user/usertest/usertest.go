@@ -48,6 +48,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"EachUserStopsAtError", testEachUserStops},
 		{"ConcurrentCreateSameUsername", testConcurrentSameUsername},
 		{"ConcurrentCreateSameEmail", testConcurrentSameEmail},
+		{"DeleteUser", testDeleteUser},
+		{"DeleteUserLeftovers", testDeleteUserLeftovers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
