@@ -136,13 +136,23 @@ func exportLines(t *testing.T, st store) []string {
 // it is, as sign-up with a picture does: the file first, then the record.
 func putPictureUser(t *testing.T, st store, name string, picture []byte, now time.Time) user.User {
 	t.Helper()
+	return putUser(t, st, name, bytes.NewReader(picture), now)
+}
+
+// putUser stores a user named name in st, with a picture of the bytes
+// of picture unless it is nil.
+func putUser(t *testing.T, st store, name string, picture io.Reader, now time.Time) user.User {
+	t.Helper()
 	ctx := context.Background()
 	u := user.User{
 		ID: objectid.New(now), Username: name, Email: name + "@example.com", FullName: name, Roles: []string{"user"},
-		PictureID: objectid.New(now), PasswordHash: "$2a$04$" + strings.Repeat("P", 53), CreatedAt: now, UpdatedAt: now,
+		PasswordHash: "$2a$04$" + strings.Repeat("P", 53), CreatedAt: now, UpdatedAt: now,
 	}
-	if _, err := st.PutFile(ctx, "pictures", u.PictureID, bytes.NewReader(picture)); err != nil {
-		t.Fatalf("PutFile(pictures, %s): %v", u.PictureID, err)
+	if picture != nil {
+		u.PictureID = objectid.New(now)
+		if _, err := st.PutFile(ctx, "pictures", u.PictureID, picture); err != nil {
+			t.Fatalf("PutFile(pictures, %s): %v", u.PictureID, err)
+		}
 	}
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatalf("CreateUser(%s): %v", name, err)
