@@ -114,7 +114,7 @@ type kindOf[T any] struct {
 	// dropFile returns the record without its reference to f, which is
 	// missing from the store: export then carries the record as it shows
 	// (a user without a picture) rather than one no import would accept.
-	// A kind with files must have it.
+	// Without it, a missing file fails the export.
 	dropFile func(T, fileRef) T
 	// create stores an imported record in st.
 	create func(ctx context.Context, st store, rec T) error
@@ -145,7 +145,7 @@ type exportKind interface {
 	kindName() string
 	items(ctx context.Context, st store, fn func(item) error) error
 	read(raw json.RawMessage) (item, error)
-	withoutFile(it item, f fileRef) item
+	withoutFile(it item, f fileRef) (item, error)
 	store(ctx context.Context, st store, it item) error
 }
 
@@ -187,8 +187,11 @@ func (k kindOf[T]) read(raw json.RawMessage) (item, error) {
 	return it, nil
 }
 
-func (k kindOf[T]) withoutFile(it item, f fileRef) item {
-	return k.item(k.dropFile(it.value.(T), f))
+func (k kindOf[T]) withoutFile(it item, f fileRef) (item, error) {
+	if k.dropFile == nil {
+		return it, fmt.Errorf("%s %s points at file %s, which is missing from the store", it.kind, it.id, f)
+	}
+	return k.item(k.dropFile(it.value.(T), f)), nil
 }
 
 func (k kindOf[T]) store(ctx context.Context, st store, it item) error {
@@ -266,7 +269,8 @@ func (n counts) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// exportLine is one line of an export: the header, a record, or the end.
+// exportLine is one line of an export: the header, a record (of a file
+// too), or the end.
 type exportLine struct {
 	Kind    string          `json:"kind"`
 	Version int             `json:"version,omitempty"` // the header's
@@ -338,9 +342,11 @@ func exportStore(ctx context.Context, st store, w io.Writer, log *slog.Logger) (
 				}
 				rec, err := describeFile(ctx, st, f)
 				if errors.Is(err, fs.ErrNotExist) {
+					if it, err = k.withoutFile(it, f); err != nil {
+						return n, fmt.Errorf("exporting %ss: %w", name, err)
+					}
 					log.Warn("export: a record points at a file that is missing from the store; it is exported without it",
 						"kind", it.kind, "id", it.id, "file", f.String())
-					it = k.withoutFile(it, f)
 					continue
 				}
 				if err != nil {
