@@ -79,7 +79,7 @@ var exportKinds = []exportKind{
 			if u.PictureID == "" {
 				return nil
 			}
-			return []fileRef{{"pictures", u.PictureID}}
+			return []fileRef{{user.PictureBucket, u.PictureID}}
 		},
 		dropFile: func(u user.User, _ fileRef) user.User { u.PictureID = ""; return u },
 		create:   func(ctx context.Context, st store, u user.User) error { return st.CreateUser(ctx, u) },
