@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
 
 	"corkboard/auth"
+	"corkboard/objectid"
+	"corkboard/user"
 	"corkboard/web"
 )
 
@@ -43,7 +47,12 @@ func (a *app) routeList() []route {
 		{"GET /api/users/me", authn(a.users.Me())},
 		{"GET /api/users/{id}", authn(a.users.Get())},
 		{"PATCH /api/users/{id}", authn(a.users.UpdateProfile())},
+		{"DELETE /api/users/{id}", authn(a.users.DeleteUser())},
 		{"PUT /api/users/{id}/roles", authn(a.users.SetRoles())},
+		{"PUT /api/users/{id}/picture", authn(a.users.SetPicture())},
+		{"DELETE /api/users/{id}/picture", authn(a.users.DeletePicture())},
+
+		{"GET /api/files/{id}", a.handleFile()},
 
 		{"GET /api/test/all", handleMessage("Public Content.")},
 		{"GET /api/test/user", authn(handleMessage("User Content."))},
@@ -84,5 +93,33 @@ func (a *app) handleHealth() http.Handler {
 		}
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": a.cfg.store})
 		return nil
+	})
+}
+
+// publicBuckets are the file buckets GET /api/files/{id} serves to anyone:
+// their files are images shown in <img> tags, and their ids, random and
+// unguessable, are the only key. Members-only files are served elsewhere.
+var publicBuckets = []string{user.PictureBucket}
+
+// handleFile serves GET /api/files/{id}.
+func (a *app) handleFile() http.Handler {
+	return web.Handle(a.log, nil, func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		notFound := web.NewProblem(http.StatusNotFound, "not_found", "There is no file with this id.")
+		if !objectid.Valid(id) {
+			return notFound
+		}
+		for _, bucket := range publicBuckets {
+			f, err := a.store.OpenFile(r.Context(), bucket, id)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return web.ServeFile(w, r, f, id, web.ImageTypes, "")
+		}
+		return notFound
 	})
 }

@@ -49,9 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	switch cmd {
 	case "export":
-		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout) })
+		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout, log) })
 	case "import":
-		return transfer(ctx, cfg, log, "imported", func(st store) (counts, error) { return importStore(ctx, st, stdin) })
+		return transfer(ctx, cfg, log, "imported", func(st store) (counts, error) { return importStore(ctx, st, stdin, log) })
 	default:
 		return serve(ctx, cfg, log)
 	}
@@ -144,7 +144,7 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		VerifyURL:   cfg.verifyURL,
 		ResetTTL:    cfg.resetTTL,
 		VerifyTTL:   cfg.verifyTTL,
-	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail}, now, log)
+	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail, Files: st}, now, log)
 
 	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
@@ -185,6 +185,53 @@ func newMailer(cfg config, log *slog.Logger) (auth.Mailer, error) {
 		Password: cfg.smtpPassword,
 		From:     cfg.emailFrom,
 	})
+}
+
+// orphanSweeper is a store that can remove, at start-up, the file bytes no
+// record points at (a crash between storing an upload and committing its
+// record, or between replacing a picture and deleting the old bytes, leaves
+// such files). The file store is one; on MongoDB the bytes of an
+// interrupted upload are deleted when it fails, and several instances may
+// be uploading at any moment, so none sweeps at start.
+type orphanSweeper interface {
+	SweepOrphanFiles(ctx context.Context, keep func(bucket, id string) bool) (int, error)
+}
+
+// sweepOrphanFiles removes the files no record points at, when the store
+// can. It runs before the server listens: no upload is in flight.
+func (a *app) sweepOrphanFiles(ctx context.Context) error {
+	sw, ok := a.store.(orphanSweeper)
+	if !ok {
+		return nil
+	}
+	refs, err := referencedFiles(ctx, a.store)
+	if err != nil {
+		return err
+	}
+	n, err := sw.SweepOrphanFiles(ctx, func(bucket, id string) bool { return refs[fileRef{bucket, id}] })
+	if n > 0 {
+		a.log.Info("removed files no record points at", "files", n)
+	}
+	return err
+}
+
+// referencedFiles returns every file a record points at, as the kinds of
+// record an export carries declare them (exportKinds): one list of what
+// points at files serves both the export and the sweep.
+func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
+	refs := make(map[fileRef]bool)
+	for _, k := range exportKinds {
+		err := k.items(ctx, st, func(it item) error {
+			for _, f := range it.files {
+				refs[f] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
 }
 
 // close ends the app's background work within ctx: password reset
@@ -251,6 +298,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if err := user.EnsureAdmins(ctx, st, st, cfg.adminEmails, storeClock()); err != nil {
 		return fmt.Errorf("granting admin roles: %w", err)
+	}
+	if err := a.sweepOrphanFiles(ctx); err != nil {
+		return fmt.Errorf("sweeping orphan files: %w", err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)

@@ -270,6 +270,25 @@ func (s *Store) SetRoles(ctx context.Context, id string, roles []string, now tim
 	})
 }
 
+// SetPicture implements user.Store: the old id is read and replaced under
+// one hold of the write lock.
+func (s *Store) SetPicture(ctx context.Context, id, pictureID string, now time.Time) (string, error) {
+	var old string
+	err := s.update(ctx, func(st *state) ([]change, error) {
+		u, ok := st.users.byID[id]
+		if !ok {
+			return nil, user.ErrNotFound
+		}
+		old = u.PictureID
+		u.PictureID, u.UpdatedAt = pictureID, utc(now)
+		return []change{putUser(u)}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return old, nil
+}
+
 // changeUser replaces the user with id by edit's change of it, or fails
 // with user.ErrNotFound. edit gets a copy and must not keep its slices.
 func (s *Store) changeUser(ctx context.Context, id string, edit func(*user.User)) error {

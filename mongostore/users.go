@@ -488,6 +488,49 @@ func (s *Store) SetRoles(ctx context.Context, id string, roles []string, now tim
 	})
 }
 
+// SetPicture swaps the user's picture id in one findAndModify, which hands
+// back the document as it was: the old id comes from the same atomic step
+// as the change, so two concurrent replacements each delete the bytes they
+// replaced, never the other's.
+func (s *Store) SetPicture(ctx context.Context, id, pictureID string, now time.Time) (string, error) {
+	const op = "set picture"
+	oid, ok := parseID(id)
+	if !ok {
+		return "", user.ErrNotFound
+	}
+	change := bson.D{{Key: "$set", Value: bson.D{{Key: "updatedAt", Value: now}}}}
+	if pictureID == "" {
+		change = append(change, bson.E{Key: "$unset", Value: bson.D{{Key: "pictureId", Value: ""}}})
+	} else {
+		pid, ok := parseID(pictureID)
+		if !ok {
+			return "", fmt.Errorf("mongostore: %s: picture id %q is not a 24-hex id", op, pictureID)
+		}
+		change[0].Value = append(change[0].Value.(bson.D), bson.E{Key: "pictureId", Value: pid})
+	}
+	ctx, done, err := s.beginUpdate(ctx, op)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	var before struct {
+		PictureID *bson.ObjectID `bson:"pictureId,omitempty"`
+	}
+	err = s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: oid}}, change,
+		// No projection: FerretDB 1.x answers NotImplemented to one on
+		// findAndModify, and the document is small.
+		options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&before)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return "", user.ErrNotFound
+	case err != nil:
+		return "", s.fail(op, err)
+	case before.PictureID == nil:
+		return "", nil
+	}
+	return before.PictureID.Hex(), nil
+}
+
 // EachUser calls fn for every stored user, in no particular order, stopping
 // at the first error fn returns (which it returns unwrapped). Each round trip
 // to the server is bounded by OpTimeout, not the whole walk, so a large

@@ -37,6 +37,11 @@ type Deps struct {
 	Passwords *auth.Passwords
 	// Mail takes messages to deliver in the background (auth.MailQueue).
 	Mail interface{ Enqueue(auth.Message) bool }
+	// Files keeps the bytes of profile pictures.
+	Files FileStore
+	// Forgetters are told of every deleted user, before the user record
+	// goes (see DeleteUser); boards will be one.
+	Forgetters []Forgetter
 }
 
 // Service holds the account rules: sign-up, login, change of password and
@@ -50,8 +55,12 @@ type Service struct {
 	sessions  *auth.Service
 	passwords *auth.Passwords
 	mail      interface{ Enqueue(auth.Message) bool }
+	files     FileStore
 	now       func() time.Time
 	log       *slog.Logger
+
+	// forgetters are told of deleted users (DeleteUser).
+	forgetters []Forgetter
 
 	// background runs the work of a forgotten-password request after the
 	// answer went out; slots bounds how much of it may be in flight.
@@ -71,8 +80,9 @@ type Service struct {
 // NewService returns the account Service.
 func NewService(cfg Config, deps Deps, now func() time.Time, log *slog.Logger) *Service {
 	s := &Service{
-		cfg: cfg, store: deps.Store, tokens: deps.Tokens, sessions: deps.Sessions, passwords: deps.Passwords, mail: deps.Mail,
-		now: now, log: log, slots: make(chan struct{}, 64),
+		cfg: cfg, store: deps.Store, tokens: deps.Tokens, sessions: deps.Sessions, passwords: deps.Passwords,
+		mail: deps.Mail, files: deps.Files, now: now, log: log, slots: make(chan struct{}, 64),
+		forgetters: slices.Clone(deps.Forgetters),
 	}
 	var off *auth.Limiter // a nil Limiter allows everything
 	s.failuresPerNameIP, s.failuresPerName, s.changeFailures, s.changePerUser, s.changePerIP = off, off, off, off, off
@@ -145,6 +155,9 @@ type SignupInput struct {
 	RolesRequested bool
 	// Client is the device the first session starts on.
 	Client auth.Client
+	// PictureID is a picture the caller stored with StorePicture, or "".
+	// Signup owns it from then on: a sign-up that fails deletes it.
+	PictureID string
 }
 
 // validate normalizes in and returns every bad field.
@@ -174,7 +187,12 @@ func (in *SignupInput) validate() error {
 
 // Signup creates an account and its first session. It fails with a
 // *ValidationError, ErrEmailTaken or ErrUsernameTaken.
-func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens, error) {
+func (s *Service) Signup(ctx context.Context, in SignupInput) (_ User, _ auth.Tokens, err error) {
+	defer func() {
+		if err != nil {
+			s.DiscardPicture(ctx, in.PictureID)
+		}
+	}()
 	if err := in.validate(); err != nil {
 		return User{}, auth.Tokens{}, err
 	}
@@ -201,6 +219,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (User, auth.Tokens
 		FullName:     in.FullName,
 		Color:        in.Color,
 		Roles:        roles,
+		PictureID:    in.PictureID,
 		PasswordHash: hash,
 		CreatedAt:    now,
 		UpdatedAt:    now,
@@ -546,8 +565,8 @@ type ProfileInput struct {
 // themself, or an admin. It fails with ErrForbidden, ErrNotFound, a
 // *ValidationError or ErrUsernameTaken.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, in ProfileInput) (User, error) {
-	if p.UserID != id && auth.Authorize(p, auth.RoleAdmin) != nil {
-		return User{}, ErrForbidden
+	if err := MayEdit(p, id); err != nil {
+		return User{}, err
 	}
 	u, err := s.User(ctx, id)
 	if err != nil {

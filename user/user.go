@@ -110,6 +110,21 @@ type Store interface {
 	// fails with ErrNotFound.
 	SetRoles(ctx context.Context, id string, roles []string, now time.Time) error
 
+	// SetPicture sets the user's PictureID to pictureID ("" for none) and
+	// UpdatedAt to now, atomically, and returns the PictureID it replaced
+	// ("" if there was none), so that the caller can delete those bytes.
+	// It fails with ErrNotFound when there is no such user.
+	SetPicture(ctx context.Context, id, pictureID string, now time.Time) (old string, err error)
+
+	// DeleteUser removes the user with the given id, together with every
+	// session (auth.SessionStore) and one-time token (auth.TokenStore) of
+	// theirs: the email and username are free again, and nothing the
+	// account held can be used. It fails with ErrNotFound when there is no
+	// such user; sessions and tokens left under that id are removed all the
+	// same, so that calling it again after a failure part-way finishes the
+	// job. Stored files are not its business (see Service.DeleteUser).
+	DeleteUser(ctx context.Context, id string) error
+
 	// ListUsers returns up to q.Limit users newest first, by CreatedAt
 	// and then by ID, both descending: those whose lower-cased username
 	// starts with q.Prefix, and that are older than q.After when it is

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 
 	"corkboard/auth"
 	"corkboard/auth/authhttp"
@@ -42,16 +43,47 @@ type signupRequest struct {
 	Roles json.RawMessage `json:"roles"`
 }
 
-// readSignup reads the sign-up form. It is the one place that knows the
-// body's encoding, so a multipart form (with a picture) slots in here.
-func readSignup(w http.ResponseWriter, r *http.Request) (signupRequest, error) {
+// readSignup reads the sign-up form: a JSON body, or a multipart form with
+// the same fields as text parts and an optional image part "picture", which
+// is stored as it streams in (see readPicture); it returns the stored
+// picture's id, or "". It is the one place that knows the body's encoding.
+func (h *Handlers) readSignup(w http.ResponseWriter, r *http.Request) (signupRequest, string, error) {
 	var req signupRequest
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		return req, web.NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"Sign-up takes a JSON body; multipart sign-up with a picture is not available yet.")
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		err := web.DecodeJSON(w, r, &req)
+		return req, "", err
 	}
-	err := web.DecodeJSON(w, r, &req)
-	return req, err
+	seen := make(map[string]bool)
+	pic, err := h.readPicture(w, r, func(name, value string) error {
+		if seen[name] {
+			return web.Invalid(map[string]string{name: "must be sent once"})
+		}
+		seen[name] = true
+		switch name {
+		case "username":
+			req.Username = value
+		case "email":
+			req.Email = value
+		case "password":
+			req.Password = value
+		case "fullName":
+			req.FullName = value
+		case "color":
+			req.Color = value
+		case "roles":
+			req.Roles = json.RawMessage(`""`)
+		case "returnRefreshToken":
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				return web.Invalid(map[string]string{name: "must be true or false"})
+			}
+			req.ReturnRefreshToken = b
+		default:
+			return web.Invalid(map[string]string{name: "is not a field of the sign-up form"})
+		}
+		return nil
+	})
+	return req, pic, err
 }
 
 // authResponse is the body of a successful sign-up or login.
@@ -66,7 +98,7 @@ func (h *Handlers) Signup() http.Handler {
 		if err := h.sessions.CheckOrigin(r); err != nil {
 			return err
 		}
-		req, err := readSignup(w, r)
+		req, pic, err := h.readSignup(w, r)
 		if err != nil {
 			return err
 		}
@@ -78,6 +110,7 @@ func (h *Handlers) Signup() http.Handler {
 			Color:          req.Color,
 			RolesRequested: req.Roles != nil,
 			Client:         h.sessions.Client(r),
+			PictureID:      pic, // Signup deletes it if it fails
 		})
 		if err != nil {
 			return err

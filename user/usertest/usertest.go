@@ -41,11 +41,15 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"CreateAccount", testCreateAccount},
 		{"ConcurrentCreateAccount", testConcurrentCreateAccount},
 		{"SetRoles", testSetRoles},
+		{"SetPicture", testSetPicture},
+		{"ConcurrentSetPicture", testConcurrentSetPicture},
 		{"NoAliasing", testNoAliasing},
 		{"EachUser", testEachUser},
 		{"EachUserStopsAtError", testEachUserStops},
 		{"ConcurrentCreateSameUsername", testConcurrentSameUsername},
 		{"ConcurrentCreateSameEmail", testConcurrentSameEmail},
+		{"DeleteUser", testDeleteUser},
+		{"DeleteUserLeftovers", testDeleteUserLeftovers},
 	}
 	tests = append(tests, listTests...) // list.go
 	for _, tc := range tests {
