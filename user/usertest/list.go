@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // The contract of user.Store.ListUsers: newest first by (CreatedAt, ID),
 // a case-insensitive username prefix, keyset pages that neither skip nor
-// repeat a user while others sign up.
+// repeat a user while others sign up or are deleted.
 
 // listTests are the ListUsers tests, run by TestStore.
 var listTests = []struct {
@@ -28,7 +29,8 @@ var listTests = []struct {
 	{"ListPages", testListPages},
 	{"ListAfterAnyPosition", testListAfterAnyPosition},
 	{"ListRenamed", testListRenamed},
-	{"ListWhileUsersSignUp", testListConcurrent},
+	{"ListAfterDeleted", testListAfterDeleted},
+	{"ListWhileUsersSignUpAndLeave", testListConcurrent},
 }
 
 // list calls ListUsers or stops the test.
@@ -280,20 +282,25 @@ func testListRenamed(t *testing.T, s user.Store) {
 
 // testListConcurrent: while other goroutines sign users up (newer ones,
 // and ones of the same millisecond as the existing users, which fall among
-// them by id), paging through the list visits every user that was there
-// at the start exactly once, and no user twice.
+// them by id) and delete users (a third of those there at the start, and
+// some of the new ones), paging through the list visits every user that
+// was there at the start and stayed exactly once, and no user twice.
 func testListConcurrent(t *testing.T, s user.Store) {
 	const existing = 40
-	var users []user.User
+	var stay, doomed []user.User
 	for i := range existing {
 		u := newUser(fmt.Sprintf("old%02d", i), baseTime().Add(time.Duration(i/4)*time.Second))
 		mustCreate(t, s, u)
-		users = append(users, u)
+		if i%3 == 2 {
+			doomed = append(doomed, u)
+		} else {
+			stay = append(stay, u)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var added int
+	var added, deleted atomic.Int64
+	fresh := make(chan user.User, 1000) // new users the deleter may take
 	for w := range 2 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
@@ -306,12 +313,42 @@ func testListConcurrent(t *testing.T, s user.Store) {
 					t.Errorf("CreateUser(%s) while listing = %v", describe(u), err)
 					return
 				}
-				mu.Lock()
-				added++
-				mu.Unlock()
+				added.Add(1)
+				if i%2 == 0 {
+					select {
+					case fresh <- u:
+					default:
+					}
+				}
 			}
 		})
 	}
+	wg.Go(func() {
+		del := func(u user.User) bool {
+			if err := s.DeleteUser(context.Background(), u.ID); err != nil {
+				t.Errorf("DeleteUser(%s) while listing = %v", describe(u), err)
+				return false
+			}
+			deleted.Add(1)
+			time.Sleep(time.Millisecond)
+			return true
+		}
+		for _, u := range doomed {
+			if ctx.Err() != nil || !del(u) {
+				return
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u := <-fresh:
+				if !del(u) {
+					return
+				}
+			}
+		}
+	})
 	for _, prefix := range []string{"", "old", "o"} {
 		visited := pageThrough(t, s, prefix, 3, func() { time.Sleep(time.Millisecond) })
 		seen := make(map[string]int)
@@ -321,7 +358,7 @@ func testListConcurrent(t *testing.T, s user.Store) {
 				t.Errorf("paging prefix %q visited %s twice", prefix, describe(u))
 			}
 		}
-		for _, u := range users {
+		for _, u := range stay {
 			if seen[u.ID] != 1 {
 				t.Errorf("paging prefix %q visited %s %d times, want 1", prefix, describe(u), seen[u.ID])
 			}
@@ -333,8 +370,32 @@ func testListConcurrent(t *testing.T, s user.Store) {
 	}
 	cancel()
 	wg.Wait()
-	t.Logf("%d users signed up while the list was read", added)
-	if added == 0 {
-		t.Errorf("no user signed up while the list was read: the test proved nothing")
+	t.Logf("%d users signed up and %d deleted while the list was read", added.Load(), deleted.Load())
+	if added.Load() == 0 || deleted.Load() == 0 {
+		t.Errorf("%d users signed up and %d deleted while the list was read, want some of each: the test proved little", added.Load(), deleted.Load())
 	}
+}
+
+// testListAfterDeleted: deleting the user a page ended with, and the one
+// that would start the next page, leaves neither a gap nor a repeat.
+func testListAfterDeleted(t *testing.T, s user.Store) {
+	ctx := context.Background()
+	var users []user.User
+	for i := range 6 {
+		u := newUser(fmt.Sprintf("user%d", i), baseTime().Add(time.Duration(i)*time.Second))
+		mustCreate(t, s, u)
+		users = append(users, u)
+	}
+	want := newestFirst(users) // user5 … user0
+	first := list(t, s, user.ListQuery{Limit: 2})
+	wantList(t, s, user.ListQuery{Limit: 2}, want[:2])
+	for _, u := range []user.User{want[1], want[2]} { // the cursor's user, and the next one
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatalf("DeleteUser(%s) = %v", describe(u), err)
+		}
+	}
+	after := user.PositionOf(first[len(first)-1])
+	wantList(t, s, user.ListQuery{Limit: 2, After: &after}, want[3:5])
+	wantList(t, s, user.ListQuery{Limit: 10}, []user.User{want[0], want[3], want[4], want[5]})
+	wantList(t, s, user.ListQuery{Prefix: "user", Limit: 10, After: &after}, want[3:])
 }
