@@ -226,22 +226,55 @@ func TestListUsers(t *testing.T) {
 	})
 }
 
-// TestListUsersWhileSigningUp: while another client signs users up (some in
-// the same second as the users already there, which fall among them by id,
-// and some newer), paging through the list visits every user that was there
-// at the start exactly once, and nobody twice.
-func TestListUsersWhileSigningUp(t *testing.T) {
+// TestListUsersWhileUsersComeAndGo: while one client signs users up (some
+// in the same second as the users already there, which fall among them by
+// id, and some newer) and some of the users there delete their accounts,
+// paging through the list visits every user that was there at the start
+// and stayed exactly once, and nobody twice.
+func TestListUsersWhileUsersComeAndGo(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
 		reader := env.newClient()
-		before := []userDoc{reader.signup("reader", "reader@example.com", "password1").User}
+		stay := []userDoc{reader.signup("reader", "reader@example.com", "password1").User}
+		type account struct {
+			c  *client
+			id string
+		}
+		var leaving []account
 		for i := range 30 {
-			before = append(before, env.newClient().signup(fmt.Sprintf("early%02d", i), fmt.Sprintf("early%02d@example.com", i), "password1").User)
+			c := env.newClient()
+			u := c.signup(fmt.Sprintf("early%02d", i), fmt.Sprintf("early%02d@example.com", i), "password1").User
+			if i%3 == 2 {
+				leaving = append(leaving, account{c, u.ID})
+			} else {
+				stay = append(stay, u)
+			}
 		}
 
 		stop := make(chan struct{})
-		var added atomic.Int64
+		var added, deleted atomic.Int64
 		var wg sync.WaitGroup
+		// send makes one request off the test's goroutine, where a failure
+		// may only be reported, and tells whether it got the status wanted.
+		send := func(c *client, method, path string, body any, want int) bool {
+			data, _ := json.Marshal(body)
+			req, _ := http.NewRequest(method, env.srv.URL+path, bytes.NewReader(data))
+			req.Header.Set("Content-Type", "application/json")
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			resp, err := c.http.Do(req)
+			if err != nil {
+				t.Errorf("%s %s while listing: %v", method, path, err)
+				return false
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("%s %s while listing: status %d, want %d", method, path, resp.StatusCode, want)
+				return false
+			}
+			return true
+		}
 		wg.Go(func() {
 			signer := env.newClient()
 			for i := 0; ; i++ {
@@ -253,20 +286,24 @@ func TestListUsersWhileSigningUp(t *testing.T) {
 				if i%4 == 3 {
 					env.clock.Advance(time.Second) // then newer than everyone before
 				}
-				body, _ := json.Marshal(map[string]string{"username": fmt.Sprintf("late%03d", i), "email": fmt.Sprintf("late%03d@example.com", i), "password": "password1"})
-				req, _ := http.NewRequest("POST", env.srv.URL+"/api/auth/signup", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := signer.http.Do(req)
-				if err != nil {
-					t.Errorf("sign-up while listing: %v", err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					t.Errorf("sign-up while listing: status %d", resp.StatusCode)
+				body := map[string]string{"username": fmt.Sprintf("late%03d", i), "email": fmt.Sprintf("late%03d@example.com", i), "password": "password1"}
+				if !send(signer, "POST", "/api/auth/signup", body, http.StatusCreated) {
 					return
 				}
 				added.Add(1)
+			}
+		})
+		wg.Go(func() {
+			for _, a := range leaving {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				if !send(a.c, "DELETE", "/api/users/"+a.id, map[string]string{"currentPassword": "password1"}, http.StatusNoContent) {
+					return
+				}
+				deleted.Add(1)
 			}
 		})
 		for _, search := range []string{"", "e"} {
@@ -277,7 +314,7 @@ func TestListUsersWhileSigningUp(t *testing.T) {
 					t.Errorf("search %q: %s listed twice", search, u.Username)
 				}
 			}
-			for _, u := range before {
+			for _, u := range stay {
 				if search != "" && !strings.HasPrefix(u.Username, search) {
 					continue
 				}
@@ -291,9 +328,9 @@ func TestListUsersWhileSigningUp(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		t.Logf("%d users signed up while the list was read", added.Load())
-		if added.Load() == 0 {
-			t.Errorf("nobody signed up while the list was read: the test proved nothing")
+		t.Logf("%d users signed up and %d left while the list was read", added.Load(), deleted.Load())
+		if added.Load() == 0 || deleted.Load() == 0 {
+			t.Errorf("%d users signed up and %d left while the list was read, want some of each: the test proved little", added.Load(), deleted.Load())
 		}
 	})
 }
