@@ -43,6 +43,7 @@ func (a *app) routeList() []route {
 		{"POST /api/auth/verify-email", a.users.VerifyEmail()},
 		{"POST /api/auth/resend-verification", authn(a.users.ResendVerification())},
 
+		{"GET /api/users", authn(a.users.List())},
 		{"GET /api/users/me", authn(a.users.Me())},
 		{"GET /api/users/{id}", authn(a.users.Get())},
 		{"PATCH /api/users/{id}", authn(a.users.UpdateProfile())},

@@ -125,6 +125,14 @@ type Store interface {
 	// job. Stored files are not its business (see Service.DeleteUser).
 	DeleteUser(ctx context.Context, id string) error
 
+	// ListUsers returns up to q.Limit users newest first, by CreatedAt
+	// and then by ID, both descending: those whose lower-cased username
+	// starts with q.Prefix, and that are older than q.After when it is
+	// set (see ListQuery). An empty store, or no match, is an empty list
+	// and no error. It should cost about the same however many users the
+	// store holds, however deep the page: stores keep an index for it.
+	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
+
 	// EachUser calls fn for every stored user, in no particular order,
 	// stopping at the first error fn returns. It is for export.
 	EachUser(ctx context.Context, fn func(User) error) error
