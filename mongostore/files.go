@@ -43,9 +43,10 @@ import (
 // SQLite, so there every chunk read scans the bucket's whole chunks table; on
 // MongoDB the unique index serves it. The results are the same.
 
-// chunkSize is the size of every chunk of a file but its last: GridFS's
-// default, which every GridFS tool reads. A chunk is held in memory while
-// it is written or read, so it is also what an upload or an open file costs.
+// chunkSize is the size of every chunk of a file PutFile writes but its
+// last: GridFS's default (readers take it from the files document, as
+// OpenFile does). A chunk is held in memory while it is written or read, so
+// it is also what an upload or an open file costs.
 const chunkSize = 255 << 10
 
 // maxChunkSize bounds the chunkSize a files document may claim: a chunk
