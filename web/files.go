@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -16,9 +17,11 @@ import (
 // download of application/octet-stream. nosniff stops a browser from
 // second-guessing the type, and the sandboxing Content-Security-Policy
 // keeps a file opened on its own from running anything. http.ServeContent
-// answers Range, If-Range and If-None-Match requests. disposition, if not
-// "", is the Content-Disposition to send.
+// answers Range, If-Range and If-None-Match requests; a Range of more than
+// one range is ignored, and the whole file sent (see wholeIfManyRanges).
+// disposition, if not "", is the Content-Disposition to send.
 func ServeFile(w http.ResponseWriter, r *http.Request, f io.ReadSeeker, etag string, types []string, disposition string) error {
+	r = wholeIfManyRanges(r)
 	var head [sniffLen]byte
 	n, err := io.ReadFull(f, head[:])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
@@ -45,4 +48,23 @@ func ServeFile(w http.ResponseWriter, r *http.Request, f io.ReadSeeker, etag str
 	}
 	http.ServeContent(w, r, "", time.Time{}, f)
 	return nil
+}
+
+// wholeIfManyRanges returns r without its Range header if that asks for more
+// than one range (a comma, or several Range lines), and r itself otherwise.
+// http.ServeContent seeks to every range in turn, and ranges may be a byte
+// long, overlap and go back and forth: a store that reads in chunks (GridFS
+// fetches 255 KiB to serve any byte of a chunk) would read 25 MiB for a
+// request of a few hundred bytes asking for a hundred one-byte ranges in
+// alternate chunks. RFC 9110 (§14.2) lets a server ignore Range, and the
+// whole file (200) costs one read of it; browsers and media players ask for
+// one range at a time, which is still answered with 206.
+func wholeIfManyRanges(r *http.Request) *http.Request {
+	rs := r.Header.Values("Range")
+	if len(rs) == 0 || len(rs) == 1 && !strings.Contains(rs[0], ",") {
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.Header.Del("Range")
+	return r
 }
