@@ -385,9 +385,9 @@ func RandomBytes(n int64, seed byte) io.Reader {
 
 // testFileLarge streams 6 MiB, more than an image may be, from a reader that
 // makes the bytes as they are read, and checks them by hash. That the store
-// does not read the whole file into memory at once is by design, not
-// measured here: both stores copy through a fixed buffer (the file store
-// 64 KiB; GridFS buffers at most 16 MiB before it writes chunks).
+// does not read the whole file into memory at once is measured by each
+// store's own tests: both copy through a fixed buffer (the file store
+// 64 KiB, the MongoDB store one 255 KiB GridFS chunk).
 func testFileLarge(t *testing.T, s user.FileStore) {
 	const size = 6 << 20
 	id := newFileID()
