@@ -594,12 +594,26 @@ func TestLoginFloodIsFair(t *testing.T) {
 				}
 			}()
 		}
+		// However the test ends, the flood stops before it returns: a
+		// request from a goroutine after the end would fail a finished test.
+		halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer halt()
 		time.Sleep(300 * time.Millisecond) // let the flood fill every queue
 		start = time.Now()
-		victim.login("email", "ursula@example.com", "password1")
+		// The victim is served in turn, between the flood's requests. On a
+		// machine starved by other work a turn can still come too late for
+		// the gate's time bound (503 busy, with Retry-After), and the victim
+		// then tries again, as a client should; three tries must do.
+		var r *response
+		for try := 0; try < 3; try++ {
+			r = victim.do("POST", "/api/auth/login", map[string]string{"email": "ursula@example.com", "password": "password1"})
+			if r.StatusCode != http.StatusServiceUnavailable {
+				break
+			}
+		}
+		r.want(t, http.StatusOK)
 		during := time.Since(start)
-		close(stop)
-		wg.Wait()
+		halt()
 		mu.Lock()
 		defer mu.Unlock()
 		if codes[http.StatusUnauthorized] == 0 {
