@@ -97,7 +97,7 @@ func TestLargestBoardFitsBudget(t *testing.T) {
 			if err := d.Decode(&doc); err != nil {
 				t.Fatal(err)
 			}
-			bson := bsonBound(doc)
+			bson := bsonBound(t, doc)
 			t.Logf("the largest board filled with %q: %d bytes of JSON, at most %d bytes of BSON; budget %d", fill, len(js), bson, budget)
 			if len(js) > budget || bson > budget {
 				t.Errorf("the largest board takes %d bytes of JSON and up to %d of BSON, over the budget of %d", len(js), bson, budget)
@@ -112,18 +112,19 @@ func TestLargestBoardFitsBudget(t *testing.T) {
 // keys are "0", "1", ...; a string is a length, its bytes and a NUL. Numbers
 // count as eight bytes, and times, strings in JSON, count as strings, longer
 // than the eight bytes of a BSON datetime.
-func bsonBound(v any) int {
+func bsonBound(t *testing.T, v any) int {
+	t.Helper()
 	switch v := v.(type) {
 	case map[string]any:
 		n := 4 + 1
 		for k, x := range v {
-			n += 1 + len(k) + 1 + bsonBound(x)
+			n += 1 + len(k) + 1 + bsonBound(t, x)
 		}
 		return n
 	case []any:
 		n := 4 + 1
 		for i, x := range v {
-			n += 1 + len(strconv.Itoa(i)) + 1 + bsonBound(x)
+			n += 1 + len(strconv.Itoa(i)) + 1 + bsonBound(t, x)
 		}
 		return n
 	case string:
@@ -135,7 +136,8 @@ func bsonBound(v any) int {
 	case nil:
 		return 0
 	}
-	panic(fmt.Sprintf("bsonBound: unexpected %T", v))
+	t.Fatalf("bsonBound: unexpected %T", v)
+	return 0
 }
 
 // checkLimit checks that err is the *LimitError of limit, and that b is
