@@ -72,6 +72,7 @@ import (
 	"sync/atomic"
 
 	"corkboard/auth"
+	"corkboard/board"
 	"corkboard/user"
 )
 
@@ -176,6 +177,7 @@ var (
 	_ auth.SessionStore = (*Store)(nil)
 	_ auth.TokenStore   = (*Store)(nil)
 	_ user.FileStore    = (*Store)(nil)
+	_ board.Store       = (*Store)(nil)
 )
 
 // Check reports whether the store can take writes: nil when healthy, else

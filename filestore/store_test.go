@@ -378,7 +378,9 @@ func TestSnapshotFormat(t *testing.T) {
 	want := `{"version":2,"journal":1,"seq":4,"records":{` + "\n" +
 		`"user":[` + "\n" + strings.Join(lines, ",\n") + "\n],\n" +
 		`"session":[` + "\n" + plain(sess) + "\n],\n" +
-		`"token":[]}}` + "\n"
+		`"token":[],` + "\n" +
+		`"board":[],` + "\n" +
+		`"notification":[]}}` + "\n"
 	got, err := os.ReadFile(filepath.Join(dir, snapshotName))
 	if err != nil {
 		t.Fatal(err)
