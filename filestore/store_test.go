@@ -18,6 +18,8 @@ import (
 
 	"corkboard/auth"
 	"corkboard/auth/authtest"
+	"corkboard/board"
+	"corkboard/board/boardtest"
 	"corkboard/objectid"
 	"corkboard/user"
 	"corkboard/user/usertest"
@@ -538,6 +540,12 @@ func isUnavailable(err error) bool {
 
 func TestFileStore(t *testing.T) {
 	usertest.TestFileStore(t, func(t *testing.T) user.FileStore {
+		return openStore(t, t.TempDir(), Options{})
+	})
+}
+
+func TestBoardStore(t *testing.T) {
+	boardtest.TestStore(t, func(t *testing.T) board.Store {
 		return openStore(t, t.TempDir(), Options{})
 	})
 }
