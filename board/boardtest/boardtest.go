@@ -391,6 +391,10 @@ func testUpdateBoardEditError(t *testing.T, s board.Store) {
 		want error
 	}{
 		{"changes then fails", func(e *board.Board) error {
+			// In place, deep down, and by replacing whole slices.
+			e.Lists[0].Name = "Changed"
+			e.Lists[0].Cards[1].Attachments[0].Name = "changed.txt"
+			e.FavouritedBy[0] = owner
 			e.Title = "Changed"
 			e.Lists = nil
 			e.Members = append(e.Members, carol)
