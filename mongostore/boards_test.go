@@ -287,3 +287,68 @@ func TestBoardCommands(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBoard reads a board and moves one of its cards in databases of
+// 10 and of 1,000 boards, and counts the commands each sends: one find by
+// _id; one find and one replace by _id and version. On MongoDB both go
+// through the _id index, whatever the number of boards. FerretDB 1.24 on
+// SQLite, which the tests run on, scans its table for a find by _id and
+// decodes every document for a filter of two fields, so there the cost
+// grows with the collection (at 10,000 boards a move outlasts the 5 s
+// operation timeout), which is why this benchmark stops at 1,000.
+func BenchmarkBoard(b *testing.B) {
+	for _, n := range []int{10, 1_000} {
+		b.Run(fmt.Sprintf("boards=%d", n), func(b *testing.B) {
+			s, log := openCounting(b)
+			ctx := context.Background()
+			ids := make([]string, n)
+			var wg sync.WaitGroup
+			const workers = 4
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < n; i += workers {
+						x := sampleBoard(b, 3, 8)
+						if err := s.CreateBoard(ctx, x); err != nil {
+							b.Error(err)
+							return
+						}
+						ids[i] = x.ID
+					}
+				})
+			}
+			wg.Wait()
+			id := ids[n/2]
+			b.Run("read", func(b *testing.B) {
+				log.take()
+				for b.Loop() {
+					if _, err := s.BoardByID(ctx, id); err != nil {
+						b.Fatal(err)
+					}
+				}
+				names, _ := log.take()
+				b.ReportMetric(float64(len(names))/float64(b.N), "commands/op")
+			})
+			b.Run("move", func(b *testing.B) {
+				log.take()
+				k := 0
+				for b.Loop() {
+					if _, err := s.UpdateBoard(ctx, id, moveOne(k)); err != nil {
+						b.Fatal(err)
+					}
+					k++
+				}
+				names, _ := log.take()
+				b.ReportMetric(float64(len(names))/float64(b.N), "commands/op")
+			})
+		})
+	}
+}
+
+// moveOne moves the first card of list k%3 to the end of the next list:
+// three moves in a row leave the board's shape as it was.
+func moveOne(k int) func(*board.Board) error {
+	return func(e *board.Board) error {
+		from, to := e.Lists[k%3], e.Lists[(k+1)%3]
+		return e.MoveCard(from.Cards[0].ID, to.ID, len(to.Cards))
+	}
+}
