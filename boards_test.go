@@ -21,15 +21,15 @@ import (
 // The documents of the board routes, as a client reads them.
 type (
 	boardDoc struct {
-		ID            string      `json:"id"`
-		Title         string      `json:"title"`
-		BackgroundURL string      `json:"backgroundURL"`
-		OwnerID       string      `json:"ownerId"`
-		Members       []memberDoc `json:"members"`
-		Lists         []boardListDoc   `json:"lists"`
-		IsFavourite   bool        `json:"isFavourite"`
-		CreatedAt     time.Time   `json:"createdAt"`
-		UpdatedAt     time.Time   `json:"updatedAt"`
+		ID            string         `json:"id"`
+		Title         string         `json:"title"`
+		BackgroundURL string         `json:"backgroundURL"`
+		OwnerID       string         `json:"ownerId"`
+		Members       []memberDoc    `json:"members"`
+		Lists         []boardListDoc `json:"lists"`
+		IsFavourite   bool           `json:"isFavourite"`
+		CreatedAt     time.Time      `json:"createdAt"`
+		UpdatedAt     time.Time      `json:"updatedAt"`
 	}
 	memberDoc struct {
 		ID         string `json:"id"`
@@ -237,7 +237,7 @@ func TestBoardHappyPaths(t *testing.T) {
 			return boardOf(t, alice.do("PATCH", "/api/boards/"+b.ID+"/cards/"+id, body).want(t, http.StatusOK))
 		}
 		patchCard(book.ID, map[string]any{"listId": doing.ID, "position": 0})
-		patchCard(pack.ID, map[string]any{"listId": doing.ID})                    // to the end of another list
+		patchCard(pack.ID, map[string]any{"listId": doing.ID})                       // to the end of another list
 		got := patchCard(pack.ID, map[string]any{"listId": doing.ID, "position": 0}) // within it, by list and position
 		if want := "To do: Go | Doing: Pack Book | Done: "; layout(got) != want {
 			t.Errorf("after the moves, layout %q, want %q", layout(got), want)
