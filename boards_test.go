@@ -507,3 +507,164 @@ func TestBoardLimitsNamed(t *testing.T) {
 		}
 	})
 }
+
+// TestBoardRoutesHideAndForbid walks the route list: every route on one
+// board ("/api/boards/{id}…") answers 404 not_found to someone who is not a
+// member (an admin included, except for deleting the board), changing
+// nothing, as if the board did not exist; and a member who is not the
+// owner gets 403 forbidden on the owner's routes and a success on the
+// others. Every route on one notification answers 404 to anyone but its
+// recipient. A route added to the list without a request here fails the
+// test.
+func TestBoardRoutesHideAndForbid(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env, sink := mailEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice, bob, carol := env.newClient(), env.newClient(), env.newClient()
+		alice.signup("alice", "alice@example.com", "password1")
+		bob.signup("bob", "bob@example.com", "password1")
+		cd := carol.signup("carol", "carol@example.com", "password1")
+		eve, frank := env.newClient(), env.newClient()
+		eve.signup("eve", "eve@example.com", "password1")
+		fd := frank.signup("frank", "frank@example.com", "password1")
+		admin := env.admin(sink)
+
+		b := joinedBoard(t, alice, "Private", bob, carol)
+		keep := alice.addList(b.ID, "Keep")
+		doomed := alice.addList(b.ID, "Doomed")
+		card := alice.addCard(b.ID, keep.ID, "Card")
+		doomedCard := alice.addCard(b.ID, keep.ID, "Doomed card")
+		png := testImage(t, "png", 8, 8, 4)
+		pdf := testPDF("private")
+		var att struct{ Attachment attachmentDoc }
+		alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+card.ID+"/attachments", part{name: "file", filename: "plan.pdf", data: pdf}).
+			want(t, http.StatusCreated).json(t, &att)
+		// An invitation of frank's, for the notification routes.
+		var inv struct{ Notification notificationDoc }
+		alice.do("POST", "/api/boards/"+b.ID+"/invites", map[string]string{"userId": fd.User.ID}).want(t, http.StatusCreated).json(t, &inv)
+		nid := inv.Notification.ID
+		other := env.newClient()
+		od := other.signup("oscar", "oscar@example.com", "password1")
+
+		boardPath := "/api/boards/" + b.ID
+		requests := map[string]struct {
+			call   func(c *client) *response
+			member int // the status a member who is not the owner gets
+		}{
+			"GET /api/boards/{id}":    {func(c *client) *response { return c.do("GET", boardPath, nil) }, 200},
+			"PATCH /api/boards/{id}":  {func(c *client) *response { return c.do("PATCH", boardPath, map[string]string{"title": "Renamed"}) }, 200},
+			"DELETE /api/boards/{id}": {func(c *client) *response { return c.do("DELETE", boardPath, nil) }, 403},
+			"PUT /api/boards/{id}/background": {func(c *client) *response {
+				return c.upload("PUT", boardPath+"/background", part{name: "background", filename: "bg.png", data: png})
+			}, 200},
+			"PUT /api/boards/{id}/favourite": {func(c *client) *response {
+				return c.do("PUT", boardPath+"/favourite", map[string]bool{"favourite": true})
+			}, 200},
+			"GET /api/boards/{id}/members": {func(c *client) *response { return c.do("GET", boardPath+"/members", nil) }, 200},
+			"DELETE /api/boards/{id}/members/{userId}": {func(c *client) *response {
+				return c.do("DELETE", boardPath+"/members/"+cd.User.ID, nil)
+			}, 403},
+			"POST /api/boards/{id}/invites": {func(c *client) *response {
+				return c.do("POST", boardPath+"/invites", map[string]string{"userId": od.User.ID})
+			}, 201},
+			"POST /api/boards/{id}/lists": {func(c *client) *response {
+				return c.do("POST", boardPath+"/lists", map[string]string{"name": "New"})
+			}, 201},
+			"PATCH /api/boards/{id}/lists/{listId}": {func(c *client) *response {
+				return c.do("PATCH", boardPath+"/lists/"+keep.ID, map[string]any{"name": "Kept", "position": 1})
+			}, 200},
+			"DELETE /api/boards/{id}/lists/{listId}": {func(c *client) *response {
+				return c.do("DELETE", boardPath+"/lists/"+doomed.ID, nil)
+			}, 204},
+			"POST /api/boards/{id}/lists/{listId}/cards": {func(c *client) *response {
+				return c.do("POST", boardPath+"/lists/"+keep.ID+"/cards", map[string]string{"title": "New card"})
+			}, 201},
+			"PATCH /api/boards/{id}/cards/{cardId}": {func(c *client) *response {
+				return c.do("PATCH", boardPath+"/cards/"+card.ID, map[string]any{"title": "Moved", "position": 1})
+			}, 200},
+			"DELETE /api/boards/{id}/cards/{cardId}": {func(c *client) *response {
+				return c.do("DELETE", boardPath+"/cards/"+doomedCard.ID, nil)
+			}, 204},
+			"POST /api/boards/{id}/cards/{cardId}/attachments": {func(c *client) *response {
+				return c.upload("POST", boardPath+"/cards/"+card.ID+"/attachments", part{name: "file", filename: "x.png", data: png})
+			}, 201},
+			"GET /api/boards/{id}/cards/{cardId}/attachments/{attachmentId}": {func(c *client) *response {
+				return c.do("GET", boardPath+"/cards/"+card.ID+"/attachments/"+att.Attachment.ID, nil)
+			}, 200},
+			"DELETE /api/boards/{id}/cards/{cardId}/attachments/{attachmentId}": {func(c *client) *response {
+				return c.do("DELETE", boardPath+"/cards/"+card.ID+"/attachments/"+att.Attachment.ID, nil)
+			}, 204},
+			"POST /api/notifications/{id}/accept": {func(c *client) *response {
+				return c.do("POST", "/api/notifications/"+nid+"/accept", nil)
+			}, 0},
+			"POST /api/notifications/{id}/decline": {func(c *client) *response {
+				return c.do("POST", "/api/notifications/"+nid+"/decline", nil)
+			}, 0},
+			"DELETE /api/notifications/{id}": {func(c *client) *response {
+				return c.do("DELETE", "/api/notifications/"+nid, nil)
+			}, 0},
+		}
+		var routes []string
+		for _, rt := range env.app.routeList() {
+			_, path, _ := strings.Cut(rt.pattern, " ")
+			if !strings.HasPrefix(path, "/api/boards/{id}") && !strings.HasPrefix(path, "/api/notifications/{id}") {
+				continue
+			}
+			if _, ok := requests[rt.pattern]; !ok {
+				t.Errorf("%s is a route on one board or notification, but this test has no request for it", rt.pattern)
+				continue
+			}
+			routes = append(routes, rt.pattern)
+		}
+
+		// Strangers: eve, the admin (who may only delete the board), and
+		// for the notification routes bob, a member but not the recipient.
+		before := alice.boardJSON(b.ID)
+		filesBefore := [][]string{storedFiles(t, env, board.BackgroundBucket), storedFiles(t, env, board.AttachmentBucket)}
+		for _, pattern := range routes {
+			strangers := []*client{eve, admin}
+			if strings.HasPrefix(pattern, "POST /api/notifications") || strings.HasPrefix(pattern, "DELETE /api/notifications") {
+				strangers = append(strangers, bob, alice)
+			}
+			for _, c := range strangers {
+				if c == admin && pattern == "DELETE /api/boards/{id}" {
+					continue
+				}
+				r := requests[pattern].call(c)
+				if r.StatusCode != http.StatusNotFound {
+					t.Errorf("%s by a stranger: status %d, want 404; body %s", pattern, r.StatusCode, r.body)
+					continue
+				}
+				r.wantProblem(t, http.StatusNotFound, "not_found")
+			}
+		}
+		if after := alice.boardJSON(b.ID); after != before {
+			t.Errorf("the strangers' requests changed the board:\n%s\nwas\n%s", after, before)
+		}
+		if got := [][]string{storedFiles(t, env, board.BackgroundBucket), storedFiles(t, env, board.AttachmentBucket)}; !reflect.DeepEqual(got, filesBefore) {
+			t.Errorf("the strangers' requests left files %q, want %q", got, filesBefore)
+		}
+		if ns := other.notifications(); len(ns) != 0 {
+			t.Errorf("a stranger's invitation reached oscar: %+v", ns)
+		}
+		if ns := frank.notifications(); len(ns) != 1 || ns[0].Accepted != nil {
+			t.Errorf("frank's invitation after the strangers' answers: %+v", ns)
+		}
+
+		// A member who is not the owner.
+		for _, pattern := range routes {
+			want := requests[pattern].member
+			if want == 0 {
+				continue
+			}
+			r := requests[pattern].call(bob)
+			if want == http.StatusForbidden {
+				r.wantProblem(t, http.StatusForbidden, "forbidden")
+				continue
+			}
+			r.want(t, want)
+		}
+		if got := alice.board(b.ID); len(got.Members) != 3 {
+			t.Errorf("after bob's requests the board has members %+v, want all three", got.Members)
+		}
+	})
+}

@@ -110,6 +110,7 @@ type app struct {
 	limits     limits
 	sessionSvc *auth.Service // for the sweep of expired sessions
 	userSvc    *user.Service // for the sweep of expired tokens, and shutdown
+	boardSvc   *board.Service
 	mail       *auth.MailQueue
 }
 
@@ -169,6 +170,7 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		boards:     boardhttp.New(boardSvc, log),
 		sessionSvc: sessionSvc,
 		userSvc:    userSvc,
+		boardSvc:   boardSvc,
 		mail:       mail,
 	}
 	if cfg.rateLimits {
