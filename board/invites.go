@@ -195,12 +195,13 @@ func (s *Service) ownNotification(ctx context.Context, p auth.Principal, nid str
 // way.
 func (s *Service) answer(ctx context.Context, n Notification, accepted bool) error {
 	if !n.Handled {
+		id := n.ID
 		var err error
-		n, err = s.store.HandleNotification(ctx, n.ID, accepted, s.now().UTC())
+		n, err = s.store.HandleNotification(ctx, id, accepted, s.now().UTC())
 		if errors.Is(err, ErrAlreadyHandled) {
 			// Answered by a concurrent request: the same answer lets this
 			// one go on to the board step, which decides between them.
-			n, err = s.store.NotificationByID(ctx, n.ID)
+			n, err = s.store.NotificationByID(ctx, id)
 		}
 		if err != nil {
 			return err
