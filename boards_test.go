@@ -668,3 +668,235 @@ func TestBoardRoutesHideAndForbid(t *testing.T) {
 		}
 	})
 }
+
+// TestBoardBadInput sends every kind of bad input to the board routes:
+// each gets a clear 4xx problem naming what is wrong, and changes nothing.
+func TestBoardBadInput(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice := env.newClient()
+		a := alice.signup("alice", "alice@example.com", "password1")
+		b := alice.createBoard("Mine")
+		l1, l2 := alice.addList(b.ID, "One"), alice.addList(b.ID, "Two")
+		c1 := alice.addCard(b.ID, l1.ID, "Card")
+		alice.addCard(b.ID, l2.ID, "Other card")
+		elsewhere := alice.createBoard("Elsewhere")
+		x := alice.addList(elsewhere.ID, "X")
+		xc := alice.addCard(elsewhere.ID, x.ID, "X card")
+
+		bp := "/api/boards/" + b.ID
+		unknown := "0123456789abcdef01234567"
+		long := func(n int) string { return strings.Repeat("é", n) }
+		manyIDs := make([]string, board.MaxInvites+1)
+		for i := range manyIDs {
+			manyIDs[i] = fmt.Sprintf("%024x", i+1)
+		}
+		cases := []struct {
+			method, path string
+			body         any
+			status       int
+			code         string
+			fields       []string // the fields errors must name
+		}{
+			{"GET", "/api/boards/nothex", nil, 404, "not_found", nil},
+			{"GET", "/api/boards/" + unknown, nil, 404, "not_found", nil},
+			{"GET", "/api/boards/" + strings.ToUpper(b.ID), nil, 404, "not_found", nil},
+			{"PATCH", "/api/boards/%2e%2e", map[string]string{"title": "x"}, 404, "not_found", nil},
+			{"PATCH", bp + "/lists/nothex", map[string]string{"name": "x"}, 404, "not_found", nil},
+			{"PATCH", bp + "/lists/" + unknown, map[string]string{"name": "x"}, 404, "not_found", nil},
+			{"PATCH", bp + "/lists/" + x.ID, map[string]string{"name": "x"}, 404, "not_found", nil},
+			{"DELETE", bp + "/lists/" + x.ID, nil, 404, "not_found", nil},
+			{"POST", bp + "/lists/" + unknown + "/cards", map[string]string{"title": "x"}, 404, "not_found", nil},
+			{"POST", bp + "/lists/" + x.ID + "/cards", map[string]string{"title": "x"}, 404, "not_found", nil},
+			{"PATCH", bp + "/cards/" + unknown, map[string]string{"title": "x"}, 404, "not_found", nil},
+			{"PATCH", bp + "/cards/" + xc.ID, map[string]string{"title": "x"}, 404, "not_found", nil},
+			{"DELETE", bp + "/cards/" + xc.ID, nil, 404, "not_found", nil},
+			{"DELETE", bp + "/cards/" + l1.ID, nil, 404, "not_found", nil},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"listId": x.ID}, 404, "not_found", nil},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"listId": x.ID, "position": 0}, 404, "not_found", nil},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"listId": ""}, 404, "not_found", nil},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"listId": c1.ID, "title": "x"}, 404, "not_found", nil},
+			{"POST", bp + "/cards/" + unknown + "/attachments", nil, 404, "not_found", nil},
+			{"GET", bp + "/cards/" + c1.ID + "/attachments/" + unknown, nil, 404, "not_found", nil},
+			{"DELETE", bp + "/cards/" + c1.ID + "/attachments/nothex", nil, 404, "not_found", nil},
+			{"DELETE", bp + "/members/" + unknown, nil, 404, "not_found", nil},
+			{"DELETE", bp + "/members/nothex", nil, 404, "not_found", nil},
+			{"POST", "/api/notifications/nothex/accept", nil, 404, "not_found", nil},
+			{"DELETE", "/api/notifications/" + unknown, nil, 404, "not_found", nil},
+
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"position": -1}, 422, "validation_failed", []string{"position"}},
+			{"PATCH", bp + "/lists/" + l1.ID, map[string]any{"position": -1}, 422, "validation_failed", []string{"position"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"position": "1"}, 422, "validation_failed", []string{"position"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"position": 1.5}, 422, "validation_failed", []string{"position"}},
+			{"PATCH", bp + "/cards/" + c1.ID, `{"position": 1e40}`, 422, "validation_failed", []string{"position"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"title": 5}, 422, "validation_failed", []string{"title"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"listId": []string{l2.ID}}, 422, "validation_failed", []string{"listId"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"title": ""}, 422, "validation_failed", []string{"title"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"title": long(201)}, 422, "validation_failed", []string{"title"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"title": "", "position": -1}, 422, "validation_failed", []string{"position", "title"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"description": long(10001)}, 422, "validation_failed", []string{"description"}},
+			{"PATCH", bp + "/cards/" + c1.ID, map[string]any{"title": "ok", "listId": l2.ID, "position": -3}, 422, "validation_failed", []string{"position"}},
+			{"POST", bp + "/lists/" + l1.ID + "/cards", map[string]any{"title": " "}, 422, "validation_failed", []string{"title"}},
+			{"POST", bp + "/lists/" + l1.ID + "/cards", map[string]any{"title": "x", "description": long(10001)}, 422, "validation_failed", []string{"description"}},
+			{"POST", bp + "/lists/" + l1.ID + "/cards", map[string]any{"title": "x", "listId": l2.ID}, 422, "validation_failed", []string{"listId"}},
+			{"POST", bp + "/lists", map[string]any{}, 422, "validation_failed", []string{"name"}},
+			{"POST", bp + "/lists", map[string]any{"name": long(101)}, 422, "validation_failed", []string{"name"}},
+			{"POST", bp + "/lists", map[string]any{"name": "a\nb"}, 422, "validation_failed", []string{"name"}},
+			{"POST", bp + "/lists", map[string]any{"name": "x", "boardId": elsewhere.ID}, 422, "validation_failed", []string{"boardId"}},
+			{"PATCH", bp + "/lists/" + l1.ID, map[string]any{"name": ""}, 422, "validation_failed", []string{"name"}},
+			{"PATCH", bp, map[string]any{"title": "   "}, 422, "validation_failed", []string{"title"}},
+			{"PATCH", bp, map[string]any{"title": "", "backgroundURL": "javascript:alert(1)"}, 422, "validation_failed", []string{"backgroundURL", "title"}},
+			{"PATCH", bp, map[string]any{"ownerId": unknown}, 422, "validation_failed", []string{"ownerId"}},
+			{"PUT", bp + "/favourite", map[string]any{}, 422, "validation_failed", []string{"favourite"}},
+			{"PUT", bp + "/favourite", map[string]any{"favourite": "yes"}, 422, "validation_failed", []string{"favourite"}},
+			{"POST", bp + "/invites", map[string]any{"userId": a.User.ID}, 422, "validation_failed", []string{"userId"}},
+			{"POST", bp + "/invites", map[string]any{"userId": 5}, 422, "validation_failed", []string{"userId"}},
+			{"POST", bp + "/invites", map[string]any{"userId": "../" + unknown}, 422, "validation_failed", []string{"userId"}},
+			{"POST", bp + "/invites", map[string]any{"userId": unknown}, 404, "not_found", nil},
+			{"POST", "/api/boards", map[string]any{"title": ""}, 422, "validation_failed", []string{"title"}},
+			{"POST", "/api/boards", map[string]any{"title": long(101)}, 422, "validation_failed", []string{"title"}},
+			{"POST", "/api/boards", map[string]any{"title": map[string]any{"$ne": nil}}, 422, "validation_failed", []string{"title"}},
+			{"POST", "/api/boards", map[string]any{"title": "x", "backgroundURL": "data:image/png;base64,AAAA"}, 422, "validation_failed", []string{"backgroundURL"}},
+			{"POST", "/api/boards", map[string]any{"title": "x", "invite": "someone"}, 422, "validation_failed", []string{"invite"}},
+			{"POST", "/api/boards", map[string]any{"title": "x", "invite": []string{a.User.ID}}, 422, "validation_failed", []string{"invite"}},
+			{"POST", "/api/boards", map[string]any{"title": "x", "invite": []string{unknown, unknown}}, 422, "validation_failed", []string{"invite"}},
+			{"POST", "/api/boards", map[string]any{"title": "x", "invite": []string{"nothex"}}, 422, "validation_failed", []string{"invite"}},
+			{"POST", "/api/boards", map[string]any{"title": "x", "invite": []string{unknown}}, 404, "not_found", nil},
+			{"POST", "/api/boards", map[string]any{"title": "x", "invite": manyIDs}, 422, "limit_reached", nil},
+			{"POST", bp + "/lists", `{"name":"x"}{"name":"y"}`, 400, "malformed_json", nil},
+			{"POST", bp + "/lists", `{"name":`, 400, "malformed_json", nil},
+			{"PATCH", bp + "/cards/" + c1.ID, `[]`, 422, "validation_failed", nil},
+		}
+		before := map[string]string{b.ID: alice.boardJSON(b.ID), elsewhere.ID: alice.boardJSON(elsewhere.ID)}
+		for _, tc := range cases {
+			r := alice.do(tc.method, tc.path, tc.body)
+			p := r.wantProblem(t, tc.status, tc.code)
+			var names []string
+			for f := range p.Errors {
+				names = append(names, f)
+			}
+			slices.Sort(names)
+			if tc.fields != nil && !slices.Equal(names, tc.fields) {
+				t.Errorf("%s %s %.80v: errors name %q, want %q", tc.method, tc.path, tc.body, names, tc.fields)
+			}
+		}
+		for id, want := range before {
+			if got := alice.boardJSON(id); got != want {
+				t.Errorf("board %s changed by bad input:\n%s\nwas\n%s", id, got, want)
+			}
+		}
+		if s := alice.summaries(); len(s) != 2 {
+			t.Errorf("bad input created boards: %+v", s)
+		}
+	})
+}
+
+// TestDeleteBoardCascade: deleting a board deletes its files, its
+// invitations and every notification about it, and its favourites.
+func TestDeleteBoardCascade(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice, bob, carol := env.newClient(), env.newClient(), env.newClient()
+		alice.signup("alice", "alice@example.com", "password1")
+		bob.signup("bob", "bob@example.com", "password1")
+		cd := carol.signup("carol", "carol@example.com", "password1")
+		b := joinedBoard(t, alice, "Doomed", bob)
+		keep := alice.createBoard("Kept")
+		bob.do("PUT", "/api/boards/"+b.ID+"/favourite", map[string]bool{"favourite": true}).want(t, http.StatusOK)
+		alice.upload("PUT", "/api/boards/"+b.ID+"/background", part{name: "background", filename: "a.png", data: testImage(t, "png", 8, 8, 2)}).want(t, http.StatusOK)
+		c := alice.addCard(b.ID, alice.addList(b.ID, "L").ID, "C")
+		for i := range 2 {
+			alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: testPDF(fmt.Sprint(i))}).want(t, http.StatusCreated)
+		}
+		alice.do("POST", "/api/boards/"+b.ID+"/invites", map[string]string{"userId": cd.User.ID}).want(t, http.StatusCreated)
+		if len(alice.notifications()) != 1 || len(carol.notifications()) != 1 {
+			t.Fatal("the setup did not make the notifications")
+		}
+
+		bob.do("DELETE", "/api/boards/"+b.ID, nil).wantProblem(t, http.StatusForbidden, "forbidden")
+		alice.do("DELETE", "/api/boards/"+b.ID, nil).want(t, http.StatusNoContent)
+		for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket} {
+			if got := storedFiles(t, env, bucket); len(got) != 0 {
+				t.Errorf("after deleting the board the store holds %s %q", bucket, got)
+			}
+		}
+		for name, c := range map[string]*client{"alice": alice, "bob": bob, "carol": carol} {
+			if ns := c.notifications(); len(ns) != 0 {
+				t.Errorf("%s's notifications about the deleted board: %+v", name, ns)
+			}
+			c.do("GET", "/api/boards/"+b.ID, nil).wantProblem(t, http.StatusNotFound, "not_found")
+		}
+		if s := bob.summaries(); len(s) != 0 {
+			t.Errorf("bob's boards after the deletion: %+v", s)
+		}
+		if s := alice.summaries(); len(s) != 1 || s[0].ID != keep.ID {
+			t.Errorf("alice's boards after the deletion: %+v", s)
+		}
+	})
+}
+
+// TestDeleteUserCascade: deleting a user (DELETE /api/users/{id}) deletes
+// the boards they own, with their files and notifications, takes them off
+// the boards they were a member of or invited to, and deletes their
+// notifications; forgetting them again is harmless.
+func TestDeleteUserCascade(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice, bob, carol, dave := env.newClient(), env.newClient(), env.newClient(), env.newClient()
+		a := alice.signup("alice", "alice@example.com", "password1")
+		bd := bob.signup("bob", "bob@example.com", "password1")
+		carol.signup("carol", "carol@example.com", "password1")
+		dd := dave.signup("dave", "dave@example.com", "password1")
+		ctx := context.Background()
+
+		// Alice owns one board, with files, bob as member and dave invited.
+		own := joinedBoard(t, alice, "Alice's", bob)
+		alice.upload("PUT", "/api/boards/"+own.ID+"/background", part{name: "background", filename: "a.png", data: testImage(t, "png", 8, 8, 2)}).want(t, http.StatusOK)
+		c := alice.addCard(own.ID, alice.addList(own.ID, "L").ID, "C")
+		alice.upload("POST", "/api/boards/"+own.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: testPDF("a")}).want(t, http.StatusCreated)
+		alice.do("POST", "/api/boards/"+own.ID+"/invites", map[string]string{"userId": dd.User.ID}).want(t, http.StatusCreated)
+		// She is a member of bob's board (with a favourite) and invited to carol's.
+		bobs := joinedBoard(t, bob, "Bob's", alice)
+		alice.do("PUT", "/api/boards/"+bobs.ID+"/favourite", map[string]bool{"favourite": true}).want(t, http.StatusOK)
+		bob.addCard(bobs.ID, bob.addList(bobs.ID, "L").ID, "Bob's card")
+		carols := carol.createBoard("Carol's", a.User.ID)
+
+		alice.do("DELETE", "/api/users/"+a.User.ID, map[string]string{"currentPassword": "password1"}).want(t, http.StatusNoContent)
+
+		bob.do("GET", "/api/boards/"+own.ID, nil).wantProblem(t, http.StatusNotFound, "not_found")
+		for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket} {
+			if got := storedFiles(t, env, bucket); len(got) != 0 {
+				t.Errorf("after deleting alice the store holds %s %q", bucket, got)
+			}
+		}
+		if ns := dave.notifications(); len(ns) != 0 {
+			t.Errorf("dave's invitation to alice's deleted board is still there: %+v", ns)
+		}
+		got := bob.board(bobs.ID)
+		if len(got.Members) != 1 || got.Members[0].ID != bd.User.ID || layout(got) != "L: Bob's card" {
+			t.Errorf("bob's board after alice went: members %+v, layout %q", got.Members, layout(got))
+		}
+		for _, id := range []string{bobs.ID, carols.ID} {
+			stored, err := env.app.store.BoardByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.IsMember(a.User.ID) || stored.IsInvited(a.User.ID) || stored.IsFavourite(a.User.ID) {
+				t.Errorf("board %q still knows alice: %+v", stored.Title, stored)
+			}
+		}
+		if ns, err := env.app.store.Notifications(ctx, a.User.ID); err != nil || len(ns) != 0 {
+			t.Errorf("alice's notifications after her deletion: %+v, %v", ns, err)
+		}
+		ids, err := env.app.store.BoardIDsFor(ctx, a.User.ID)
+		if err != nil || len(ids) != 0 {
+			t.Errorf("boards still listing alice: %q, %v", ids, err)
+		}
+		if err := env.app.boardSvc.ForgetUser(ctx, a.User.ID); err != nil {
+			t.Errorf("forgetting alice a second time: %v", err)
+		}
+		if s := bob.summaries(); len(s) != 1 || s[0].ID != bobs.ID {
+			t.Errorf("bob's boards: %+v", s)
+		}
+	})
+}
