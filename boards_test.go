@@ -900,3 +900,55 @@ func TestDeleteUserCascade(t *testing.T) {
 		}
 	})
 }
+
+// TestBoardRoutesHostileBodies sends hostile bodies and content types to
+// every board and notification route that reads a body, with the ids of
+// real records in its path (the route-wide hostile-input test fills paths
+// with ids of nothing on a board), and requires a problem or a success,
+// never a 5xx.
+func TestBoardRoutesHostileBodies(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice, bob := env.newClient(), env.newClient()
+		alice.signup("alice", "alice@example.com", "password1")
+		bd := bob.signup("bob", "bob@example.com", "password1")
+		b := alice.createBoard("Hostile", bd.User.ID)
+		l := alice.addList(b.ID, "L")
+		c := alice.addCard(b.ID, l.ID, "C")
+		var att struct{ Attachment attachmentDoc }
+		alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: testPDF("x")}).
+			want(t, http.StatusCreated).json(t, &att)
+		nid := bob.notifications()[0].ID
+		values := map[string]string{"{id}": b.ID, "{listId}": l.ID, "{cardId}": c.ID, "{userId}": bd.User.ID, "{attachmentId}": att.Attachment.ID}
+		bodies := []string{
+			``, `null`, `0`, `"x"`, `[]`, `{`, `{}`, `{"title":{"$ne":null}}`, `{"name":["a"],"position":"1"}`,
+			`{"position":-9223372036854775808}`, `{"position":9223372036854775807,"listId":"` + l.ID + `"}`,
+			`{"favourite":null}`, `{"userId":{"$gt":""}}`, `{"invite":[null]}`, `{"title":"` + strings.Repeat("t", 5000) + `"}`,
+			"{\"name\":\"\xff\xfe\"}", `{"title":"a"}{"again":1}`,
+		}
+		contentTypes := []string{"application/json", "text/plain", "multipart/form-data; boundary=x", ""}
+		for _, rt := range env.app.routeList() {
+			method, path, _ := strings.Cut(rt.pattern, " ")
+			if method == "GET" || method == "DELETE" || (!strings.HasPrefix(path, "/api/boards") && !strings.HasPrefix(path, "/api/notifications")) {
+				continue
+			}
+			for k, v := range values {
+				path = strings.ReplaceAll(path, k, v)
+			}
+			client := alice
+			if strings.HasPrefix(path, "/api/notifications") {
+				path = strings.ReplaceAll(rt.pattern[len(method)+1:], "{id}", nid)
+				client = bob
+			}
+			for _, body := range bodies {
+				for _, ct := range contentTypes {
+					r := client.do(method, path, body, "Content-Type", ct)
+					if r.StatusCode >= 500 || (r.StatusCode >= 400 && r.Header.Get("Content-Type") != "application/problem+json") {
+						t.Errorf("%s %s body %.60q Content-Type %q: status %d, Content-Type %q, body %s",
+							method, path, body, ct, r.StatusCode, r.Header.Get("Content-Type"), r.body)
+					}
+				}
+			}
+		}
+	})
+}
