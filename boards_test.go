@@ -255,6 +255,14 @@ func TestBoardHappyPaths(t *testing.T) {
 			t.Errorf("after moving a list, layout %q, want %q", layout(got), want)
 		}
 
+		// An empty PATCH changes nothing, not even updatedAt.
+		env.clock.Advance(time.Minute)
+		for _, path := range []string{"/cards/" + book.ID, "/lists/" + done.ID, ""} {
+			if same := boardOf(t, alice.do("PATCH", "/api/boards/"+b.ID+path, map[string]any{}).want(t, http.StatusOK)); !reflect.DeepEqual(same, got) {
+				t.Errorf("an empty PATCH %s changed the board to %+v, was %+v", path, same, got)
+			}
+		}
+
 		// Rename the board, drop its background; delete a card and a list.
 		got = boardOf(t, alice.do("PATCH", "/api/boards/"+b.ID, map[string]any{"title": "Summer", "backgroundURL": ""}).want(t, http.StatusOK))
 		if got.Title != "Summer" || got.BackgroundURL != "" {

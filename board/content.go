@@ -38,6 +38,17 @@ type EditListInput struct {
 // EditList renames and/or moves the list listID of the board id, for a
 // member, in one write: both change or neither.
 func (s *Service) EditList(ctx context.Context, p auth.Principal, id, listID string, in EditListInput) (View, error) {
+	if in.Name == nil && in.Position == nil {
+		// Nothing to change: no write, and UpdatedAt stays.
+		b, err := s.memberBoard(ctx, p, id)
+		if err == nil && b.listIndex(listID) < 0 {
+			err = ErrListNotFound
+		}
+		if err != nil {
+			return View{}, err
+		}
+		return s.view(ctx, b, p)
+	}
 	b, err := s.update(ctx, p, id, func(b *Board) error {
 		if b.listIndex(listID) < 0 {
 			return ErrListNotFound
@@ -107,6 +118,17 @@ type EditCardInput struct {
 // member, in one write: the title, the description and the place change
 // together or not at all, and a move to another list is one step.
 func (s *Service) EditCard(ctx context.Context, p auth.Principal, id, cardID string, in EditCardInput) (View, error) {
+	if in.Title == nil && in.Description == nil && in.ListID == nil && in.Position == nil {
+		// Nothing to change: no write, and UpdatedAt stays.
+		b, err := s.memberBoard(ctx, p, id)
+		if li, _ := b.cardIndex(cardID); err == nil && li < 0 {
+			err = ErrCardNotFound
+		}
+		if err != nil {
+			return View{}, err
+		}
+		return s.view(ctx, b, p)
+	}
 	b, err := s.update(ctx, p, id, func(b *Board) error {
 		from, _ := b.cardIndex(cardID)
 		if from < 0 {
