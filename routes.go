@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"corkboard/auth"
+	"corkboard/board"
 	"corkboard/objectid"
 	"corkboard/user"
 	"corkboard/web"
@@ -51,6 +52,31 @@ func (a *app) routeList() []route {
 		{"PUT /api/users/{id}/roles", authn(a.users.SetRoles())},
 		{"PUT /api/users/{id}/picture", authn(a.users.SetPicture())},
 		{"DELETE /api/users/{id}/picture", authn(a.users.DeletePicture())},
+
+		{"GET /api/boards", authn(a.boards.List())},
+		{"POST /api/boards", authn(a.boards.Create())},
+		{"GET /api/boards/{id}", authn(a.boards.Get())},
+		{"PATCH /api/boards/{id}", authn(a.boards.Update())},
+		{"DELETE /api/boards/{id}", authn(a.boards.Delete())},
+		{"PUT /api/boards/{id}/background", authn(a.boards.SetBackground())},
+		{"PUT /api/boards/{id}/favourite", authn(a.boards.SetFavourite())},
+		{"GET /api/boards/{id}/members", authn(a.boards.Members())},
+		{"DELETE /api/boards/{id}/members/{userId}", authn(a.boards.RemoveMember())},
+		{"POST /api/boards/{id}/invites", authn(a.boards.Invite())},
+		{"POST /api/boards/{id}/lists", authn(a.boards.AddList())},
+		{"PATCH /api/boards/{id}/lists/{listId}", authn(a.boards.EditList())},
+		{"DELETE /api/boards/{id}/lists/{listId}", authn(a.boards.DeleteList())},
+		{"POST /api/boards/{id}/lists/{listId}/cards", authn(a.boards.AddCard())},
+		{"PATCH /api/boards/{id}/cards/{cardId}", authn(a.boards.EditCard())},
+		{"DELETE /api/boards/{id}/cards/{cardId}", authn(a.boards.DeleteCard())},
+		{"POST /api/boards/{id}/cards/{cardId}/attachments", authn(a.boards.AddAttachment())},
+		{"GET /api/boards/{id}/cards/{cardId}/attachments/{attachmentId}", authn(a.boards.GetAttachment())},
+		{"DELETE /api/boards/{id}/cards/{cardId}/attachments/{attachmentId}", authn(a.boards.DeleteAttachment())},
+
+		{"GET /api/notifications", authn(a.boards.Notifications())},
+		{"POST /api/notifications/{id}/accept", authn(a.boards.Accept())},
+		{"POST /api/notifications/{id}/decline", authn(a.boards.Decline())},
+		{"DELETE /api/notifications/{id}", authn(a.boards.DeleteNotification())},
 
 		{"GET /api/files/{id}", a.handleFile()},
 
@@ -98,8 +124,9 @@ func (a *app) handleHealth() http.Handler {
 
 // publicBuckets are the file buckets GET /api/files/{id} serves to anyone:
 // their files are images shown in <img> tags, and their ids, random and
-// unguessable, are the only key. Members-only files are served elsewhere.
-var publicBuckets = []string{user.PictureBucket}
+// unguessable, are the only key. Members-only files (card attachments)
+// are served by their board's routes.
+var publicBuckets = []string{user.PictureBucket, board.BackgroundBucket}
 
 // handleFile serves GET /api/files/{id}.
 func (a *app) handleFile() http.Handler {

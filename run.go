@@ -17,6 +17,8 @@ import (
 
 	"corkboard/auth"
 	"corkboard/auth/authhttp"
+	"corkboard/board"
+	"corkboard/board/boardhttp"
 	"corkboard/filestore"
 	"corkboard/mongostore"
 	"corkboard/user"
@@ -81,6 +83,7 @@ type store interface {
 	auth.SessionStore
 	auth.TokenStore
 	user.FileStore
+	board.Store
 	// SweepOrphanFiles removes from bucket the files written before the
 	// time given that keep says no record points at.
 	SweepOrphanFiles(ctx context.Context, bucket string, keep func(id string) bool, before time.Time) (int, error)
@@ -106,9 +109,11 @@ type app struct {
 	store      store
 	sessions   *authhttp.Handlers
 	users      *userhttp.Handlers
+	boards     *boardhttp.Handlers
 	limits     limits
 	sessionSvc *auth.Service // for the sweep of expired sessions
 	userSvc    *user.Service // for the sweep of expired tokens, and shutdown
+	boardSvc   *board.Service
 	mail       *auth.MailQueue
 }
 
@@ -140,6 +145,9 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		return nil, err
 	}
 	mail := auth.NewMailQueue(mailer, log)
+	// Boards know of users (members, invitees); users know of boards only
+	// as a Forgetter, told of every deleted account.
+	boardSvc := board.NewService(board.Deps{Store: st, Users: st, Files: st}, now, log)
 	userSvc := user.NewService(user.Config{
 		AdminEmails: cfg.adminEmails,
 		RateLimits:  cfg.rateLimits,
@@ -147,7 +155,8 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		VerifyURL:   cfg.verifyURL,
 		ResetTTL:    cfg.resetTTL,
 		VerifyTTL:   cfg.verifyTTL,
-	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail, Files: st}, now, log)
+	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail, Files: st,
+		Forgetters: []user.Forgetter{boardSvc}}, now, log)
 
 	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
@@ -161,8 +170,10 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		store:      st,
 		sessions:   sessionRoutes,
 		users:      userhttp.New(userSvc, sessionRoutes, log),
+		boards:     boardhttp.New(boardSvc, log),
 		sessionSvc: sessionSvc,
 		userSvc:    userSvc,
+		boardSvc:   boardSvc,
 		mail:       mail,
 	}
 	if cfg.rateLimits {
@@ -249,6 +260,19 @@ func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	// The files of boards, walked here as well until exportKinds carries
+	// boards: without them, the first start after boards came in would
+	// delete every background and attachment as an orphan. Once the board
+	// kind is in exportKinds this walk finds nothing new (refs is a set).
+	err := st.EachBoard(ctx, func(b board.Board) error {
+		for _, f := range b.Files() {
+			refs[fileRef{f.Bucket, f.ID}] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return refs, nil
 }

@@ -10,15 +10,17 @@ import (
 
 // state is everything the store holds, in memory, guarded by Store.mu: one
 // table per kind of record, each defined in the file named after its kind
-// (users.go, sessions.go).
+// (users.go, sessions.go, boards.go, ...).
 //
 // Records are never modified in place: a change replaces a whole record. Slices
 // given by callers are cloned before they enter the state and cloned again on
 // the way out, so no caller ever holds a slice the state uses.
 type state struct {
-	users    userTable
-	sessions sessionTable
-	tokens   tokenTable
+	users         userTable
+	sessions      sessionTable
+	tokens        tokenTable
+	boards        boardTable
+	notifications notificationTable
 }
 
 // tables lists the state's tables, one line per kind of record. Whatever
@@ -30,6 +32,8 @@ func (st *state) tables() []table {
 		&st.users,
 		&st.sessions,
 		&st.tokens,
+		&st.boards,
+		&st.notifications,
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 
 	"corkboard/auth"
 	"corkboard/auth/authtest"
+	"corkboard/board"
+	"corkboard/board/boardtest"
 	"corkboard/objectid"
 	"corkboard/user"
 	"corkboard/user/usertest"
@@ -378,7 +380,9 @@ func TestSnapshotFormat(t *testing.T) {
 	want := `{"version":2,"journal":1,"seq":4,"records":{` + "\n" +
 		`"user":[` + "\n" + strings.Join(lines, ",\n") + "\n],\n" +
 		`"session":[` + "\n" + plain(sess) + "\n],\n" +
-		`"token":[]}}` + "\n"
+		`"token":[],` + "\n" +
+		`"board":[],` + "\n" +
+		`"notification":[]}}` + "\n"
 	got, err := os.ReadFile(filepath.Join(dir, snapshotName))
 	if err != nil {
 		t.Fatal(err)
@@ -536,6 +540,12 @@ func isUnavailable(err error) bool {
 
 func TestFileStore(t *testing.T) {
 	usertest.TestFileStore(t, func(t *testing.T) user.FileStore {
+		return openStore(t, t.TempDir(), Options{})
+	})
+}
+
+func TestBoardStore(t *testing.T) {
+	boardtest.TestStore(t, func(t *testing.T) board.Store {
 		return openStore(t, t.TempDir(), Options{})
 	})
 }

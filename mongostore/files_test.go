@@ -394,13 +394,13 @@ type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-// commandLog records the commands a Store sends, as "name collection".
-type commandLog struct {
+// fileCommandLog records the commands a Store sends, as "name collection".
+type fileCommandLog struct {
 	mu   sync.Mutex
 	seen []string
 }
 
-func (l *commandLog) started(_ context.Context, e *event.CommandStartedEvent) {
+func (l *fileCommandLog) started(_ context.Context, e *event.CommandStartedEvent) {
 	coll, _ := e.Command.Lookup(e.CommandName).StringValueOK()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -408,7 +408,7 @@ func (l *commandLog) started(_ context.Context, e *event.CommandStartedEvent) {
 }
 
 // take returns the commands recorded since the last take.
-func (l *commandLog) take() []string {
+func (l *fileCommandLog) take() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	seen := l.seen
@@ -418,10 +418,10 @@ func (l *commandLog) take() []string {
 
 // openLogged opens a Store on a fresh database, as mongotest.Open does, that
 // records the commands it sends.
-func openLogged(t *testing.T) (*mongostore.Store, *commandLog) {
+func openLogged(t *testing.T) (*mongostore.Store, *fileCommandLog) {
 	t.Helper()
 	uri := mongotest.URI(t)
-	log := new(commandLog)
+	log := new(fileCommandLog)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	s, err := mongostore.Open(ctx, uri, mongotest.NewDatabaseName(t), mongostore.Options{

@@ -1,12 +1,15 @@
-// Package mongostore keeps corkboard's users and sessions in MongoDB, on
-// go.mongodb.org/mongo-driver/v2. One Store implements every store interface
-// the domain packages declare (user.Store, auth.SessionStore).
+// Package mongostore keeps corkboard's users, sessions, boards and
+// notifications in MongoDB, on go.mongodb.org/mongo-driver/v2. One Store
+// implements every store interface the domain packages declare (user.Store,
+// auth.SessionStore, board.Store, ...).
 //
 // MongoDB here may be a standalone mongod without transactions, so every state
 // change is a single atomic single-document operation (a compare-and-swap
 // where it matters, such as refresh-token rotation), or an ordered sequence
-// that is safe to retry. Identifiers are the domain's 24-hex strings, stored
-// as BSON ObjectIDs; times are BSON dates, so they keep milliseconds.
+// that is safe to retry. A board is one document, written back whole with a
+// compare-and-swap on its version (see UpdateBoard). Identifiers are the
+// domain's 24-hex strings, stored as BSON ObjectIDs; times are BSON dates, so
+// they keep milliseconds.
 //
 // A lost or slow server never hangs a request: every operation runs under
 // Options.OpTimeout, and connection, timeout and server-selection failures are
@@ -32,14 +35,17 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"corkboard/auth"
+	"corkboard/board"
 	"corkboard/user"
 )
 
 // Collection names.
 const (
-	usersCollection    = "users"
-	sessionsCollection = "sessions"
-	tokensCollection   = "tokens"
+	usersCollection         = "users"
+	sessionsCollection      = "sessions"
+	tokensCollection        = "tokens"
+	boardsCollection        = "boards"
+	notificationsCollection = "notifications"
 )
 
 const (
@@ -79,16 +85,18 @@ type Options struct {
 	Monitor *event.CommandMonitor
 }
 
-// Store keeps users and sessions in one MongoDB database. It is safe for
+// Store keeps every record in one MongoDB database. It is safe for
 // concurrent use; the driver's client pools connections.
 type Store struct {
-	client    *mongo.Client
-	db        *mongo.Database
-	users     *mongo.Collection
-	sessions  *mongo.Collection
-	tokens    *mongo.Collection
-	log       *slog.Logger
-	opTimeout time.Duration
+	client        *mongo.Client
+	db            *mongo.Database
+	users         *mongo.Collection
+	sessions      *mongo.Collection
+	tokens        *mongo.Collection
+	boards        *mongo.Collection
+	notifications *mongo.Collection
+	log           *slog.Logger
+	opTimeout     time.Duration
 
 	// updateLock, when not nil, lets one update run at a time in this
 	// process. It is set only when the server is FerretDB 1.x, whose
@@ -114,6 +122,7 @@ var (
 	_ auth.SessionStore = (*Store)(nil)
 	_ auth.TokenStore   = (*Store)(nil)
 	_ user.FileStore    = (*Store)(nil)
+	_ board.Store       = (*Store)(nil)
 )
 
 // Open connects to the MongoDB server at uri, waits up to 9 s for it to
@@ -167,14 +176,16 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 
 	db := client.Database(database)
 	s := &Store{
-		client:    client,
-		db:        db,
-		users:     db.Collection(usersCollection),
-		sessions:  db.Collection(sessionsCollection),
-		tokens:    db.Collection(tokensCollection),
-		log:       opts.Logger,
-		opTimeout: opts.OpTimeout,
-		closing:   make(chan struct{}),
+		client:        client,
+		db:            db,
+		users:         db.Collection(usersCollection),
+		sessions:      db.Collection(sessionsCollection),
+		tokens:        db.Collection(tokensCollection),
+		boards:        db.Collection(boardsCollection),
+		notifications: db.Collection(notificationsCollection),
+		log:           opts.Logger,
+		opTimeout:     opts.OpTimeout,
+		closing:       make(chan struct{}),
 	}
 	version, ferret, err := ferretDBVersion(ctx, client)
 	if err != nil {
@@ -352,6 +363,16 @@ func (s *Store) ensureIndexes(ctx context.Context, ttl bool) error {
 		{s.tokens, "userId,purpose", options.Index().SetName("userId_1_purpose_1").SetUnique(true)},
 		// The sweep of expired tokens.
 		{s.tokens, "expiresAt", options.Index().SetName(expiresIndex)},
+		// A user's boards (BoardSummaries) are found through members, a
+		// multikey index: one entry per member of each board. BoardIDsFor
+		// adds the boards a user is invited to.
+		{s.boards, "members", options.Index().SetName("members_1")},
+		{s.boards, "invited", options.Index().SetName("invited_1")},
+		// A user's notifications, newest first: the index read backwards
+		// gives {createdAt: -1, _id: -1} without a sort in memory.
+		{s.notifications, "userId,createdAt,_id", options.Index().SetName("userId_1_createdAt_1__id_1")},
+		// The notifications of a deleted board.
+		{s.notifications, "boardId", options.Index().SetName("boardId_1")},
 	} {
 		var keys bson.D
 		for _, k := range strings.Split(ix.key, ",") {

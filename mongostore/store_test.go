@@ -13,6 +13,8 @@ import (
 
 	"corkboard/auth"
 	"corkboard/auth/authtest"
+	"corkboard/board"
+	"corkboard/board/boardtest"
 	"corkboard/mongostore"
 	"corkboard/mongostore/mongotest"
 	"corkboard/objectid"
@@ -377,4 +379,9 @@ func TestCreateAccountClientGone(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 60 cancelled sign-ups answered an error", len(failed))
+}
+
+func TestBoardStore(t *testing.T) {
+	mongotest.URI(t)
+	boardtest.TestStore(t, func(t *testing.T) board.Store { return mongotest.Open(t) })
 }

@@ -20,6 +20,10 @@ type Problem struct {
 	Code   string            `json:"code"`
 	Detail string            `json:"detail"`
 	Errors map[string]string `json:"errors,omitempty"`
+	// Limit names the limit a request would pass (a 422 limit_reached:
+	// "cardsPerList", ...), so that a client can tell which without
+	// parsing the detail.
+	Limit string `json:"limit,omitempty"`
 
 	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
 	RetryAfter int `json:"-"`
@@ -61,6 +65,7 @@ type problemBody struct {
 	Detail string            `json:"detail"`
 	Code   string            `json:"code"`
 	Errors map[string]string `json:"errors,omitempty"`
+	Limit  string            `json:"limit,omitempty"`
 }
 
 // WriteProblem writes p as application/problem+json.
@@ -87,6 +92,7 @@ func WriteProblem(w http.ResponseWriter, p *Problem) {
 		Detail: p.Detail,
 		Code:   p.Code,
 		Errors: p.Errors,
+		Limit:  p.Limit,
 	})
 }
 

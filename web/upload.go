@@ -39,6 +39,15 @@ var ImageTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
 // backgrounds): at most 5 MiB, of an ImageTypes type (API.md §5).
 var ImageUpload = UploadRules{MaxBytes: 5 << 20, Types: ImageTypes, What: "image"}
 
+// AttachmentTypes are the types a card's attachment may have: the images
+// of ImageTypes, or a PDF. Nothing that a browser would run (HTML, SVG)
+// is among them, and they are served as downloads anyway.
+var AttachmentTypes = append(slices.Clip(ImageTypes), "application/pdf")
+
+// AttachmentUpload are the rules for card attachments: at most 20 MiB, of
+// an AttachmentTypes type (API.md §5).
+var AttachmentUpload = UploadRules{MaxBytes: 20 << 20, Types: AttachmentTypes, What: "attachment"}
+
 // formOverhead is what a multipart body may hold beyond its file: part
 // headers, boundaries and a few short text fields.
 const formOverhead = 64 << 10

@@ -1,0 +1,335 @@
+package board
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"corkboard/objectid"
+)
+
+// The limits of a board. Text is counted in characters (runes) and must be
+// valid UTF-8; nothing is trimmed.
+//
+// They keep a board far below MongoDB's 16 MB document limit, and every
+// write (each one rewrites the whole board) cheap. The worst case, with
+// every string at its limit and made of the characters that encode
+// longest: encoding/json writes '<', '>' and '&' as \u003c, six bytes for
+// one character, and BSON stores UTF-8, at most four bytes a character.
+// At six bytes a character:
+//
+//	card titles        1000 cards × 200 × 6                   1,200,000
+//	descriptions       200,000 characters per board × 6       1,200,000
+//	attachment names   500 × 255 × 6                            765,000
+//	content types      500 × 100 × 6                            300,000
+//	list names, title  (50 × 100 + 100) × 6                      30,600
+//	background URL     2048 × 6                                  12,288
+//	ids, times, keys   1000 cards and 500 attachments × ~150    225,000
+//	user ids           300 × ~30                                  9,000
+//	                                                  about     3.75 MB
+//
+// which is under 4 MiB, a quarter of the 16 MB limit.
+// TestLargestBoardFitsBudget builds that board through the methods and
+// measures it, as JSON and as a bound on its BSON size.
+//
+// The description of one card may hold 10,000 characters (the contract),
+// but 1000 such cards would be 10 million characters: hence a limit on
+// the descriptions of a board together (MaxDescriptions), and on the
+// attachments of a board (MaxAttachments) besides those of a card.
+const (
+	MaxTitle              = 100     // characters of a board's title
+	MaxListName           = 100     // characters of a list's name
+	MaxCardTitle          = 200     // characters of a card's title
+	MaxDescription        = 10_000  // characters of one card's description
+	MaxDescriptions       = 200_000 // characters of all card descriptions of a board together
+	MaxLists              = 50      // lists of a board
+	MaxCardsPerList       = 200     // cards of a list
+	MaxCards              = 1000    // cards of a board
+	MaxAttachmentsPerCard = 10      // attachments of a card
+	MaxAttachments        = 500     // attachments of a board
+	MaxAttachmentName     = 255     // characters of an attachment's file name
+	MaxContentType        = 100     // bytes of an attachment's content type (printable ASCII)
+	MaxBackgroundURL      = 2048    // bytes of a background URL (printable ASCII)
+	MaxMembers            = 100     // members of a board, the owner included
+	MaxInvites            = 100     // pending invitations of a board
+)
+
+// ValidationError names every bad field of an input, with why.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	names := make([]string, 0, len(e.Fields))
+	for f := range e.Fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	return "invalid " + strings.Join(names, ", ")
+}
+
+// invalid returns a *ValidationError for fields, or nil when there are none.
+func invalid(fields map[string]string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: fields}
+}
+
+// invalidField returns a *ValidationError for one field, or nil when msg is "".
+func invalidField(field, msg string) error {
+	if msg == "" {
+		return nil
+	}
+	return &ValidationError{Fields: map[string]string{field: msg}}
+}
+
+// LimitError says that a change would take the board past one of its
+// limits. It is not a bad field but a full board, so it is its own error:
+// the input could be fine on another board.
+type LimitError struct {
+	// Limit names the limit, in words a client may rely on:
+	// "listsPerBoard", "cardsPerList", "cardsPerBoard", "attachmentsPerCard",
+	// "attachmentsPerBoard", "descriptionsPerBoard", "membersPerBoard" or
+	// "invitesPerBoard".
+	Limit string
+	// Max is the limit's value (the Max... constant).
+	Max int
+}
+
+var limitSentences = map[string]string{
+	"listsPerBoard":        "a board holds at most %d lists",
+	"cardsPerList":         "a list holds at most %d cards",
+	"cardsPerBoard":        "a board holds at most %d cards",
+	"attachmentsPerCard":   "a card holds at most %d attachments",
+	"attachmentsPerBoard":  "a board holds at most %d attachments",
+	"descriptionsPerBoard": "the card descriptions of a board hold at most %d characters together",
+	"membersPerBoard":      "a board has at most %d members",
+	"invitesPerBoard":      "a board has at most %d pending invitations",
+}
+
+// Error says the limit in a sentence, fit for a problem's detail.
+func (e *LimitError) Error() string {
+	if s, ok := limitSentences[e.Limit]; ok {
+		return fmt.Sprintf(s, e.Max)
+	}
+	return fmt.Sprintf("limit %s of %d reached", e.Limit, e.Max)
+}
+
+const msgBadID = "must be a 24-character hex id"
+
+// chars counts the characters of s.
+func chars(s string) int { return utf8.RuneCountInString(s) }
+
+// checkLine returns why a title or a name of at most max characters is not
+// acceptable, or "". It is one line: a control character (a newline, a
+// tab, an escape) in a title would break every page that shows it. Spaces
+// around it are kept as typed, but a title of spaces only is refused.
+func checkLine(s string, max int) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	case s == "":
+		return "is required"
+	case chars(s) > max:
+		return fmt.Sprintf("must be at most %d characters", max)
+	case strings.TrimSpace(s) == "":
+		return "must not be blank"
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "must be one line, without control characters"
+	}
+	return ""
+}
+
+// checkText returns why a free text of at most max characters is not
+// acceptable, or "". It may be empty and span lines, but holds no control
+// characters other than tab, newline and carriage return.
+func checkText(s string, max int) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	case chars(s) > max:
+		return fmt.Sprintf("must be at most %d characters", max)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' }) >= 0:
+		return "must not hold control characters other than tab and newline"
+	}
+	return ""
+}
+
+// checkBackgroundURL returns why a background URL is not acceptable, or "".
+// It is empty (no background) or an absolute http(s) URL in printable
+// ASCII (browsers percent-encode the rest). Other schemes are refused:
+// javascript: or data: in a page's style or src is an attack. So is a user
+// name or password in the URL, which every member would see.
+func checkBackgroundURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) > MaxBackgroundURL {
+		return fmt.Sprintf("must be at most %d bytes", MaxBackgroundURL)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return "must be an http or https URL, in printable ASCII without spaces"
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "must be an http or https URL"
+	}
+	if u.User != nil {
+		return "must not hold a user name or password"
+	}
+	return ""
+}
+
+// checkContentType returns why an attachment's content type is not
+// acceptable, or "".
+func checkContentType(s string) string {
+	if s == "" {
+		return "is required"
+	}
+	if len(s) > MaxContentType {
+		return fmt.Sprintf("must be at most %d bytes", MaxContentType)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] >= 0x7f {
+			return "must be printable ASCII"
+		}
+	}
+	return ""
+}
+
+// checkAttachment returns the bad fields of a, or nil.
+func checkAttachment(a Attachment) map[string]string {
+	fields := map[string]string{}
+	if !objectid.Valid(a.ID) {
+		fields["id"] = msgBadID
+	}
+	if msg := checkLine(a.Name, MaxAttachmentName); msg != "" {
+		fields["name"] = msg
+	}
+	if msg := checkContentType(a.ContentType); msg != "" {
+		fields["contentType"] = msg
+	}
+	if a.Size < 0 {
+		fields["size"] = "must be 0 or more"
+	}
+	return fields
+}
+
+// Validate reports whether b is a well-formed stored board: every rule the
+// methods keep holds, and every limit. It is the check a record from
+// outside (an import) must pass before it is stored, so that a store only
+// ever holds a board the methods could have made.
+func (b Board) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("board %q: %s", b.ID, fmt.Sprintf(format, args...))
+	}
+	if !objectid.Valid(b.ID) {
+		return bad("id: %s", msgBadID)
+	}
+	if msg := checkLine(b.Title, MaxTitle); msg != "" {
+		return bad("title %s", msg)
+	}
+	if msg := checkBackgroundURL(b.BackgroundURL); msg != "" {
+		return bad("backgroundURL %s", msg)
+	}
+	if b.BackgroundID != "" && !objectid.Valid(b.BackgroundID) {
+		return bad("backgroundId: %s", msgBadID)
+	}
+	if b.BackgroundID != "" && b.BackgroundURL != "" {
+		return bad("has both a background file and a background URL")
+	}
+	if b.Version < 0 {
+		return bad("version %d is negative", b.Version)
+	}
+	if len(b.Members) == 0 || b.Members[0] != b.OwnerID {
+		return bad("the owner %q is not the first member", b.OwnerID)
+	}
+	if len(b.Members) > MaxMembers {
+		return bad("%v", &LimitError{"membersPerBoard", MaxMembers})
+	}
+	if len(b.Invited) > MaxInvites {
+		return bad("%v", &LimitError{"invitesPerBoard", MaxInvites})
+	}
+	members := map[string]bool{}
+	for _, id := range b.Members {
+		if !objectid.Valid(id) || members[id] {
+			return bad("member %q is not a valid id or is listed twice", id)
+		}
+		members[id] = true
+	}
+	invited := map[string]bool{}
+	for _, id := range b.Invited {
+		if !objectid.Valid(id) || invited[id] || members[id] {
+			return bad("invited %q is not a valid id, is listed twice, or is a member", id)
+		}
+		invited[id] = true
+	}
+	favourites := map[string]bool{}
+	for _, id := range b.FavouritedBy {
+		if !members[id] || favourites[id] {
+			return bad("favourite of %q, who is not a member or is listed twice", id)
+		}
+		favourites[id] = true
+	}
+
+	if len(b.Lists) > MaxLists {
+		return bad("%v", &LimitError{"listsPerBoard", MaxLists})
+	}
+	ids := map[string]bool{b.ID: true}
+	unique := func(kind, id string) error {
+		if !objectid.Valid(id) || ids[id] {
+			return bad("%s id %q is not a valid id or is used twice", kind, id)
+		}
+		ids[id] = true
+		return nil
+	}
+	for _, l := range b.Lists {
+		if err := unique("list", l.ID); err != nil {
+			return err
+		}
+		if msg := checkLine(l.Name, MaxListName); msg != "" {
+			return bad("list %q: name %s", l.ID, msg)
+		}
+		if len(l.Cards) > MaxCardsPerList {
+			return bad("list %q: %v", l.ID, &LimitError{"cardsPerList", MaxCardsPerList})
+		}
+		for _, c := range l.Cards {
+			if err := unique("card", c.ID); err != nil {
+				return err
+			}
+			if msg := checkLine(c.Title, MaxCardTitle); msg != "" {
+				return bad("card %q: title %s", c.ID, msg)
+			}
+			if msg := checkText(c.Description, MaxDescription); msg != "" {
+				return bad("card %q: description %s", c.ID, msg)
+			}
+			if len(c.Attachments) > MaxAttachmentsPerCard {
+				return bad("card %q: %v", c.ID, &LimitError{"attachmentsPerCard", MaxAttachmentsPerCard})
+			}
+			for _, a := range c.Attachments {
+				if err := unique("attachment", a.ID); err != nil {
+					return err
+				}
+				if fields := checkAttachment(a); len(fields) > 0 {
+					return bad("attachment %q: %v", a.ID, invalid(fields))
+				}
+			}
+		}
+	}
+	cards, attachments, descriptions := b.counts()
+	switch {
+	case cards > MaxCards:
+		return bad("%v", &LimitError{"cardsPerBoard", MaxCards})
+	case attachments > MaxAttachments:
+		return bad("%v", &LimitError{"attachmentsPerBoard", MaxAttachments})
+	case descriptions > MaxDescriptions:
+		return bad("%v", &LimitError{"descriptionsPerBoard", MaxDescriptions})
+	}
+	return nil
+}

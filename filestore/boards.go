@@ -1,0 +1,277 @@
+package filestore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"corkboard/board"
+)
+
+// boardKind is the name of board records in changes and snapshots.
+const boardKind = "board"
+
+// boardTable holds the boards, by id, with an index from a user to the
+// boards they are a member of, and one to the boards they are invited to:
+// a user's list of boards is then a read of their own boards only, however
+// many the store holds.
+type boardTable struct {
+	byID      map[string]board.Board
+	byMember  map[string]map[string]struct{} // user id → ids of the boards they are a member of
+	byInvitee map[string]map[string]struct{} // user id → ids of the boards they are invited to
+}
+
+func (t *boardTable) kind() string { return boardKind }
+
+func (t *boardTable) reset() {
+	*t = boardTable{
+		byID:      make(map[string]board.Board),
+		byMember:  make(map[string]map[string]struct{}),
+		byInvitee: make(map[string]map[string]struct{}),
+	}
+}
+
+func (t *boardTable) decode(dec *json.Decoder) (any, string, error) {
+	var b board.Board
+	err := dec.Decode(&b)
+	return b, b.ID, err
+}
+
+// validate checks that the record is a board stored under its own id, and
+// holds it to Board.Validate: the checks an import passes, so that a
+// hand-edited file cannot load a board the methods could not have made.
+func (t *boardTable) validate(id string, rec any) error {
+	b, ok := rec.(board.Board)
+	switch {
+	case !ok:
+		return fmt.Errorf("board change carries a %T", rec)
+	case b.ID != id:
+		return fmt.Errorf("board change for id %q carries board %q", id, b.ID)
+	}
+	return b.Validate()
+}
+
+func (t *boardTable) put(rec any) {
+	b := rec.(board.Board)
+	t.delete(b.ID) // drops the old index entries: members come and go
+	t.byID[b.ID] = b
+	for _, u := range b.Members {
+		addToSet(t.byMember, u, b.ID)
+	}
+	for _, u := range b.Invited {
+		addToSet(t.byInvitee, u, b.ID)
+	}
+}
+
+func (t *boardTable) delete(id string) {
+	old, ok := t.byID[id]
+	if !ok {
+		return
+	}
+	delete(t.byID, id)
+	for _, u := range old.Members {
+		removeFromSet(t.byMember, u, id)
+	}
+	for _, u := range old.Invited {
+		removeFromSet(t.byInvitee, u, id)
+	}
+}
+
+// check has nothing to find: no key of a board but its id is unique, and
+// put and delete keep the indexes whatever the files hold.
+func (t *boardTable) check() error { return nil }
+
+func (t *boardTable) list() []change { return listOf(boardKind, t.byID) }
+
+// addToSet adds id to the set under key, making the set if needed.
+func addToSet(sets map[string]map[string]struct{}, key, id string) {
+	set := sets[key]
+	if set == nil {
+		set = make(map[string]struct{})
+		sets[key] = set
+	}
+	set[id] = struct{}{}
+}
+
+// removeFromSet removes id from the set under key, and the set once empty,
+// so that the index does not keep every user who ever had a board.
+func removeFromSet(sets map[string]map[string]struct{}, key, id string) {
+	set := sets[key]
+	delete(set, id)
+	if len(set) == 0 {
+		delete(sets, key)
+	}
+}
+
+// putBoard returns a change that stores b.
+func putBoard(b board.Board) change { return putChange(boardKind, b.ID, b) }
+
+// cleanBoard returns a deep copy of b that shares nothing with the caller,
+// with every empty slice non-nil and every time in the form the files give
+// back, which is the form the store hands out: a board read back after a
+// restart is then identical to the one served before it.
+func cleanBoard(b board.Board) board.Board {
+	c := *b.Clone()
+	c.Members = nonNil(c.Members)
+	c.Invited = nonNil(c.Invited)
+	c.FavouritedBy = nonNil(c.FavouritedBy)
+	c.Lists = nonNil(c.Lists)
+	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
+	for i := range c.Lists {
+		l := &c.Lists[i]
+		l.Cards = nonNil(l.Cards)
+		for j := range l.Cards {
+			card := &l.Cards[j]
+			card.CreatedAt = utc(card.CreatedAt)
+			card.Attachments = nonNil(card.Attachments)
+			for k := range card.Attachments {
+				card.Attachments[k].CreatedAt = utc(card.Attachments[k].CreatedAt)
+			}
+		}
+	}
+	return c
+}
+
+// nonNil returns s, or an empty slice if s is nil. JSON writes a nil slice
+// as null and an empty one as [], and a decoded [] is empty but not nil:
+// storing only the second keeps what is served equal to what is reloaded.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// CreateBoard implements board.Store.
+func (s *Store) CreateBoard(ctx context.Context, b board.Board) error {
+	b = cleanBoard(b)
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("filestore: create board: %w", err)
+	}
+	return s.update(ctx, func(st *state) ([]change, error) {
+		if _, ok := st.boards.byID[b.ID]; ok {
+			// Ids are random; a clash is a caller's bug.
+			return nil, fmt.Errorf("filestore: create board: id %s is already used", b.ID)
+		}
+		return []change{putBoard(b)}, nil
+	})
+}
+
+// BoardByID implements board.Store.
+func (s *Store) BoardByID(ctx context.Context, id string) (board.Board, error) {
+	if err := s.failure(); err != nil {
+		return board.Board{}, err
+	}
+	s.mu.RLock()
+	b, ok := s.st.boards.byID[id]
+	s.mu.RUnlock()
+	if !ok {
+		return board.Board{}, board.ErrNotFound
+	}
+	// A stored board is never modified in place (a write puts a new
+	// one), so the copy can be made after the lock is released.
+	return *b.Clone(), nil
+}
+
+// UpdateBoard implements board.Store. edit runs under the write lock on a
+// copy of the board, and its result is one journal batch: no other write
+// can come in between, so edit runs once and never conflicts.
+func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Board) error) (board.Board, error) {
+	var stored board.Board
+	err := s.update(ctx, func(st *state) ([]change, error) {
+		old, ok := st.boards.byID[id]
+		if !ok {
+			return nil, board.ErrNotFound
+		}
+		b := old.Clone()
+		if err := edit(b); err != nil {
+			return nil, err
+		}
+		if b.ID != id {
+			return nil, fmt.Errorf("filestore: update board %s: the edit changed the board's id to %q", id, b.ID)
+		}
+		b.Version = old.Version + 1
+		nb := cleanBoard(*b)
+		if err := nb.Validate(); err != nil {
+			return nil, fmt.Errorf("filestore: update board %s: the edit made an invalid board: %w", id, err)
+		}
+		stored = nb
+		return []change{putBoard(nb)}, nil
+	})
+	if err != nil {
+		return board.Board{}, err
+	}
+	return *stored.Clone(), nil
+}
+
+// DeleteBoard implements board.Store.
+func (s *Store) DeleteBoard(ctx context.Context, id string) error {
+	return s.update(ctx, func(st *state) ([]change, error) {
+		if _, ok := st.boards.byID[id]; !ok {
+			return nil, board.ErrNotFound
+		}
+		return []change{deleteChange(boardKind, id)}, nil
+	})
+}
+
+// BoardSummaries implements board.Store. It visits only the user's boards,
+// through the member index.
+func (s *Store) BoardSummaries(ctx context.Context, userID string) ([]board.Summary, error) {
+	if err := s.failure(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	ids := s.st.boards.byMember[userID]
+	list := make([]board.Summary, 0, len(ids))
+	for id := range ids {
+		list = append(list, s.st.boards.byID[id].SummaryFor(userID))
+	}
+	s.mu.RUnlock()
+	board.SortSummaries(list)
+	return list, nil
+}
+
+// BoardIDsFor implements board.Store, from the member and invitee indexes.
+func (s *Store) BoardIDsFor(ctx context.Context, userID string) ([]string, error) {
+	if err := s.failure(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]string, 0, len(s.st.boards.byMember[userID])+len(s.st.boards.byInvitee[userID]))
+	for id := range s.st.boards.byMember[userID] {
+		ids = append(ids, id)
+	}
+	for id := range s.st.boards.byInvitee[userID] {
+		// Validate keeps members and invitees apart, so no id is listed
+		// twice; the check costs nothing and holds even if it did not.
+		if _, member := s.st.boards.byMember[userID][id]; !member {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// EachBoard implements board.Store. It lists the boards under the read
+// lock and copies each one only as fn is about to get it, without a lock,
+// so fn may use the store and an export does not hold a copy of them all.
+func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error {
+	if err := s.failure(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	boards := make([]board.Board, 0, len(s.st.boards.byID))
+	for _, b := range s.st.boards.byID {
+		boards = append(boards, b) // shares its slices with the state, which never changes them
+	}
+	s.mu.RUnlock()
+	for _, b := range boards {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(*b.Clone()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

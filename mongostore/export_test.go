@@ -1,0 +1,5 @@
+package mongostore
+
+// MaxUpdateAttempts is maxUpdateAttempts, for the tests of package
+// mongostore_test.
+const MaxUpdateAttempts = maxUpdateAttempts
