@@ -43,9 +43,11 @@ func (a *app) routeList() []route {
 		{"POST /api/auth/verify-email", a.users.VerifyEmail()},
 		{"POST /api/auth/resend-verification", authn(a.users.ResendVerification())},
 
+		{"GET /api/users", authn(a.users.List())},
 		{"GET /api/users/me", authn(a.users.Me())},
 		{"GET /api/users/{id}", authn(a.users.Get())},
 		{"PATCH /api/users/{id}", authn(a.users.UpdateProfile())},
+		{"DELETE /api/users/{id}", authn(a.users.DeleteUser())},
 		{"PUT /api/users/{id}/roles", authn(a.users.SetRoles())},
 		{"PUT /api/users/{id}/picture", authn(a.users.SetPicture())},
 		{"DELETE /api/users/{id}/picture", authn(a.users.DeletePicture())},

@@ -49,9 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	switch cmd {
 	case "export":
-		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout) })
+		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout, log) })
 	case "import":
-		return transfer(ctx, cfg, log, "imported", func(st store) (counts, error) { return importStore(ctx, st, stdin) })
+		return transfer(ctx, cfg, log, "imported", func(st store) (counts, error) { return importStore(ctx, st, stdin, log) })
 	default:
 		return serve(ctx, cfg, log)
 	}
@@ -204,7 +204,7 @@ func (a *app) sweepOrphanFiles(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	refs, err := fileRefs(ctx, a.store)
+	refs, err := referencedFiles(ctx, a.store)
 	if err != nil {
 		return err
 	}
@@ -215,19 +215,23 @@ func (a *app) sweepOrphanFiles(ctx context.Context) error {
 	return err
 }
 
-// fileRef names a stored file.
-type fileRef struct{ bucket, id string }
-
-// fileRefs returns every file a record points at.
-func fileRefs(ctx context.Context, st store) (map[fileRef]bool, error) {
+// referencedFiles returns every file a record points at, as the kinds of
+// record an export carries declare them (exportKinds): one list of what
+// points at files serves both the export and the sweep.
+func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
 	refs := make(map[fileRef]bool)
-	err := st.EachUser(ctx, func(u user.User) error {
-		if u.PictureID != "" {
-			refs[fileRef{user.PictureBucket, u.PictureID}] = true
+	for _, k := range exportKinds {
+		err := k.items(ctx, st, func(it item) error {
+			for _, f := range it.files {
+				refs[f] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	return refs, err
+	}
+	return refs, nil
 }
 
 // close ends the app's background work within ctx: password reset

@@ -21,6 +21,7 @@ type userTable struct {
 	byID    map[string]user.User
 	byEmail map[string]string // strings.ToLower(email) → user id
 	byName  map[string]string // strings.ToLower(username) → user id
+	order   userOrder         // by age and by username, for ListUsers (userlist.go)
 }
 
 func (t *userTable) kind() string { return userKind }
@@ -30,6 +31,7 @@ func (t *userTable) reset() {
 		byID:    make(map[string]user.User),
 		byEmail: make(map[string]string),
 		byName:  make(map[string]string),
+		order:   newUserOrder(),
 	}
 }
 
@@ -60,6 +62,7 @@ func (t *userTable) put(rec any) {
 	t.byID[u.ID] = u
 	t.byEmail[strings.ToLower(u.Email)] = u.ID
 	t.byName[strings.ToLower(u.Username)] = u.ID
+	t.order.add(u)
 }
 
 func (t *userTable) delete(id string) {
@@ -68,6 +71,7 @@ func (t *userTable) delete(id string) {
 		return
 	}
 	delete(t.byID, id)
+	t.order.remove(old)
 	// Only drop an index entry that still points here: a corrupt file with
 	// two users sharing an email must not lose the other one's entry
 	// before check reports it.

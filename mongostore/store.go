@@ -350,6 +350,9 @@ func (s *Store) ensureIndexes(ctx context.Context, ttl bool) error {
 		// equality lookup on a lower-cased key just as well.
 		{s.users, "email", options.Index().SetName(emailIndex).SetUnique(true)},
 		{s.users, "usernameKey", options.Index().SetName(usernameIndex).SetUnique(true)},
+		// The user list, newest first (userlist.go); a search also scans
+		// a range of usernameKey_1.
+		{s.users, "-createdAt,-_id", options.Index().SetName(ageIndex)},
 		// userId serves ListSessions, RevokeUserSessions and SetSessionRoles.
 		{s.sessions, "userId", options.Index().SetName("userId_1")},
 		// A one-time token is found by its hash; a user has one per purpose.
@@ -370,6 +373,10 @@ func (s *Store) ensureIndexes(ctx context.Context, ttl bool) error {
 	} {
 		var keys bson.D
 		for _, k := range strings.Split(ix.key, ",") {
+			if desc, ok := strings.CutPrefix(k, "-"); ok { // descending
+				keys = append(keys, bson.E{Key: desc, Value: -1})
+				continue
+			}
 			keys = append(keys, bson.E{Key: k, Value: 1})
 		}
 		_, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys, Options: ix.opts})

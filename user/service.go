@@ -39,6 +39,9 @@ type Deps struct {
 	Mail interface{ Enqueue(auth.Message) bool }
 	// Files keeps the bytes of profile pictures.
 	Files FileStore
+	// Forgetters are told of every deleted user, before the user record
+	// goes (see DeleteUser); boards will be one.
+	Forgetters []Forgetter
 }
 
 // Service holds the account rules: sign-up, login, change of password and
@@ -55,6 +58,9 @@ type Service struct {
 	files     FileStore
 	now       func() time.Time
 	log       *slog.Logger
+
+	// forgetters are told of deleted users (DeleteUser).
+	forgetters []Forgetter
 
 	// background runs the work of a forgotten-password request after the
 	// answer went out; slots bounds how much of it may be in flight.
@@ -76,6 +82,7 @@ func NewService(cfg Config, deps Deps, now func() time.Time, log *slog.Logger) *
 	s := &Service{
 		cfg: cfg, store: deps.Store, tokens: deps.Tokens, sessions: deps.Sessions, passwords: deps.Passwords,
 		mail: deps.Mail, files: deps.Files, now: now, log: log, slots: make(chan struct{}, 64),
+		forgetters: slices.Clone(deps.Forgetters),
 	}
 	var off *auth.Limiter // a nil Limiter allows everything
 	s.failuresPerNameIP, s.failuresPerName, s.changeFailures, s.changePerUser, s.changePerIP = off, off, off, off, off

@@ -116,6 +116,23 @@ type Store interface {
 	// It fails with ErrNotFound when there is no such user.
 	SetPicture(ctx context.Context, id, pictureID string, now time.Time) (old string, err error)
 
+	// DeleteUser removes the user with the given id, together with every
+	// session (auth.SessionStore) and one-time token (auth.TokenStore) of
+	// theirs: the email and username are free again, and nothing the
+	// account held can be used. It fails with ErrNotFound when there is no
+	// such user; sessions and tokens left under that id are removed all the
+	// same, so that calling it again after a failure part-way finishes the
+	// job. Stored files are not its business (see Service.DeleteUser).
+	DeleteUser(ctx context.Context, id string) error
+
+	// ListUsers returns up to q.Limit users newest first, by CreatedAt
+	// and then by ID, both descending: those whose lower-cased username
+	// starts with q.Prefix, and that are older than q.After when it is
+	// set (see ListQuery). An empty store, or no match, is an empty list
+	// and no error. It should cost about the same however many users the
+	// store holds, however deep the page: stores keep an index for it.
+	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
+
 	// EachUser calls fn for every stored user, in no particular order,
 	// stopping at the first error fn returns. It is for export.
 	EachUser(ctx context.Context, fn func(User) error) error

@@ -49,12 +49,21 @@ func checkUsername(username string) string {
 	if len(username) < minUsername || len(username) > maxUsername {
 		return "must be 3 to 32 characters"
 	}
-	for _, c := range []byte(username) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return "may contain only letters, digits, '_', '.' and '-'"
-		}
+	if !usernameChars(username) {
+		return "may contain only letters, digits, '_', '.' and '-'"
 	}
 	return ""
+}
+
+// usernameChars reports whether s holds only characters a username may
+// hold: ASCII letters, digits, '_', '.' and '-'.
+func usernameChars(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkPassword returns why a new password is not acceptable, or "". The

@@ -48,7 +48,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"EachUserStopsAtError", testEachUserStops},
 		{"ConcurrentCreateSameUsername", testConcurrentSameUsername},
 		{"ConcurrentCreateSameEmail", testConcurrentSameEmail},
+		{"DeleteUser", testDeleteUser},
+		{"DeleteUserLeftovers", testDeleteUserLeftovers},
 	}
+	tests = append(tests, listTests...) // list.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newStore(t))
