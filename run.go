@@ -17,6 +17,7 @@ import (
 
 	"corkboard/auth"
 	"corkboard/auth/authhttp"
+	"corkboard/board"
 	"corkboard/filestore"
 	"corkboard/mongostore"
 	"corkboard/user"
@@ -81,6 +82,7 @@ type store interface {
 	auth.SessionStore
 	auth.TokenStore
 	user.FileStore
+	board.Store
 	// Check reports whether the store can serve requests, for /healthz.
 	Check(ctx context.Context) error
 	Close() error
