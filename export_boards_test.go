@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -304,5 +305,181 @@ func TestExportBoards(t *testing.T) {
 				t.Errorf("%s: HandleNotification(bob's invitation, answered before the move) = %v, want ErrAlreadyHandled", name, err)
 			}
 		}
+	})
+}
+
+// TestImportRefusesBadBoards imports exports whose boards or notifications
+// are wrong, or whose board files are, into each store: each is refused
+// with an error that says what is wrong, and the store is left empty, of
+// files too, though some had been stored before the fault came.
+func TestImportRefusesBadBoards(t *testing.T) {
+	src := newStore(t, fileStore)
+	d := putBoardData(t, src)
+	good := exportArchive(t, src)
+	entries := readArchive(t, good)
+	lines := strings.Split(strings.TrimSpace(string(entries[0].data)), "\n")
+	lines = lines[:len(lines)-1] // the end record, which archive rewrites
+
+	// line returns the index of the only line holding all of subs.
+	line := func(ls []string, subs ...string) int {
+		t.Helper()
+		found := -1
+		for i, l := range ls {
+			if !slices.ContainsFunc(subs, func(s string) bool { return !strings.Contains(l, s) }) {
+				if found >= 0 {
+					t.Fatalf("two lines hold %q", subs)
+				}
+				found = i
+			}
+		}
+		if found < 0 {
+			t.Fatalf("no line holds %q", subs)
+		}
+		return found
+	}
+	record := func(kind, id string) []string { return []string{`{"kind":"` + kind + `","record":{"id":"` + id + `"`} }
+	boardLine := record("board", d.board.ID)
+	// drop returns the lines without the line of kind and id.
+	drop := func(kind, id string) func([]string) []string {
+		return func(ls []string) []string {
+			return slices.Delete(ls, line(ls, record(kind, id)...), line(ls, record(kind, id)...)+1)
+		}
+	}
+	// replace returns the lines with old replaced by new in the line of
+	// kind and id.
+	replace := func(kind, id, old, new string) func([]string) []string {
+		return func(ls []string) []string {
+			i := line(ls, append(record(kind, id), old)...)
+			ls[i] = strings.Replace(ls[i], old, new, 1)
+			return ls
+		}
+	}
+	// archive returns the good export with its lines changed by edit and
+	// its file entries by files (either may be nil), and an end record
+	// that counts the lines, or end instead if it is not "".
+	archive := func(edit func([]string) []string, files func([]archiveEntry) []archiveEntry, end string) []byte {
+		ls := slices.Clone(lines)
+		if edit != nil {
+			ls = edit(ls)
+		}
+		if end == "" {
+			n := make(counts)
+			for _, l := range ls[1:] {
+				var e exportLine
+				if err := json.Unmarshal([]byte(l), &e); err != nil {
+					t.Fatal(err)
+				}
+				n[e.Kind]++
+			}
+			raw, err := json.Marshal(exportLine{Kind: kindEnd, Counts: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			end = string(raw)
+		}
+		es := []archiveEntry{{entries[0].hdr, []byte(strings.Join(ls, "\n") + "\n" + end + "\n")}}
+		for _, e := range entries[1:] {
+			es = append(es, archiveEntry{e.hdr, bytes.Clone(e.data)})
+		}
+		if files != nil {
+			es = files(es)
+		}
+		return makeArchive(t, es...)
+	}
+	attachments := d.board.Attachments()
+	pdf := fileRef{board.AttachmentBucket, attachments[1].ID}
+	entry := func(es []archiveEntry, f fileRef) int {
+		i := slices.IndexFunc(es, func(e archiveEntry) bool { return e.hdr.Name == f.entryName() })
+		if i < 0 {
+			t.Fatalf("no archive entry %s", f.entryName())
+		}
+		return i
+	}
+	unknown := objectid.New(exportNow)
+
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"a board whose owner is missing", archive(drop("user", d.alice.ID), nil, ""),
+			fmt.Sprintf("board %s comes before its user %s, or it is missing", d.board.ID, d.alice.ID)},
+		{"a board whose member is missing", archive(drop("user", d.carol.ID), nil, ""),
+			fmt.Sprintf("board %s comes before its user %s, or it is missing", d.board.ID, d.carol.ID)},
+		{"a board whose invitee is missing", archive(drop("user", d.dave.ID), nil, ""),
+			fmt.Sprintf("board %s comes before its user %s, or it is missing", d.board.ID, d.dave.ID)},
+		{"a notification whose board is missing", archive(replace("notification", d.response.ID, `"boardId":"`+d.board.ID, `"boardId":"`+unknown), nil, ""),
+			fmt.Sprintf("notification %s comes before its board %s, or it is missing", d.response.ID, unknown)},
+		{"a notification before its board", archive(func(ls []string) []string {
+			b := line(ls, boardLine...)
+			moved := ls[b]
+			return append(slices.Delete(ls, b, b+1), moved)
+		}, nil, ""), "comes before its board " + d.board.ID},
+		{"a notification whose recipient is missing", archive(replace("notification", d.invite.ID, `"userId":"`+d.dave.ID, `"userId":"`+unknown), nil, ""),
+			fmt.Sprintf("notification %s comes before its user %s, or it is missing", d.invite.ID, unknown)},
+		{"a board twice", archive(func(ls []string) []string {
+			return slices.Insert(ls, line(ls, boardLine...), ls[line(ls, boardLine...)])
+		}, nil, ""),
+			"board " + d.board.ID + " appears twice"},
+		{"a favourite of someone not a member", archive(replace("board", d.board.ID, `"favouritedBy":["`+d.bob.ID, `"favouritedBy":["`+d.dave.ID), nil, ""),
+			"not a member"},
+		{"an attachment id that is no id", archive(replace("board", d.board.ID, `"id":"`+pdf.id, `"id":"../../`+pdf.id[6:]), nil, ""),
+			"is not a valid id"},
+		{"an answered invite without an answer", archive(replace("notification", d.accepted.ID, `"accepted":true`, `"accepted":null`), nil, ""),
+			"exactly when it is handled"},
+		{"a board record with an unknown field", archive(replace("board", d.board.ID, `"record":{`, `"record":{"admins":[],`), nil, ""),
+			"unknown field"},
+		{"a board in a version-3 archive", archive(func(ls []string) []string {
+			ls[0] = `{"kind":"corkboard-export","version":3}`
+			return ls
+		}, nil, ""), `record 6: an export of version 3 carries no records of kind "board"`},
+		{"a notification in a version-3 archive", archive(func(ls []string) []string {
+			ls[0] = `{"kind":"corkboard-export","version":3}`
+			return slices.Delete(ls, line(ls, boardLine...), line(ls, boardLine...)+1)
+		}, nil, ""), `an export of version 3 carries no records of kind "notification"`},
+		{"an end record without the board", archive(nil, nil, `{"kind":"end","counts":{"file":4,"notification":4,"session":0,"user":4}}`),
+			"end record counts"},
+		{"a board's attachment missing from the archive", archive(nil, func(es []archiveEntry) []archiveEntry {
+			return slices.Delete(es, entry(es, pdf), entry(es, pdf)+1)
+		}, ""), fmt.Sprintf("file %s is missing from the export archive", pdf)},
+		{"a board's background missing from the archive", archive(nil, func(es []archiveEntry) []archiveEntry {
+			bg := fileRef{board.BackgroundBucket, d.board.BackgroundID}
+			return slices.Delete(es, entry(es, bg), entry(es, bg)+1)
+		}, ""), fmt.Sprintf("file backgrounds/%s is missing from the export archive", d.board.BackgroundID)},
+		{"a board's attachment changed", archive(nil, func(es []archiveEntry) []archiveEntry {
+			es[entry(es, pdf)].data[20] ^= 1
+			return es
+		}, ""), fmt.Sprintf("file %s: its bytes have sha256", pdf)},
+		{"a board's attachment with no file record", archive(func(ls []string) []string {
+			i := line(ls, `{"kind":"file","record":{"bucket":"attachments","id":"`+pdf.id+`"`)
+			return slices.Delete(ls, i, i+1)
+		}, func(es []archiveEntry) []archiveEntry { return slices.Delete(es, entry(es, pdf), entry(es, pdf)+1) }, ""),
+			fmt.Sprintf("board %s points at file %s, which no file record describes", d.board.ID, pdf)},
+		{"a board's attachment in the pictures bucket", archive(func(ls []string) []string {
+			i := line(ls, `{"kind":"file","record":{"bucket":"attachments","id":"`+pdf.id+`"`)
+			ls[i] = strings.Replace(ls[i], `"bucket":"attachments"`, `"bucket":"pictures"`, 1)
+			return ls
+		}, func(es []archiveEntry) []archiveEntry {
+			es[entry(es, pdf)].hdr.Name = "files/pictures/" + pdf.id
+			return es
+		}, ""), fmt.Sprintf("points at file %s, which no file record describes", pdf)},
+	}
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		ctx := context.Background()
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				st := newStore(t, o)
+				n, err := importStore(ctx, st, bytes.NewReader(tt.in), discardLog)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("import of an export with %s = %v, %v; want an error saying %q", tt.name, n, err, tt.want)
+				}
+				wantEmpty(t, st)
+				wantNoFilesOf(t, st, d.files)
+			})
+		}
+		// The good archive, rebuilt by the same means, still imports.
+		st := newStore(t, o)
+		importArchive(t, st, archive(nil, nil, ""))
+		wantFiles(t, st, d.files)
 	})
 }
