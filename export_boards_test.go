@@ -9,7 +9,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -481,5 +483,242 @@ func TestImportRefusesBadBoards(t *testing.T) {
 		st := newStore(t, o)
 		importArchive(t, st, archive(nil, nil, ""))
 		wantFiles(t, st, d.files)
+	})
+}
+
+// boardJSON returns b as JSON, for comparisons that print well.
+func boardJSON(t *testing.T, b board.Board) string {
+	t.Helper()
+	raw, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// TestExportBoardsAsTheyShow exports, from each store, boards and
+// notifications that a store serving requests, or one whose files were
+// lost by hand, can hold. A board whose background and one attachment are
+// missing goes without them, and one with a member and an invitee who are
+// not users goes without them and the member's favourite, each with a
+// warning; a board whose owner is not a user is left out, with its
+// notifications, and so is a notification to someone who is not a user.
+// A notification from someone who is not a user any more is exported. The
+// export then imports into the other store.
+func TestExportBoardsAsTheyShow(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		ctx := context.Background()
+		src := newStore(t, o)
+		d := putBoardData(t, src)
+		attachments := d.board.Attachments()
+		lostBackground := fileRef{board.BackgroundBucket, d.board.BackgroundID}
+		lostPNG := fileRef{board.AttachmentBucket, attachments[0].ID}
+		for _, f := range []fileRef{lostBackground, lostPNG} {
+			if err := src.DeleteFile(ctx, f.bucket, f.id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ghost, ghost2, nobody := objectid.New(exportNow), objectid.New(exportNow), objectid.New(exportNow)
+
+		// carol's board has a member and an invitee who are not users.
+		b, err := board.New(d.carol.ID, "Choir", "https://example.com/choir.jpg", exportNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range []error{b.Invite(d.carol.ID, ghost), b.AcceptInvite(ghost), b.SetFavourite(ghost, true),
+			b.SetFavourite(d.carol.ID, true), b.Invite(d.carol.ID, ghost2), b.Invite(d.carol.ID, d.bob.ID)} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := src.CreateBoard(ctx, *b); err != nil {
+			t.Fatal(err)
+		}
+		choir, err := src.BoardByID(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A board whose owner is not a user, with a background, and a
+		// notification about it.
+		stray, err := board.New(nobody, "Stray", "", exportNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strayFiles := make(map[fileRef][]byte)
+		if _, err := stray.SetBackgroundFile(putFile(t, src, strayFiles, board.BackgroundBucket, usertest.PNG(t, 8, 8, 13))); err != nil {
+			t.Fatal(err)
+		}
+		if err := stray.Invite(nobody, d.bob.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := src.CreateBoard(ctx, *stray); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []board.Notification{
+			{ID: objectid.New(exportNow), UserID: d.bob.ID, Type: board.NotificationInvite, BoardID: stray.ID, BoardTitle: stray.Title,
+				FromUserID: nobody, FromUsername: "nobody", CreatedAt: exportNow},
+			{ID: objectid.New(exportNow), UserID: ghost, Type: board.NotificationInvite, BoardID: d.board.ID, BoardTitle: d.board.Title,
+				FromUserID: d.alice.ID, FromUsername: "alice", CreatedAt: exportNow},
+		} {
+			if err := src.CreateNotification(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		var logs bytes.Buffer
+		var buf bytes.Buffer
+		n, err := exportStore(ctx, src, &buf, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil || n["user"] != 4 || n["board"] != 2 || n["notification"] != 4 || n["file"] != 2 {
+			t.Fatalf("exportStore = %v, %v; want 4 users, 2 boards (not the stray one), alice's 4 notifications and 2 files (alice's picture and the PDF)", n, err)
+		}
+		for _, want := range [][]string{
+			{"board", d.board.ID, "file=" + lostBackground.String()},
+			{"board", d.board.ID, "file=" + lostPNG.String()},
+			{"board", choir.ID, `ref="user ` + ghost + `"`},
+			{"board", choir.ID, `ref="user ` + ghost2 + `"`},
+		} {
+			found := slices.ContainsFunc(strings.Split(logs.String(), "\n"), func(l string) bool {
+				return strings.Contains(l, "level=WARN") && strings.Contains(l, "kind="+want[0]) && strings.Contains(l, "id="+want[1]) && strings.Contains(l, want[2])
+			})
+			if !found {
+				t.Errorf("exportStore logged\n%s\nwant a warning about %s %s: %s", logs.String(), want[0], want[1], want[2])
+			}
+		}
+		if got := strings.Count(logs.String(), "level=WARN"); got != 4 {
+			t.Errorf("exportStore logged %d warnings, want 4:\n%s", got, logs.String())
+		}
+
+		dst := newStore(t, otherStore(o))
+		importArchive(t, dst, buf.Bytes())
+		wantBoard := func(want board.Board) {
+			t.Helper()
+			got, err := dst.BoardByID(ctx, want.ID)
+			if err != nil {
+				t.Fatalf("BoardByID(%s) after the import: %v", want.Title, err)
+			}
+			if g, w := boardJSON(t, got), boardJSON(t, want); g != w {
+				t.Errorf("board %s after the move =\n%s\nwant\n%s", want.Title, g, w)
+			}
+		}
+		holidays := *d.board.Clone()
+		holidays.DropFile(board.FileRef{Bucket: lostBackground.bucket, ID: lostBackground.id})
+		holidays.DropFile(board.FileRef{Bucket: lostPNG.bucket, ID: lostPNG.id})
+		wantBoard(holidays)
+		without := *choir.Clone()
+		if err := without.RemoveMember(ghost); err != nil {
+			t.Fatal(err)
+		}
+		if err := without.DropInvite(ghost2); err != nil {
+			t.Fatal(err)
+		}
+		wantBoard(without)
+		if _, err := dst.BoardByID(ctx, stray.ID); !errors.Is(err, board.ErrNotFound) {
+			t.Errorf("BoardByID(stray) after the import = %v, want ErrNotFound", err)
+		}
+		if got, err := dst.Notifications(ctx, d.bob.ID); err != nil || len(got) != 1 || got[0].ID != d.accepted.ID {
+			t.Errorf("Notifications(bob) after the import = %+v, %v; want only his invitation to alice's board", got, err)
+		}
+		if got, err := dst.NotificationByID(ctx, d.orphan.ID); err != nil || got.FromUserID != d.orphan.FromUserID {
+			t.Errorf("NotificationByID(the answer of a deleted user) = %+v, %v; want it, as it was", got, err)
+		}
+		files := maps.Clone(d.files)
+		delete(files, lostBackground)
+		delete(files, lostPNG)
+		wantFiles(t, dst, files)
+		wantNoFilesOf(t, dst, strayFiles)
+	})
+}
+
+// TestOrphanBoardFilesSweptAtStart: at start the file store keeps the
+// files that boards point at (a background, attachments), of a board
+// whose owner is gone too, until the board is deleted with them, and
+// removes the files in those buckets that no record points at (an upload
+// whose board was never written, a crash between the two).
+func TestOrphanBoardFilesSweptAtStart(t *testing.T) {
+	env := startEnv(t, fileStore, nil)
+	ctx := context.Background()
+	st := env.app.store
+	d := putBoardData(t, st)
+	kept := maps.Clone(d.files)
+	stray, err := board.New(objectid.New(exportNow), "Stray", "", exportNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stray.SetBackgroundFile(putFile(t, st, kept, board.BackgroundBucket, usertest.PNG(t, 8, 8, 14))); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateBoard(ctx, *stray); err != nil {
+		t.Fatal(err)
+	}
+	orphans := make(map[fileRef][]byte)
+	for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket, board.AttachmentBucket, user.PictureBucket} {
+		putFile(t, st, orphans, bucket, minimalPDF("orphan"))
+	}
+	if err := env.app.sweepOrphanFiles(ctx); err != nil {
+		t.Fatalf("sweepOrphanFiles: %v", err)
+	}
+	wantFiles(t, st, kept)
+	wantNoFilesOf(t, st, orphans)
+	for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket, user.PictureBucket} {
+		var want []string
+		for f := range kept {
+			if f.bucket == bucket {
+				want = append(want, f.id)
+			}
+		}
+		slices.Sort(want)
+		if got := storedFiles(t, env, bucket); !slices.Equal(got, want) {
+			t.Errorf("after the sweep, bucket %s holds %q; want %q", bucket, got, want)
+		}
+	}
+}
+
+// version3Export is an export that `corkboard export` of commit d62ae80
+// (export format version 3) wrote from a file store where gwen had signed
+// up with a picture, hal without, and gwen had logged in once more: 2
+// users, 3 sessions and the picture.
+const version3Export = "testdata/export-v3.tar"
+
+// TestImportVersion3 imports the version-3 export into each store: the
+// records and the picture are the same, and the next export is of version
+// 4, with the same records, and no boards or notifications. A version-3
+// end record that counts boards is refused: version 3 had none.
+func TestImportVersion3(t *testing.T) {
+	v3, err := os.ReadFile(version3Export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := readArchive(t, v3)
+	if len(entries) != 2 {
+		t.Fatalf("%s holds %d entries, want the records and a picture", version3Export, len(entries))
+	}
+	records := string(entries[0].data)
+	picture := fileRef{user.PictureBucket, strings.TrimPrefix(entries[1].hdr.Name, "files/pictures/")}
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		ctx := context.Background()
+		st := newStore(t, o)
+		n, err := importStore(ctx, st, bytes.NewReader(v3), discardLog)
+		if err != nil || n["user"] != 2 || n["session"] != 3 || n["file"] != 1 || n["board"] != 0 || n["notification"] != 0 {
+			t.Fatalf("importStore(%s) = %v, %v; want 2 users, 3 sessions and 1 file", version3Export, n, err)
+		}
+		checkRecords(t, "records after importing a version-3 export", storedRecords(t, st), exportedRecords(t, entries[0].data))
+		wantFiles(t, st, map[fileRef][]byte{picture: entries[1].data})
+
+		again := recordsOf(t, exportArchive(t, st))
+		lines := strings.Split(strings.TrimSpace(again), "\n")
+		if lines[0] != `{"kind":"corkboard-export","version":4}` || lines[len(lines)-1] != `{"kind":"end","counts":{"board":0,"file":1,"notification":0,"session":3,"user":2}}` {
+			t.Errorf("the export after the import starts with %s and ends with %s; want version 4, and counts of no boards and no notifications", lines[0], lines[len(lines)-1])
+		}
+		checkRecords(t, "records exported again", exportedRecords(t, []byte(again)), exportedRecords(t, entries[0].data))
+
+		t.Run("end record counting boards", func(t *testing.T) {
+			st := newStore(t, o)
+			in := archiveOf(t, strings.Replace(records, `"counts":{`, `"counts":{"board":0,`, 1), entries[1])
+			if _, err := importStore(ctx, st, bytes.NewReader(in), discardLog); err == nil || !strings.Contains(err.Error(), `unknown kind "board"`) {
+				t.Fatalf("import of a version-3 export whose end record counts boards = %v, want an error saying %q", err, `unknown kind "board"`)
+			}
+			wantEmpty(t, st)
+			wantNoFilesOf(t, st, map[fileRef][]byte{picture: nil})
+		})
 	})
 }
