@@ -219,7 +219,11 @@ func (a *app) sweepOrphanFiles(ctx context.Context) error {
 
 // referencedFiles returns every file a record points at, as the kinds of
 // record an export carries declare them (exportKinds): one list of what
-// points at files serves both the export and the sweep.
+// points at files serves both the export and the sweep, so that a kind
+// whose files travel (a board's background and attachments) also keeps
+// them at start. Every stored record counts, even one that an export
+// would leave out (a board whose owner is gone): its files go when it
+// does, not before.
 func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
 	refs := make(map[fileRef]bool)
 	for _, k := range exportKinds {
