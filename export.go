@@ -117,11 +117,11 @@ var exportKinds = []exportKind{
 	},
 	// A board carries its lists, cards, attachments, members, invitations
 	// and favourites, and refers to every user on it: its owner, members
-	// and invitees. A board of a user who is not in the export is left out
+	// and invitees. A board whose owner is not in the export is left out
 	// (deleting a user deletes the boards they own), but a member or an
 	// invitee who is not is dropped from the board, as deleting them would
 	// have done, rather than lose the board for everyone else on it. Import
-	// accepts neither: a board whose user is missing is refused.
+	// accepts neither: a board with any of its users missing is refused.
 	kindOf[board.Board]{
 		name:     "board",
 		since:    4,
