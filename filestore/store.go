@@ -1,6 +1,6 @@
 // Package filestore keeps corkboard's data in a local directory as
 // human-readable JSON: one Store implements every store interface of the
-// domain packages (user.Store, auth.SessionStore, ...).
+// domain packages (user.Store, auth.SessionStore, board.Store, ...).
 //
 // The whole state lives in memory, so reads are map lookups. Every change is
 // a batch appended as one JSON line to a journal file (journal-000001.jsonl,
@@ -37,7 +37,7 @@
 // # Files
 //
 // Each kind of record has its own file, named like its counterpart in
-// mongostore: users.go and sessions.go hold the kind's table (its records in
+// mongostore: users.go, sessions.go, boards.go and the others hold the kind's table (its records in
 // memory, with their indexes) and the Store methods of its interface. The
 // rest is the same for every kind: state.go (the table interface and the
 // list of tables, applying batches), format.go and format_v1.go (the files'
@@ -46,7 +46,7 @@
 //
 // # Adding a record kind
 //
-// To add boards, say:
+// Boards and notifications were added this way:
 //
 //  1. Write boards.go: the kind's name (const boardKind = "board"); a
 //     boardTable type with the methods of table (kind, reset, decode,
@@ -59,7 +59,8 @@
 //
 // The journal, snapshots, loading, compaction and recovery then handle
 // boards like users and sessions, and nothing in the version 1 reader
-// changes. Export and import have their own list of kinds (exportKinds in
+// changes. A directory written before a kind existed simply has no records
+// of it, and opens as before. Export and import have their own list of kinds (exportKinds in
 // package main).
 package filestore
 

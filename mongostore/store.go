@@ -1,12 +1,15 @@
-// Package mongostore keeps corkboard's users and sessions in MongoDB, on
-// go.mongodb.org/mongo-driver/v2. One Store implements every store interface
-// the domain packages declare (user.Store, auth.SessionStore).
+// Package mongostore keeps corkboard's users, sessions, boards and
+// notifications in MongoDB, on go.mongodb.org/mongo-driver/v2. One Store
+// implements every store interface the domain packages declare (user.Store,
+// auth.SessionStore, board.Store, ...).
 //
 // MongoDB here may be a standalone mongod without transactions, so every state
 // change is a single atomic single-document operation (a compare-and-swap
 // where it matters, such as refresh-token rotation), or an ordered sequence
-// that is safe to retry. Identifiers are the domain's 24-hex strings, stored
-// as BSON ObjectIDs; times are BSON dates, so they keep milliseconds.
+// that is safe to retry. A board is one document, written back whole with a
+// compare-and-swap on its version (see UpdateBoard). Identifiers are the
+// domain's 24-hex strings, stored as BSON ObjectIDs; times are BSON dates, so
+// they keep milliseconds.
 //
 // A lost or slow server never hangs a request: every operation runs under
 // Options.OpTimeout, and connection, timeout and server-selection failures are
@@ -82,7 +85,7 @@ type Options struct {
 	Monitor *event.CommandMonitor
 }
 
-// Store keeps users and sessions in one MongoDB database. It is safe for
+// Store keeps every record in one MongoDB database. It is safe for
 // concurrent use; the driver's client pools connections.
 type Store struct {
 	client        *mongo.Client
