@@ -629,48 +629,55 @@ func TestExportBoardsAsTheyShow(t *testing.T) {
 	})
 }
 
-// TestOrphanBoardFilesSweptAtStart: at start the file store keeps the
-// files that boards point at (a background, attachments), of a board
-// whose owner is gone too, until the board is deleted with them, and
-// removes the files in those buckets that no record points at (an upload
-// whose board was never written, a crash between the two).
-func TestOrphanBoardFilesSweptAtStart(t *testing.T) {
-	env := startEnv(t, fileStore, nil)
-	ctx := context.Background()
-	st := env.app.store
-	d := putBoardData(t, st)
-	kept := maps.Clone(d.files)
-	stray, err := board.New(objectid.New(exportNow), "Stray", "", exportNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stray.SetBackgroundFile(putFile(t, st, kept, board.BackgroundBucket, usertest.PNG(t, 8, 8, 14))); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateBoard(ctx, *stray); err != nil {
-		t.Fatal(err)
-	}
-	orphans := make(map[fileRef][]byte)
-	for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket, board.AttachmentBucket, user.PictureBucket} {
-		putFile(t, st, orphans, bucket, minimalPDF("orphan"))
-	}
-	if err := env.app.sweepOrphanFiles(ctx); err != nil {
-		t.Fatalf("sweepOrphanFiles: %v", err)
-	}
-	wantFiles(t, st, kept)
-	wantNoFilesOf(t, st, orphans)
-	for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket, user.PictureBucket} {
-		var want []string
-		for f := range kept {
-			if f.bucket == bucket {
-				want = append(want, f.id)
+// TestOrphanBoardFilesSwept: the orphan sweep keeps the files that boards
+// point at (a background, attachments), of a board whose owner is gone
+// too, until the board is deleted with them, and removes the files in
+// their buckets that no record points at (an upload whose board was never
+// written, a crash between the two), on each store: none while they are
+// younger than the running server's bound, all of them at the start's.
+func TestOrphanBoardFilesSwept(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		ctx := context.Background()
+		st := env.app.store
+		d := putBoardData(t, st)
+		kept := maps.Clone(d.files)
+		stray, err := board.New(objectid.New(exportNow), "Stray", "", exportNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stray.SetBackgroundFile(putFile(t, st, kept, board.BackgroundBucket, usertest.PNG(t, 8, 8, 14))); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateBoard(ctx, *stray); err != nil {
+			t.Fatal(err)
+		}
+		orphans := make(map[fileRef][]byte)
+		for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket, board.AttachmentBucket, user.PictureBucket} {
+			putFile(t, st, orphans, bucket, minimalPDF("orphan"))
+		}
+		if n, err := env.app.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge)); n != 0 || err != nil {
+			t.Errorf("sweep with the running server's bound = %d, %v; want 0 (the orphans are young), nil", n, err)
+		}
+		wantFiles(t, st, orphans)
+		if n, err := env.app.sweepOrphanFiles(ctx, time.Now().Add(time.Second)); n != len(orphans) || err != nil {
+			t.Errorf("sweep of everything written until now = %d, %v; want %d, nil", n, err, len(orphans))
+		}
+		wantFiles(t, st, kept)
+		wantNoFilesOf(t, st, orphans)
+		for _, bucket := range []string{board.BackgroundBucket, board.AttachmentBucket, user.PictureBucket} {
+			var want []string
+			for f := range kept {
+				if f.bucket == bucket {
+					want = append(want, f.id)
+				}
+			}
+			slices.Sort(want)
+			if got := storedFiles(t, env, bucket); !slices.Equal(got, want) {
+				t.Errorf("after the sweep, bucket %s holds %q; want %q", bucket, got, want)
 			}
 		}
-		slices.Sort(want)
-		if got := storedFiles(t, env, bucket); !slices.Equal(got, want) {
-			t.Errorf("after the sweep, bucket %s holds %q; want %q", bucket, got, want)
-		}
-	}
+	})
 }
 
 // version3Export is an export that `corkboard export` of commit d62ae80

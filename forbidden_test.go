@@ -50,6 +50,17 @@ func TestOthersGetForbidden(t *testing.T) {
 			}
 			call().wantProblem(t, http.StatusForbidden, "forbidden")
 		}
+		// An id that is not an id is nobody's: 404 for everyone, before
+		// any question of who may.
+		for _, rt := range env.app.routeList() {
+			method, path, _ := strings.Cut(rt.pattern, " ")
+			if method == "GET" || !strings.HasPrefix(path, "/api/users/{id}") {
+				continue
+			}
+			for _, id := range []string{"nothex", "ABCDEF0123456789ABCDEF01", strings.Repeat("0", 25)} {
+				bob.do(method, fillWildcards(path, id), "{}").wantProblem(t, http.StatusNotFound, "not_found")
+			}
+		}
 		var after struct{ User userDoc }
 		alice.do("GET", "/api/users/me", nil).want(t, http.StatusOK).json(t, &after)
 		if !sameUser(after.User, before.User) || after.User.PictureURL != before.User.PictureURL {

@@ -83,6 +83,9 @@ type store interface {
 	auth.TokenStore
 	user.FileStore
 	board.Store
+	// SweepOrphanFiles removes from bucket the files written before the
+	// time given that keep says no record points at.
+	SweepOrphanFiles(ctx context.Context, bucket string, keep func(id string) bool, before time.Time) (int, error)
 	// Check reports whether the store can serve requests, for /healthz.
 	Check(ctx context.Context) error
 	Close() error
@@ -189,32 +192,49 @@ func newMailer(cfg config, log *slog.Logger) (auth.Mailer, error) {
 	})
 }
 
-// orphanSweeper is a store that can remove, at start-up, the file bytes no
-// record points at (a crash between storing an upload and committing its
-// record, or between replacing a picture and deleting the old bytes, leaves
-// such files). The file store is one; on MongoDB the bytes of an
-// interrupted upload are deleted when it fails, and several instances may
-// be uploading at any moment, so none sweeps at start.
-type orphanSweeper interface {
-	SweepOrphanFiles(ctx context.Context, keep func(bucket, id string) bool) (int, error)
-}
+// sweptBuckets are the file buckets the orphan sweep looks at. A bucket is
+// swept only when it is listed here and the kinds of record that point into
+// it are declared in exportKinds (whose files the sweep keeps): a bucket
+// nobody declared is never emptied by mistake. Users point into pictures,
+// boards into backgrounds and attachments.
+var sweptBuckets = []string{user.PictureBucket, board.BackgroundBucket, board.AttachmentBucket}
 
-// sweepOrphanFiles removes the files no record points at, when the store
-// can. It runs before the server listens: no upload is in flight.
-func (a *app) sweepOrphanFiles(ctx context.Context) error {
-	sw, ok := a.store.(orphanSweeper)
-	if !ok {
-		return nil
-	}
+// orphanAge is how old a file no record points at must be before a sweep
+// removes it while the server runs: far older than any upload in flight,
+// whose record is committed a moment after its bytes.
+const orphanAge = time.Hour
+
+// sweepOrphanFiles removes the files, written before the time given, that
+// no record points at: a crash between storing an upload and committing
+// its record, or between replacing a picture and deleting the old bytes,
+// leaves such files, as does a deletion of bytes that failed. It runs at
+// start and then with the other sweeps. File times are the wall clock's,
+// whatever clock the app runs on.
+func (a *app) sweepOrphanFiles(ctx context.Context, before time.Time) (int, error) {
 	refs, err := referencedFiles(ctx, a.store)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	n, err := sw.SweepOrphanFiles(ctx, func(bucket, id string) bool { return refs[fileRef{bucket, id}] })
-	if n > 0 {
-		a.log.Info("removed files no record points at", "files", n)
+	removed := 0
+	for _, bucket := range sweptBuckets {
+		n, err := a.store.SweepOrphanFiles(ctx, bucket, func(id string) bool { return refs[fileRef{bucket, id}] }, before)
+		removed += n
+		if err != nil {
+			return removed, err
+		}
 	}
-	return err
+	return removed, nil
+}
+
+// startupSweepBefore is the age bound of the sweep at start: the file store
+// is this process's alone (its directory is locked) and nothing is being
+// uploaded yet, so every orphan goes; on MongoDB other instances may be
+// uploading, so only old orphans do.
+func (a *app) startupSweepBefore() time.Time {
+	if a.cfg.store == "file" {
+		return time.Now()
+	}
+	return time.Now().Add(-orphanAge)
 }
 
 // referencedFiles returns every file a record points at, as the kinds of
@@ -259,14 +279,17 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		for what, sweep := range map[string]func(context.Context) (int, error){
-			"sessions": a.sessionSvc.SweepExpired, "one-time tokens": a.userSvc.SweepTokens,
+			"expired sessions": a.sessionSvc.SweepExpired, "expired one-time tokens": a.userSvc.SweepTokens,
+			"files no record points at": func(ctx context.Context) (int, error) {
+				return a.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge))
+			},
 		} {
 			n, err := sweep(ctx)
 			switch {
 			case err != nil && ctx.Err() == nil:
-				a.log.Warn("sweeping expired "+what+" failed", "error", err)
+				a.log.Warn("sweeping "+what+" failed", "error", err)
 			case n > 0:
-				a.log.Info("swept expired "+what, "count", n)
+				a.log.Info("swept "+what, "count", n)
 			}
 		}
 		select {
@@ -305,8 +328,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := user.EnsureAdmins(ctx, st, st, cfg.adminEmails, storeClock()); err != nil {
 		return fmt.Errorf("granting admin roles: %w", err)
 	}
-	if err := a.sweepOrphanFiles(ctx); err != nil {
+	if n, err := a.sweepOrphanFiles(ctx, a.startupSweepBefore()); err != nil {
 		return fmt.Errorf("sweeping orphan files: %w", err)
+	} else if n > 0 {
+		log.Info("removed files no record points at", "files", n)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)

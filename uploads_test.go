@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -390,27 +391,36 @@ func TestPictureFileNotFound(t *testing.T) {
 	})
 }
 
-// TestOrphanPicturesSweptAtStart: a picture whose record was never
-// committed (a crash between the two) is removed at the next start; a
-// picture a user points at is kept.
-func TestOrphanPicturesSweptAtStart(t *testing.T) {
-	env := startEnv(t, fileStore, nil)
-	alice := env.newClient()
-	d := alice.signup("alice", "alice@example.com", "password1")
-	png := testImage(t, "png", 16, 16, 5)
-	alice.upload("PUT", "/api/users/"+d.User.ID+"/picture", part{name: "picture", filename: "a.png", data: png}).want(t, http.StatusOK)
-	kept := storedFiles(t, env, user.PictureBucket)
-	orphan, err := env.app.userSvc.StorePicture(context.Background(), bytes.NewReader(png))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := storedFiles(t, env, user.PictureBucket); len(got) != 2 {
-		t.Fatalf("after storing an orphan the store holds %q", got)
-	}
-	if err := env.app.sweepOrphanFiles(context.Background()); err != nil {
-		t.Fatalf("sweepOrphanFiles: %v", err)
-	}
-	if got := storedFiles(t, env, user.PictureBucket); !slices.Equal(got, kept) {
-		t.Errorf("after the sweep the store holds %q, want only %q (orphan %s gone)", got, kept, orphan)
-	}
+// TestOrphanPicturesSwept: a picture whose record was never committed (a
+// crash between the two) is removed by the sweep once it is older than the
+// bound, and kept while it is younger (it may be an upload in flight); a
+// picture a user points at is always kept.
+func TestOrphanPicturesSwept(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		ctx := context.Background()
+		alice := env.newClient()
+		d := alice.signup("alice", "alice@example.com", "password1")
+		png := testImage(t, "png", 16, 16, 5)
+		var set struct{ User userDoc }
+		alice.upload("PUT", "/api/users/"+d.User.ID+"/picture", part{name: "picture", filename: "a.png", data: png}).want(t, http.StatusOK).json(t, &set)
+		kept := storedFiles(t, env, user.PictureBucket)
+		orphan, err := env.app.userSvc.StorePicture(ctx, bytes.NewReader(png))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := storedFiles(t, env, user.PictureBucket); len(got) != 2 {
+			t.Fatalf("after storing an orphan the store holds %q", got)
+		}
+		if n, err := env.app.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge)); n != 0 || err != nil {
+			t.Errorf("sweep with the running server's bound = %d, %v; want 0 (the orphan is young), nil", n, err)
+		}
+		if n, err := env.app.sweepOrphanFiles(ctx, time.Now().Add(time.Second)); n != 1 || err != nil {
+			t.Errorf("sweep of everything written until now = %d, %v; want 1, nil", n, err)
+		}
+		if got := storedFiles(t, env, user.PictureBucket); !slices.Equal(got, kept) {
+			t.Errorf("after the sweep the store holds %q, want only %q (orphan %s gone)", got, kept, orphan)
+		}
+		getFile(t, env, set.User.PictureURL).want(t, http.StatusOK)
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"corkboard/user"
 )
@@ -177,15 +178,54 @@ func (s *Store) DeleteFile(ctx context.Context, bucket, id string) error {
 	return nil
 }
 
-// SweepOrphanFiles removes the temp files that interrupted uploads left, and
-// every stored file for which keep(bucket, id) is false (no record points at
-// it), and returns how many files it removed. A nil keep keeps every stored
-// file. Names that are neither a temp file nor a valid (bucket, id) are left
-// alone: they are not the store's. It is meant for start-up, before uploads
-// begin; an upload in progress would lose its temp file.
-func (s *Store) SweepOrphanFiles(ctx context.Context, keep func(bucket, id string) bool) (int, error) {
+// removeTempFiles removes the temp files that interrupted uploads left in
+// every bucket. Open calls it: no upload of this process is in flight yet,
+// and the directory lock keeps every other process out.
+func (s *Store) removeTempFiles(ctx context.Context) error {
 	root := filepath.Join(s.dir, filesDir)
 	buckets, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	for _, b := range buckets {
+		if b.IsDir() && validBucketName(b.Name()) {
+			if _, err := s.sweepBucket(ctx, b.Name(), func(string) bool { return true }, time.Now().Add(time.Hour)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validBucketName reports whether name can be a bucket: one CheckFileKey
+// accepts.
+func validBucketName(name string) bool {
+	return user.CheckFileKey(name, "000000000000000000000000") == nil
+}
+
+// SweepOrphanFiles removes, from one bucket, the stored files that no record
+// points at (keep(id) is false) and the temp files of interrupted uploads,
+// provided they were last written before the time given, and returns how
+// many it removed. The age bound is what makes it safe while uploads run:
+// an upload in progress, or one whose record is about to be committed, is
+// younger than any bound a caller uses (an hour), and at start-up, before
+// the server listens, a bound of now takes everything. Names that are
+// neither a temp file nor an id are left alone: they are not the store's.
+// Only the bucket named is looked at, so a bucket nobody declared is never
+// emptied by mistake.
+func (s *Store) SweepOrphanFiles(ctx context.Context, bucket string, keep func(id string) bool, before time.Time) (int, error) {
+	if !validBucketName(bucket) {
+		return 0, fmt.Errorf("filestore: sweep: %w", user.ErrInvalidFileKey)
+	}
+	return s.sweepBucket(ctx, bucket, keep, before)
+}
+
+func (s *Store) sweepBucket(ctx context.Context, bucket string, keep func(id string) bool, before time.Time) (int, error) {
+	dir := filepath.Join(s.dir, filesDir, bucket)
+	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -193,31 +233,33 @@ func (s *Store) SweepOrphanFiles(ctx context.Context, keep func(bucket, id strin
 		return 0, fmt.Errorf("filestore: %w", err)
 	}
 	removed := 0
-	for _, b := range buckets {
-		if !b.IsDir() {
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		name := e.Name()
+		temp := strings.HasPrefix(name, tempPrefix)
+		orphan := !temp && e.Type().IsRegular() && user.CheckFileKey(bucket, name) == nil && !keep(name)
+		if !temp && !orphan {
 			continue
 		}
-		dir := filepath.Join(root, b.Name())
-		entries, err := os.ReadDir(dir)
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
 		if err != nil {
 			return removed, fmt.Errorf("filestore: %w", err)
 		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				return removed, err
-			}
-			name := e.Name()
-			temp := strings.HasPrefix(name, tempPrefix)
-			orphan := !temp && e.Type().IsRegular() && keep != nil &&
-				user.CheckFileKey(b.Name(), name) == nil && !keep(b.Name(), name)
-			if !temp && !orphan {
-				continue
-			}
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return removed, fmt.Errorf("filestore: %w", err)
-			}
-			removed++
+		if !info.ModTime().Before(before) {
+			continue
 		}
+		s.filesMu.Lock()
+		err = os.Remove(filepath.Join(dir, name))
+		s.filesMu.Unlock()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("filestore: %w", err)
+		}
+		removed++
 	}
 	return removed, nil
 }

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"corkboard/objectid"
+	"corkboard/user"
 	"corkboard/user/usertest"
 )
 
@@ -124,10 +126,12 @@ func TestSweepOrphanFiles(t *testing.T) {
 		}
 	}
 
-	keep := func(bucket, id string) bool {
-		return bucket == "pictures" && id == kept || bucket == "backgrounds" && id == otherKept
+	keep := func(id string) bool { return id == kept || id == otherKept }
+	// Files younger than the bound stay: they may be uploads in flight.
+	if n, err := s.SweepOrphanFiles(ctx, "pictures", keep, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("SweepOrphanFiles(an hour ago) = %d, %v; want 0, nil", n, err)
 	}
-	n, err := s.SweepOrphanFiles(ctx, keep)
+	n, err := s.SweepOrphanFiles(ctx, "pictures", keep, time.Now().Add(time.Second))
 	if err != nil || n != 2 {
 		t.Errorf("SweepOrphanFiles = %d, %v; want 2 (one orphan, one temp file), nil", n, err)
 	}
@@ -139,13 +143,17 @@ func TestSweepOrphanFiles(t *testing.T) {
 	if _, err := s.OpenFile(ctx, "pictures", orphan); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("OpenFile of the swept orphan = %v, want fs.ErrNotExist", err)
 	}
+	// Only the bucket named is swept.
 	if names := dirNames(t, filepath.Join(dir, "files", "backgrounds")); !slices.Equal(names, []string{otherKept}) {
 		t.Errorf("files/backgrounds holds %q after the sweep, want %q", names, otherKept)
+	}
+	if _, err := s.SweepOrphanFiles(ctx, "../x", keep, time.Now()); !errors.Is(err, user.ErrInvalidFileKey) {
+		t.Errorf("SweepOrphanFiles(\"../x\") = %v, want ErrInvalidFileKey", err)
 	}
 
 	// On a store with no files yet, there is nothing to do.
 	empty := openStore(t, t.TempDir(), Options{})
-	if n, err := empty.SweepOrphanFiles(ctx, keep); n != 0 || err != nil {
+	if n, err := empty.SweepOrphanFiles(ctx, "pictures", keep, time.Now()); n != 0 || err != nil {
 		t.Errorf("SweepOrphanFiles on an empty store = %d, %v; want 0, nil", n, err)
 	}
 }

@@ -46,7 +46,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	// Temp files of uploads that a crash interrupted were never
 	// acknowledged.
-	if _, err := s.SweepOrphanFiles(context.Background(), nil); err != nil {
+	if err := s.removeTempFiles(context.Background()); err != nil {
 		s.journal.Close()
 		lock.Close()
 		return nil, err

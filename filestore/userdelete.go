@@ -19,11 +19,12 @@ var tokenPurposes = []string{auth.PurposeReset, auth.PurposeVerify}
 // is gone. When the user is missing, whatever sessions and tokens are left
 // under the id (a login that read the user just before it was deleted may
 // have stored one since) are deleted, and ErrNotFound is returned.
-func (s *Store) DeleteUser(ctx context.Context, id string) error {
+func (s *Store) DeleteUser(ctx context.Context, id string) (user.User, error) {
 	found := false
+	var gone user.User
 	err := s.update(ctx, func(st *state) ([]change, error) {
 		var changes []change
-		if _, found = st.users.byID[id]; found {
+		if gone, found = st.users.byID[id]; found {
 			changes = append(changes, deleteChange(userKind, id))
 		}
 		for sid := range st.sessions.byUser[id] {
@@ -38,9 +39,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	})
 	switch {
 	case err != nil:
-		return err
+		return user.User{}, err
 	case !found:
-		return user.ErrNotFound
+		return user.User{}, user.ErrNotFound
 	}
-	return nil
+	return cloneUser(gone), nil
 }

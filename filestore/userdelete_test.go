@@ -44,7 +44,7 @@ func TestDeleteUserRestart(t *testing.T) {
 		}
 	}
 
-	if err := s.DeleteUser(ctx, gone.ID); err != nil {
+	if _, err := s.DeleteUser(ctx, gone.ID); err != nil {
 		t.Fatalf("DeleteUser = %v, want nil", err)
 	}
 	// One batch: the last journal line deletes the user, both sessions and
@@ -100,7 +100,7 @@ func TestDeleteUserRestart(t *testing.T) {
 	if err := s.CreateUser(ctx, again); err != nil {
 		t.Errorf("CreateUser with the deleted user's email and username after reopening = %v, want nil", err)
 	}
-	if err := s.DeleteUser(ctx, gone.ID); !errors.Is(err, user.ErrNotFound) {
+	if _, err := s.DeleteUser(ctx, gone.ID); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("DeleteUser(deleted user) after reopening = %v, want ErrNotFound", err)
 	}
 }

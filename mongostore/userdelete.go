@@ -2,8 +2,10 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"corkboard/user"
 )
@@ -21,28 +23,34 @@ import (
 // at once, which is why the deleteMany calls run even when the user is
 // already gone. The steps run to the end whatever becomes of the caller's
 // request, under the store's operation timeout.
-func (s *Store) DeleteUser(ctx context.Context, id string) error {
+//
+// The user document goes with findAndModify (remove), which hands back the
+// document as it was deleted: the caller learns the picture the account
+// held at the very end.
+func (s *Store) DeleteUser(ctx context.Context, id string) (user.User, error) {
 	oid, ok := parseID(id)
 	if !ok {
-		return user.ErrNotFound
+		return user.User{}, user.ErrNotFound
 	}
 	ctx, done, err := s.beginUpdate(context.WithoutCancel(ctx), "delete user")
 	if err != nil {
-		return err
+		return user.User{}, err
 	}
 	defer done()
-	res, err := s.users.DeleteOne(ctx, bson.D{{Key: "_id", Value: oid}})
-	if err != nil {
-		return s.fail("delete user", err)
+	var gone userDoc
+	err = s.users.FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&gone)
+	found := err == nil
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return user.User{}, s.fail("delete user", err)
 	}
 	if _, err := s.sessions.DeleteMany(ctx, bson.D{{Key: "userId", Value: oid}}); err != nil {
-		return s.fail("delete user: sessions", err)
+		return user.User{}, s.fail("delete user: sessions", err)
 	}
 	if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "userId", Value: oid}}); err != nil {
-		return s.fail("delete user: tokens", err)
+		return user.User{}, s.fail("delete user: tokens", err)
 	}
-	if res.DeletedCount == 0 {
-		return user.ErrNotFound
+	if !found {
+		return user.User{}, user.ErrNotFound
 	}
-	return nil
+	return gone.toUser(), nil
 }

@@ -120,7 +120,7 @@ func (s *Service) deleteOther(ctx context.Context, p auth.Principal, id string) 
 		// that stopped inside the store's step (MongoDB has no
 		// transactions) left sessions or tokens, which the store's
 		// DeleteUser removes even without their user.
-		if err := s.store.DeleteUser(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := s.store.DeleteUser(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		return ErrNotFound
@@ -141,16 +141,14 @@ func (s *Service) deleteAccount(ctx context.Context, p auth.Principal, u User) e
 			return fmt.Errorf("deleting user %s: %w", u.ID, err)
 		}
 	}
-	// The picture is read again just before the record goes: it may have
-	// been replaced while the forgetters ran.
-	cur, err := s.store.UserByID(ctx, u.ID)
+	// The picture to delete is the one the record held when it went, read
+	// in the same atomic step: one set while the forgetters ran (a slow
+	// upload) must not outlive the account.
+	gone, err := s.store.DeleteUser(ctx, u.ID)
 	if err != nil {
 		return err // ErrNotFound: a concurrent deletion got there first
 	}
-	if err := s.store.DeleteUser(ctx, u.ID); err != nil {
-		return err
-	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("user_id", u.ID), slog.String("by", p.UserID))
-	s.DiscardPicture(ctx, cur.PictureID)
+	s.DiscardPicture(ctx, gone.PictureID)
 	return nil
 }

@@ -318,3 +318,40 @@ func TestDeleteUserLimits(t *testing.T) {
 		t.Errorf("after the limit, the user: %v, want it kept", err)
 	}
 }
+
+// uploadDuring is a forgetter that, while the deletion runs, finishes a
+// slow picture upload of the user being deleted: the picture is stored and
+// the record switched to it after the deletion began.
+type uploadDuring struct {
+	t       *testing.T
+	f       *fixture
+	picture string
+}
+
+func (u *uploadDuring) ForgetUser(ctx context.Context, id string) error {
+	u.picture = objectid.New(time.Now())
+	if _, err := u.f.store.PutFile(ctx, user.PictureBucket, u.picture, bytes.NewReader([]byte("late picture"))); err != nil {
+		u.t.Fatal(err)
+	}
+	if _, err := u.f.store.SetPicture(ctx, id, u.picture, time.Now()); err != nil {
+		u.t.Fatal(err)
+	}
+	return nil
+}
+
+// TestDeleteUserPictureSetDuring: a picture that lands while the account is
+// being deleted goes with it; it must not stay served at a public URL.
+func TestDeleteUserPictureSetDuring(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{})
+	late := &uploadDuring{t: t, f: f}
+	svc := deleter(t, f, late)
+	_, rootTok := f.admin(t, "root")
+	alice, _ := f.signup(t, "alice", "alice@example.com", "password1")
+	if err := svc.DeleteUser(ctx, f.principal(t, rootTok), alice.ID, user.DeleteInput{}); err != nil {
+		t.Fatalf("DeleteUser = %v", err)
+	}
+	if _, err := f.store.OpenFile(ctx, user.PictureBucket, late.picture); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenFile(the picture set during the deletion) = %v, want fs.ErrNotExist", err)
+	}
+}

@@ -21,9 +21,14 @@ import (
 const PictureBucket = "pictures"
 
 // MayEdit reports whether the caller may change the user with the given id:
-// only that user themself, or an admin. It fails with ErrForbidden. It reads
-// nothing, so a handler can ask it before it reads a body.
+// only that user themself, or an admin. It fails with ErrForbidden, or with
+// ErrNotFound for an id that is not an id at all: that is nobody's, so
+// saying so reveals nothing. It reads nothing, so a handler can ask it
+// before it reads a body.
 func MayEdit(p auth.Principal, id string) error {
+	if !objectid.Valid(id) {
+		return ErrNotFound
+	}
 	if p.UserID != id && auth.Authorize(p, auth.RoleAdmin) != nil {
 		return ErrForbidden
 	}
@@ -67,9 +72,6 @@ func (s *Service) DiscardPicture(ctx context.Context, id string) {
 // deletes those bytes.
 func (s *Service) SetPicture(ctx context.Context, p auth.Principal, id, pictureID string) (User, error) {
 	err := MayEdit(p, id)
-	if err == nil && !objectid.Valid(id) {
-		err = ErrNotFound
-	}
 	var old string
 	if err == nil {
 		old, err = s.store.SetPicture(ctx, id, pictureID, s.now().UTC())
@@ -88,9 +90,6 @@ func (s *Service) SetPicture(ctx context.Context, p auth.Principal, id, pictureI
 func (s *Service) DeletePicture(ctx context.Context, p auth.Principal, id string) error {
 	if err := MayEdit(p, id); err != nil {
 		return err
-	}
-	if !objectid.Valid(id) {
-		return ErrNotFound
 	}
 	old, err := s.store.SetPicture(ctx, id, "", s.now().UTC())
 	if err != nil {

@@ -530,11 +530,11 @@ var ErrForbidden = errors.New("forbidden")
 // read from the store on every request. It fails with ErrForbidden,
 // ErrNotFound or a *ValidationError.
 func (s *Service) SetRoles(ctx context.Context, p auth.Principal, id string, roles []string) (User, error) {
-	if err := auth.Authorize(p, auth.RoleAdmin); err != nil {
-		return User{}, ErrForbidden
-	}
 	if !objectid.Valid(id) {
 		return User{}, ErrNotFound
+	}
+	if err := auth.Authorize(p, auth.RoleAdmin); err != nil {
+		return User{}, ErrForbidden
 	}
 	clean := []string{auth.RoleUser}
 	for _, r := range roles {

@@ -122,8 +122,12 @@ type Store interface {
 	// account held can be used. It fails with ErrNotFound when there is no
 	// such user; sessions and tokens left under that id are removed all the
 	// same, so that calling it again after a failure part-way finishes the
-	// job. Stored files are not its business (see Service.DeleteUser).
-	DeleteUser(ctx context.Context, id string) error
+	// job. It returns the user as it was when it went, read in the same
+	// atomic step, so that the caller deletes the picture the record held
+	// at the end, not one it read earlier (a picture set in between would
+	// outlive the account). Stored files are not its business otherwise
+	// (see Service.DeleteUser).
+	DeleteUser(ctx context.Context, id string) (User, error)
 
 	// ListUsers returns up to q.Limit users newest first, by CreatedAt
 	// and then by ID, both descending: those whose lower-cased username

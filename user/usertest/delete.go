@@ -100,9 +100,12 @@ func testDeleteUser(t *testing.T, s user.Store) {
 	mustCreate(t, s, bob)
 	aliceHas, bobHas := give(t, s, alice.ID, now), give(t, s, bob.ID, now)
 
-	if err := s.DeleteUser(ctx, alice.ID); err != nil {
+	gone, err := s.DeleteUser(ctx, alice.ID)
+	if err != nil {
 		t.Fatalf("DeleteUser(alice) = %v, want nil", err)
 	}
+	// It hands back the record as it was deleted, picture included.
+	wantUser(t, "DeleteUser(alice)", gone, nil, alice)
 	for call, lookup := range map[string]func() (user.User, error){
 		fmt.Sprintf("UserByID(%q)", alice.ID):             func() (user.User, error) { return s.UserByID(ctx, alice.ID) },
 		fmt.Sprintf("UserByEmail(%q)", alice.Email):       func() (user.User, error) { return s.UserByEmail(ctx, alice.Email) },
@@ -113,7 +116,7 @@ func testDeleteUser(t *testing.T, s user.Store) {
 		}
 	}
 	checkHoldings(t, s, "the deleted user", aliceHas, now, true)
-	wantErr(t, "DeleteUser(alice) a second time", s.DeleteUser(ctx, alice.ID), user.ErrNotFound)
+	wantErr(t, "DeleteUser(alice) a second time", second(s.DeleteUser(ctx, alice.ID)), user.ErrNotFound)
 
 	var left []string
 	if err := s.EachUser(ctx, func(u user.User) error { left = append(left, u.ID); return nil }); err != nil {
@@ -147,10 +150,13 @@ func testDeleteUserLeftovers(t *testing.T, s user.Store) {
 	now := baseTime()
 	ghost := objectid.New(now)
 	held := give(t, s, ghost, now)
-	wantErr(t, "DeleteUser(an id with sessions and tokens but no user)", s.DeleteUser(ctx, ghost), user.ErrNotFound)
+	wantErr(t, "DeleteUser(an id with sessions and tokens but no user)", second(s.DeleteUser(ctx, ghost)), user.ErrNotFound)
 	checkHoldings(t, s, "an id without a user", held, now, true)
 
 	for _, id := range []string{"", "nope", strings.ToUpper(objectid.New(now)), "%00"} {
-		wantErr(t, fmt.Sprintf("DeleteUser(%q)", id), s.DeleteUser(ctx, id), user.ErrNotFound)
+		wantErr(t, fmt.Sprintf("DeleteUser(%q)", id), second(s.DeleteUser(ctx, id)), user.ErrNotFound)
 	}
 }
+
+// second returns the error of a call that returns a value and an error.
+func second[T any](_ T, err error) error { return err }

@@ -325,7 +325,7 @@ func testListConcurrent(t *testing.T, s user.Store) {
 	}
 	wg.Go(func() {
 		del := func(u user.User) bool {
-			if err := s.DeleteUser(context.Background(), u.ID); err != nil {
+			if _, err := s.DeleteUser(context.Background(), u.ID); err != nil {
 				t.Errorf("DeleteUser(%s) while listing = %v", describe(u), err)
 				return false
 			}
@@ -390,7 +390,7 @@ func testListAfterDeleted(t *testing.T, s user.Store) {
 	first := list(t, s, user.ListQuery{Limit: 2})
 	wantList(t, s, user.ListQuery{Limit: 2}, want[:2])
 	for _, u := range []user.User{want[1], want[2]} { // the cursor's user, and the next one
-		if err := s.DeleteUser(ctx, u.ID); err != nil {
+		if _, err := s.DeleteUser(ctx, u.ID); err != nil {
 			t.Fatalf("DeleteUser(%s) = %v", describe(u), err)
 		}
 	}
