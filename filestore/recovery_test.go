@@ -289,7 +289,7 @@ func TestCorruption(t *testing.T) {
 			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[],"session":[]}} {}`))
 		}},
 		{"snapshot of an unknown kind", func(t *testing.T, dir string, _ []byte, _ []user.User) {
-			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[],"board":[]}}`))
+			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{"user":[],"widget":[]}}`))
 		}},
 		{"snapshot with a field this version does not know", func(t *testing.T, dir string, _ []byte, _ []user.User) {
 			write(t, dir, snapshotName, []byte(`{"version":2,"journal":0,"seq":0,"records":{},"checksum":"x"}`))

@@ -955,7 +955,7 @@ func testHandleNotification(t *testing.T, s board.Store) {
 	wantNotification(t, "NotificationByID after a second HandleNotification", got, err, want)
 }
 
-// testConcurrentHandleNotification: of many racing answers to one
+// testConcurrentHandle: of many racing answers to one
 // invitation, exactly one wins, and its answer is the one stored.
 func testConcurrentHandle(t *testing.T, s board.Store) {
 	ctx := context.Background()
