@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"corkboard/auth"
+	"corkboard/board"
 	"corkboard/user"
 )
 
@@ -29,6 +30,8 @@ import (
 //
 //	corkboard-export.jsonl
 //	files/pictures/6a1f0a05f11e000000000001
+//	files/backgrounds/6a1f0b40f11e000000000002
+//	files/attachments/6a1f0b41f11e000000000003
 //	…
 //
 // The JSON lines are a header, the records of each kind in the order of
@@ -36,11 +39,13 @@ import (
 // an end record that counts them all, so that a cut-off export cannot pass
 // for a whole one:
 //
-//	{"kind":"corkboard-export","version":3}
+//	{"kind":"corkboard-export","version":4}
 //	{"kind":"user","record":{"id":"…","username":"alice","pictureId":"6a1f…",…}}
 //	{"kind":"session","record":{"id":"…","userId":"…",…}}
+//	{"kind":"board","record":{"id":"…","ownerId":"…","members":[…],"lists":[…],…}}
+//	{"kind":"notification","record":{"id":"…","userId":"…","boardId":"…",…}}
 //	{"kind":"file","record":{"bucket":"pictures","id":"6a1f…","size":48213,"sha256":"…"}}
-//	{"kind":"end","counts":{"file":1,"session":1,"user":1}}
+//	{"kind":"end","counts":{"board":1,"file":3,"notification":1,"session":1,"user":1}}
 //
 // A tar, because it is one stream that carries bytes as they are, with
 // their length in front (JSON would need base64, a third bigger, and a
@@ -49,14 +54,29 @@ import (
 // checked every record before it stores a single byte.
 //
 // The records are the stores' own domain types, so an export carries
-// everything (password hashes, session generations) that logins and
-// refresh tokens need to keep working after an import. Import also reads
-// versions 1 and 2, which were the JSON lines alone, without files (see
-// exportLineV1).
+// everything (password hashes, session generations, board versions) that
+// logins, refresh tokens and boards need to keep working after an import.
+//
+// Version 4 added boards and notifications, and the files of boards
+// (backgrounds and attachments), to version 3. A version-3 reader would not
+// drop them silently: it refuses a record of a kind it does not know, and
+// an end record that counts one. But it would refuse every version-4
+// export, even one without a board, at its end record, whose counts name
+// every kind; so the version says at the first line what the export may
+// hold, and an older corkboard refuses it there with "not … of version 3".
+// Import reads version 3 as what it is, version 4 without boards and
+// notifications, and also versions 1 and 2, which were the JSON lines
+// alone, without files (see exportLineV1). A record of a kind that the
+// header's version did not have (a board in a version-3 export) is
+// refused: no corkboard wrote one.
 
 // exportVersion is the version of the export format, written in its first
 // line and checked on import.
-const exportVersion = 3
+const exportVersion = 4
+
+// firstArchiveVersion is the first version that is a tar archive; import
+// reads archives of this version to exportVersion.
+const firstArchiveVersion = 3
 
 // Names in an export archive. A file's entry is filesEntryDir/<bucket>/<id>;
 // import parses such a name back to (bucket, id) and checks them, and never
@@ -68,10 +88,12 @@ const (
 
 // exportKinds lists the kinds of record an export carries, in the order it
 // carries them: a kind's records may refer only to records of the kinds
-// before it. Adding a kind to export and import is one entry here.
+// before it. Adding a kind to export and import is one entry here, which
+// also keeps its files from the start-up sweep (referencedFiles).
 var exportKinds = []exportKind{
 	kindOf[user.User]{
 		name:     "user",
+		since:    1,
 		each:     func(ctx context.Context, st store, fn func(user.User) error) error { return st.EachUser(ctx, fn) },
 		validate: user.User.Validate,
 		id:       func(u user.User) string { return u.ID },
@@ -86,17 +108,86 @@ var exportKinds = []exportKind{
 	},
 	kindOf[auth.Session]{
 		name:     "session",
+		since:    1,
 		each:     func(ctx context.Context, st store, fn func(auth.Session) error) error { return st.EachSession(ctx, fn) },
 		validate: auth.Session.Validate,
 		id:       func(s auth.Session) string { return s.ID },
 		refs:     func(s auth.Session) []ref { return []ref{{"user", s.UserID}} },
 		create:   func(ctx context.Context, st store, s auth.Session) error { return st.CreateSession(ctx, s) },
 	},
+	// A board carries its lists, cards, attachments, members, invitations
+	// and favourites, and refers to every user on it: its owner, members
+	// and invitees. A board whose owner is not in the export is left out
+	// (deleting a user deletes the boards they own), but a member or an
+	// invitee who is not is dropped from the board, as deleting them would
+	// have done, rather than lose the board for everyone else on it. Import
+	// accepts neither: a board with any of its users missing is refused.
+	kindOf[board.Board]{
+		name:     "board",
+		since:    4,
+		each:     func(ctx context.Context, st store, fn func(board.Board) error) error { return st.EachBoard(ctx, fn) },
+		validate: board.Board.Validate,
+		id:       func(b board.Board) string { return b.ID },
+		refs: func(b board.Board) []ref {
+			refs := []ref{{"user", b.OwnerID}}
+			for _, id := range b.Members {
+				if id != b.OwnerID {
+					refs = append(refs, ref{"user", id})
+				}
+			}
+			for _, id := range b.Invited {
+				refs = append(refs, ref{"user", id})
+			}
+			return refs
+		},
+		dropRef: func(b board.Board, r ref) (board.Board, bool) {
+			if r.kind != "user" || b.IsOwner(r.id) {
+				return b, false
+			}
+			c := b.Clone()
+			if c.RemoveMember(r.id) != nil && c.DropInvite(r.id) != nil {
+				return b, false
+			}
+			return *c, true
+		},
+		files: func(b board.Board) []fileRef {
+			var files []fileRef
+			for _, f := range b.Files() {
+				files = append(files, fileRef{f.Bucket, f.ID})
+			}
+			return files
+		},
+		dropFile: func(b board.Board, f fileRef) board.Board {
+			c := b.Clone()
+			c.DropFile(board.FileRef{Bucket: f.bucket, ID: f.id})
+			return *c
+		},
+		create: func(ctx context.Context, st store, b board.Board) error { return st.CreateBoard(ctx, b) },
+	},
+	// A notification refers to its recipient and its board, without which
+	// it means nothing and which deleting either deletes it with. Its
+	// sender is not a reference: a sender may delete their account while
+	// their invitation to a board that lives on, or their answer to one,
+	// is still there to read, with their name copied in.
+	kindOf[board.Notification]{
+		name:  "notification",
+		since: 4,
+		each: func(ctx context.Context, st store, fn func(board.Notification) error) error {
+			return st.EachNotification(ctx, fn)
+		},
+		validate: board.Notification.Validate,
+		id:       func(n board.Notification) string { return n.ID },
+		refs:     func(n board.Notification) []ref { return []ref{{"user", n.UserID}, {"board", n.BoardID}} },
+		create:   func(ctx context.Context, st store, n board.Notification) error { return st.CreateNotification(ctx, n) },
+	},
 }
 
 // kindOf describes the records of type T that an export carries.
 type kindOf[T any] struct {
 	name string // the record's "kind" in an export
+	// since is the first export version that carried the kind; an import
+	// of an older version refuses its records.
+	since int
 	// each calls fn for every record of the kind in st.
 	each func(ctx context.Context, st store, fn func(T) error) error
 	// validate checks a record read from an export before anything is
@@ -105,9 +196,14 @@ type kindOf[T any] struct {
 	id       func(T) string
 	// refs returns the records that a record refers to, if any (a
 	// session's user). They come before it in an export; a record whose
-	// references are missing is left out of an export and refused by an
-	// import.
+	// references are missing is left out of an export (unless dropRef
+	// can do without them) and refused by an import.
 	refs func(T) []ref
+	// dropRef returns the record without its reference to r, which is
+	// not in the export, and true; or false when the record cannot do
+	// without r (a board without its owner), and it is left out. Without
+	// it, every record with a missing reference is left out.
+	dropRef func(T, ref) (T, bool)
 	// files returns the stored files that a record points at, if any (a
 	// user's picture). Their bytes travel in the export with the record.
 	files func(T) []fileRef
@@ -143,13 +239,17 @@ type item struct {
 // them together.
 type exportKind interface {
 	kindName() string
+	sinceVersion() int
 	items(ctx context.Context, st store, fn func(item) error) error
 	read(raw json.RawMessage) (item, error)
+	withoutRef(it item, r ref) (item, bool)
 	withoutFile(it item, f fileRef) (item, error)
 	store(ctx context.Context, st store, it item) error
 }
 
 func (k kindOf[T]) kindName() string { return k.name }
+
+func (k kindOf[T]) sinceVersion() int { return k.since }
 
 func (k kindOf[T]) items(ctx context.Context, st store, fn func(item) error) error {
 	return k.each(ctx, st, func(rec T) error { return fn(k.item(rec)) })
@@ -185,6 +285,17 @@ func (k kindOf[T]) read(raw json.RawMessage) (item, error) {
 		}
 	}
 	return it, nil
+}
+
+func (k kindOf[T]) withoutRef(it item, r ref) (item, bool) {
+	if k.dropRef == nil {
+		return it, false
+	}
+	rec, ok := k.dropRef(it.value.(T), r)
+	if !ok {
+		return it, false
+	}
+	return k.item(rec), true
 }
 
 func (k kindOf[T]) withoutFile(it item, f fileRef) (item, error) {
@@ -240,30 +351,34 @@ func (r fileRecord) validate() error {
 // import moved, files included under kindFile.
 type counts map[string]int
 
-// countedKinds are the names an end record counts: the record kinds, then
-// files.
-func countedKinds() []string {
+// countedKinds are the names an end record of the given export version
+// counts: the record kinds that version carries, then files.
+func countedKinds(version int) []string {
 	var names []string
 	for _, k := range exportKinds {
-		names = append(names, k.kindName())
+		if k.sinceVersion() <= version {
+			names = append(names, k.kindName())
+		}
 	}
 	return append(names, kindFile)
 }
 
-// String says the counts in words, "3 users, 5 sessions and 2 files".
+// String says the counts in words, "3 users, 5 sessions, 1 boards, 2
+// notifications and 2 files".
 func (n counts) String() string {
 	var parts []string
-	for _, k := range countedKinds() {
+	for _, k := range countedKinds(exportVersion) {
 		parts = append(parts, fmt.Sprintf("%d %ss", n[k], k))
 	}
 	last := len(parts) - 1
 	return strings.Join(parts[:last], ", ") + " and " + parts[last]
 }
 
-// LogValue logs the counts as users=3 sessions=5 files=2.
+// LogValue logs the counts as users=3 sessions=5 boards=1 notifications=2
+// files=2.
 func (n counts) LogValue() slog.Value {
 	var attrs []slog.Attr
-	for _, k := range countedKinds() {
+	for _, k := range countedKinds(exportVersion) {
 		attrs = append(attrs, slog.Int(k+"s", n[k]))
 	}
 	return slog.GroupValue(attrs...)
@@ -294,7 +409,9 @@ const exportBufferSize = 64 << 10
 // The kinds are read one after another, so on a store that is serving
 // requests a record may appear whose reference did not exist when its kind
 // was read (a session whose user signed up after the users were exported);
-// it is left out rather than exported as an orphan. A record that points at
+// it is left out rather than exported as an orphan, or, when its kind can
+// do without the reference (a board without a member who is not in the
+// export), exported without it, with a warning in log. A record that points at
 // a file missing from the store (a picture replaced while the export ran,
 // or one lost by hand) is exported without that reference, with a warning
 // in log: the record then looks as it already does to clients, without a
@@ -324,9 +441,16 @@ func exportStore(ctx context.Context, st store, w io.Writer, log *slog.Logger) (
 		var items []item
 		err := k.items(ctx, st, func(it item) error {
 			for _, r := range it.refs {
-				if !exported[r] {
+				if exported[r] {
+					continue
+				}
+				without, ok := k.withoutRef(it, r)
+				if !ok {
 					return nil
 				}
+				log.Warn("export: a record refers to a record that is not in the export; it is exported without that reference",
+					"kind", it.kind, "id", it.id, "ref", r.kind+" "+r.id)
+				it = without
 			}
 			exported[it.ref] = true
 			items = append(items, it)
@@ -472,7 +596,7 @@ type dataset struct {
 // importStore reads a whole export of any version from r, checks it, and
 // stores it in st, which must be empty: an import never merges into or
 // overwrites data. The first bytes tell the versions apart: a tar header
-// (version 3) or JSON lines (versions 1 and 2).
+// (versions 3 and 4) or JSON lines (versions 1 and 2).
 //
 // Every record is read and checked before anything is stored, so bad
 // records change nothing; the records are held in memory meanwhile (a few
@@ -607,11 +731,12 @@ func readArchiveRecords(tr *tar.Reader) (dataset, error) {
 }
 
 // readRecords reads the JSON lines of an export from r and checks all of
-// them: the header first, of version 3 inArchive and of version 1 or 2
-// otherwise; the end record last with matching counts; every record well
-// formed and valid, ids unique within their kind, every record after
-// those it refers to; and in version 3, every file that a record points at
-// described by a file record, and every file record pointed at.
+// them: the header first, of version 3 or 4 inArchive and of version 1 or
+// 2 otherwise; the end record last with matching counts; every record of a
+// kind the header's version carries, well formed and valid, ids unique
+// within their kind, every record after those it refers to; and in an
+// archive, every file that a record points at described by a file record,
+// and every file record pointed at.
 func readRecords(r io.Reader, inArchive bool) (dataset, error) {
 	var d dataset
 	dec := json.NewDecoder(bufio.NewReader(r))
@@ -623,9 +748,10 @@ func readRecords(r io.Reader, inArchive bool) (dataset, error) {
 		return d, fmt.Errorf("record 1: %w", cutShort(err))
 	}
 	versionOK := header.Version == 1 || header.Version == 2
-	want := "of version 1 or 2 (version 3 is a tar archive)"
+	want := fmt.Sprintf("of version 1 or 2 (version %d and later are tar archives)", firstArchiveVersion)
 	if inArchive {
-		versionOK, want = header.Version == exportVersion, fmt.Sprintf("of version %d", exportVersion)
+		versionOK = header.Version >= firstArchiveVersion && header.Version <= exportVersion
+		want = fmt.Sprintf("of version %d or %d", firstArchiveVersion, exportVersion)
 	}
 	if header.Kind != kindHeader || !versionOK || header.Record != nil || header.Counts != nil {
 		return d, fmt.Errorf("record 1 is not a corkboard export header %s", want)
@@ -658,7 +784,7 @@ func readRecords(r io.Reader, inArchive bool) (dataset, error) {
 			return d, fmt.Errorf("record %d: data after the end record", line)
 		}
 		if l.Kind == kindEnd && l.Record == nil {
-			if err := checkCounts(l.Counts, held); err != nil {
+			if err := checkCounts(l.Counts, held, header.Version); err != nil {
 				return d, fmt.Errorf("record %d: %v", line, err)
 			}
 			ended = true
@@ -680,6 +806,9 @@ func readRecords(r io.Reader, inArchive bool) (dataset, error) {
 		k := exportKindNamed(l.Kind)
 		if k == nil || l.Record == nil || l.Version != 0 || l.Counts != nil {
 			return d, fmt.Errorf("record %d: unknown or empty record of kind %q", line, l.Kind)
+		}
+		if k.sinceVersion() > header.Version {
+			return d, fmt.Errorf("record %d: an export of version %d carries no records of kind %q", line, header.Version, l.Kind)
 		}
 		it, err := k.read(l.Record)
 		if err != nil {
@@ -743,9 +872,10 @@ func checkFiles(d dataset) error {
 	return nil
 }
 
-// checkCounts compares the counts of an end record with the records read.
-func checkCounts(end, held counts) error {
-	names := countedKinds()
+// checkCounts compares the counts of an end record of the given export
+// version with the records read.
+func checkCounts(end, held counts, version int) error {
+	names := countedKinds(version)
 	for kind := range end {
 		if !slices.Contains(names, kind) {
 			return fmt.Errorf("the end record counts records of unknown kind %q", kind)

@@ -324,11 +324,11 @@ func TestImportRefusesBadFiles(t *testing.T) {
 		}), "starts with"},
 		{"the records after a file", edit(func(es []archiveEntry) []archiveEntry { es[0], es[1] = es[1], es[0]; return es }), "starts with"},
 		{"a file record no record points at", edit(func(es []archiveEntry) []archiveEntry {
-			es[0].data = []byte(strings.Replace(records, `{"kind":"end","counts":{"file":2`, strayLine+`{"kind":"end","counts":{"file":3`, 1))
+			es[0].data = []byte(strings.Replace(records, `{"kind":"end","counts":{"board":0,"file":2`, strayLine+`{"kind":"end","counts":{"board":0,"file":3`, 1))
 			return append(es, archiveEntry{*entryHeader("files/pictures/"+strayID, 0), stray})
 		}), "pointed at by no record"},
 		{"a picture no file record describes", edit(func(es []archiveEntry) []archiveEntry {
-			es[0].data = []byte(strings.Replace(strings.Replace(records, fileLine(lastID), "", 1), `"counts":{"file":2`, `"counts":{"file":1`, 1))
+			es[0].data = []byte(strings.Replace(strings.Replace(records, fileLine(lastID), "", 1), `"counts":{"board":0,"file":2`, `"counts":{"board":0,"file":1`, 1))
 			return es[:2]
 		}), "which no file record describes"},
 		{"a file record twice", editRecords(fileLine(lastID), fileLine(lastID)+fileLine(lastID)), "appears twice"},
@@ -337,7 +337,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 		{"a file record with a negative size", editRecords(`"size":`, `"size":-`), "negative size"},
 		{"a file record with an unknown field", editRecords(`"record":{"bucket"`, `"record":{"path":"/etc/passwd","bucket"`), "unknown field"},
 		{"a picture id that is no id", editRecords(`"pictureId":"`, `"pictureId":"../`), "is not a 24-hex id"},
-		{"wrong file count", editRecords(`"counts":{"file":2`, `"counts":{"file":1`), "end record counts"},
+		{"wrong file count", editRecords(`"counts":{"board":0,"file":2`, `"counts":{"board":0,"file":1`), "end record counts"},
 	}
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		ctx := context.Background()
@@ -387,7 +387,7 @@ func TestImportVersion2(t *testing.T) {
 		file := fmt.Sprintf(`{"kind":"file","record":{"bucket":"pictures","id":"6a1f0a05f11e000000000001","size":0,"sha256":"%x"}}`, sha256.Sum256(nil))
 		for _, tt := range []struct{ name, in, want string }{
 			{"file record", strings.Join(slices.Insert(slices.Clone(lines), 5, file), "\n"), "unknown or empty record of kind \"file\""},
-			{"version-2 lines in an archive", string(archiveOf(t, string(v2))), "not a corkboard export header of version 3"},
+			{"version-2 lines in an archive", string(archiveOf(t, string(v2))), "not a corkboard export header of version 3 or 4"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				st := newStore(t, o)

@@ -207,7 +207,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if !strings.Contains(all, `"emailVerified":true`) || !strings.Contains(all, `"admin"`) || strings.Contains(all, `"kind":"token"`) {
 		t.Errorf("export = %s\nwant root's emailVerified and admin role, and no one-time token", all)
 	}
-	if n := len(original); n != 1+4+3+1+1 || !slices.Contains(original, `{"kind":"end","counts":{"file":1,"session":3,"user":4}}`) {
+	if n := len(original); n != 1+4+3+1+1 || !slices.Contains(original, `{"kind":"end","counts":{"board":0,"file":1,"notification":0,"session":3,"user":4}}`) {
 		t.Fatalf("export has %d lines, want a header, 4 users, 3 sessions, 1 file and the end record:\n%s", n, strings.Join(original, "\n"))
 	}
 	for _, secret := range []string{"password1", d.RefreshToken, d.AccessToken} {
@@ -311,17 +311,17 @@ func TestExportImportCommands(t *testing.T) {
 	}{
 		{"empty", "", "no end record", true},
 		{"garbage", "garbage", "record 1", true},
-		{"version-3 records outside an archive", records, "not a corkboard export header of version 1 or 2", true},
+		{"version-4 records outside an archive", records, "not a corkboard export header of version 1 or 2", true},
 		{"no header", strings.Join(lines[1:], "\n"), "not a corkboard export header", false},
 		{"future version", `{"kind":"corkboard-export","version":99}` + "\n" + strings.Join(lines[1:], "\n"), "not a corkboard export header", false},
-		{"version-2 header in an archive", `{"kind":"corkboard-export","version":2}` + "\n" + strings.Join(lines[1:], "\n"), "not a corkboard export header of version 3", false},
+		{"version-2 header in an archive", `{"kind":"corkboard-export","version":2}` + "\n" + strings.Join(lines[1:], "\n"), "not a corkboard export header of version 3 or 4", false},
 		{"cut before the end record", strings.Join(lines[:3], "\n"), "no end record", false},
 		{"cut inside a record", records[:len(records)-30], "record 4", false},
 		{"wrong counts", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","counts":{"session":1,"user":2}}`, "end record counts", false},
-		{"counts of an unknown kind", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","counts":{"board":0,"session":1,"user":1}}`, "unknown kind", false},
+		{"counts of an unknown kind", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","counts":{"session":1,"user":1,"widget":0}}`, "unknown kind", false},
 		{"version-1 end record", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"end","users":1,"sessions":1}`, "record 4", false},
 		{"version-1 record", strings.Join([]string{lines[0], strings.Replace(userLine, `"record":`, `"user":`, 1), sessionLine, lines[3]}, "\n"), "record 2", false},
-		{"unknown kind", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"board"}` + "\n" + lines[3], "unknown or empty record", false},
+		{"unknown kind", strings.Join(lines[:3], "\n") + "\n" + `{"kind":"widget"}` + "\n" + lines[3], "unknown or empty record", false},
 		{"session before its user", strings.Join([]string{lines[0], sessionLine, userLine, lines[3]}, "\n"), "before its user", false},
 		{"user twice", strings.Join([]string{lines[0], userLine, userLine, sessionLine, `{"kind":"end","counts":{"session":1,"user":2}}`}, "\n"), "appears twice", false},
 		{"record with an unknown field", strings.Replace(records, `"record":{`, `"record":{"admin":true,`, 1), "unknown field", false},
@@ -459,11 +459,12 @@ const alicePicture = "6813268af11e000000000001"
 
 // TestExportFormat exports the file store fixture, with alice's picture
 // stored: an archive of the JSON lines, then the picture's bytes. The
-// lines are a header of version 3, users, sessions, the picture's file
-// record, and the end record with the counts by kind. The records are
-// those the version-1 export of the same data holds, byte for byte, and
-// importing the export into an empty store and exporting that gives the
-// same lines and bytes again.
+// lines are a header of version 4, users, sessions, the picture's file
+// record, and the end record with the counts by kind, boards and
+// notifications at 0 (the fixture has none). The records are those the
+// version-1 export of the same data holds, byte for byte, and importing
+// the export into an empty store and exporting that gives the same lines
+// and bytes again.
 func TestExportFormat(t *testing.T) {
 	ctx := context.Background()
 	src := openFixture(t, "testdata/filestore-v1")
@@ -490,7 +491,7 @@ func TestExportFormat(t *testing.T) {
 		t.Errorf("the archive holds %d bytes of the picture, not the %d stored", len(entries[1].data), len(picture))
 	}
 	lines := strings.Split(strings.TrimSpace(string(entries[0].data)), "\n")
-	wantPrefix := []string{`{"kind":"corkboard-export","version":3}`}
+	wantPrefix := []string{`{"kind":"corkboard-export","version":4}`}
 	for range 4 {
 		wantPrefix = append(wantPrefix, `{"kind":"user","record":{"id":"`)
 	}
@@ -500,7 +501,7 @@ func TestExportFormat(t *testing.T) {
 	sum := sha256.Sum256(picture)
 	wantPrefix = append(wantPrefix,
 		fmt.Sprintf(`{"kind":"file","record":{"bucket":"pictures","id":"%s","size":%d,"sha256":"%x"}}`, alicePicture, len(picture), sum),
-		`{"kind":"end","counts":{"file":1,"session":5,"user":4}}`)
+		`{"kind":"end","counts":{"board":0,"file":1,"notification":0,"session":5,"user":4}}`)
 	if len(lines) != len(wantPrefix) {
 		t.Fatalf("export has %d lines, want %d:\n%s", len(lines), len(wantPrefix), entries[0].data)
 	}

@@ -204,8 +204,9 @@ func newMailer(cfg config, log *slog.Logger) (auth.Mailer, error) {
 // sweptBuckets are the file buckets the orphan sweep looks at. A bucket is
 // swept only when it is listed here and the kinds of record that point into
 // it are declared in exportKinds (whose files the sweep keeps): a bucket
-// nobody declared is never emptied by mistake.
-var sweptBuckets = []string{user.PictureBucket}
+// nobody declared is never emptied by mistake. Users point into pictures,
+// boards into backgrounds and attachments.
+var sweptBuckets = []string{user.PictureBucket, board.BackgroundBucket, board.AttachmentBucket}
 
 // orphanAge is how old a file no record points at must be before a sweep
 // removes it while the server runs: far older than any upload in flight,
@@ -247,7 +248,11 @@ func (a *app) startupSweepBefore() time.Time {
 
 // referencedFiles returns every file a record points at, as the kinds of
 // record an export carries declare them (exportKinds): one list of what
-// points at files serves both the export and the sweep.
+// points at files serves both the export and the sweep, so that a kind
+// whose files travel (a board's background and attachments) also keeps
+// them at start. Every stored record counts, even one that an export
+// would leave out (a board whose owner is gone): its files go when it
+// does, not before.
 func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
 	refs := make(map[fileRef]bool)
 	for _, k := range exportKinds {
@@ -260,19 +265,6 @@ func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	// The files of boards, walked here as well until exportKinds carries
-	// boards: without them, the first start after boards came in would
-	// delete every background and attachment as an orphan. Once the board
-	// kind is in exportKinds this walk finds nothing new (refs is a set).
-	err := st.EachBoard(ctx, func(b board.Board) error {
-		for _, f := range b.Files() {
-			refs[fileRef{f.Bucket, f.ID}] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return refs, nil
 }

@@ -183,6 +183,37 @@ func (b Board) Files() []FileRef {
 	return files
 }
 
+// DropFile removes the board's reference to the stored file f, whose bytes
+// are missing: the background if f is it, else the attachment whose bytes
+// f holds, from its card. It reports whether the board pointed at f.
+//
+// It is for an export that finds a file gone (lost by hand, or deleted by
+// a request while the export ran): the board is then carried as its
+// members already see it, without a background that no longer loads or an
+// attachment that no longer downloads, rather than as a record that points
+// at nothing. Everything else on the board stays as it was.
+func (b *Board) DropFile(f FileRef) bool {
+	switch f.Bucket {
+	case BackgroundBucket:
+		if f.ID == "" || b.BackgroundID != f.ID {
+			return false
+		}
+		b.BackgroundID = ""
+		return true
+	case AttachmentBucket:
+		for i := range b.Lists {
+			for j := range b.Lists[i].Cards {
+				c := &b.Lists[i].Cards[j]
+				if k := slices.IndexFunc(c.Attachments, func(a Attachment) bool { return a.ID == f.ID }); k >= 0 {
+					c.Attachments = slices.Delete(c.Attachments, k, k+1)
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // listIndex returns the index of the list with id, or -1.
 func (b *Board) listIndex(id string) int {
 	return slices.IndexFunc(b.Lists, func(l List) bool { return l.ID == id })

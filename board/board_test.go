@@ -1314,3 +1314,71 @@ func (m *model) of(b *board.Board) string {
 	fmt.Fprintf(&s, "members %v invited %v favourites %v", members, invited, favourites)
 	return s.String()
 }
+
+// TestDropFile drops the references to missing files from a board with a
+// background and three attachments on two cards: each drop removes exactly
+// its reference and changes nothing else, and a file the board does not
+// point at (an unknown id, or a known id in another bucket) changes
+// nothing.
+func TestDropFile(t *testing.T) {
+	b, ids := build(t, "A:a,b B:c")
+	for _, add := range []struct {
+		card string
+		n    int
+	}{{"a", 1}, {"a", 2}, {"c", 3}} {
+		if err := b.AddAttachment(ids[add.card], attachment(add.n)); err != nil {
+			t.Fatalf("AddAttachment(%s, %d) = %v", add.card, add.n, err)
+		}
+	}
+	if _, err := b.SetBackgroundFile(uid(0xbb)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddMember(uid(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetFavourite(uid(2), true); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		f    board.FileRef
+		want bool
+		// change makes the expected board from the one before.
+		change func(*board.Board)
+	}{
+		{"an unknown attachment", board.FileRef{Bucket: board.AttachmentBucket, ID: uid(9)}, false, nil},
+		{"the background's id as an attachment", board.FileRef{Bucket: board.AttachmentBucket, ID: uid(0xbb)}, false, nil},
+		{"an attachment's id as the background", board.FileRef{Bucket: board.BackgroundBucket, ID: uid(2)}, false, nil},
+		{"an attachment's id in another bucket", board.FileRef{Bucket: "pictures", ID: uid(2)}, false, nil},
+		{"the second attachment of a card", board.FileRef{Bucket: board.AttachmentBucket, ID: uid(2)}, true, func(b *board.Board) {
+			b.Lists[0].Cards[0].Attachments = []board.Attachment{attachment(1)}
+		}},
+		{"the same again", board.FileRef{Bucket: board.AttachmentBucket, ID: uid(2)}, false, nil},
+		{"the background", board.FileRef{Bucket: board.BackgroundBucket, ID: uid(0xbb)}, true, func(b *board.Board) { b.BackgroundID = "" }},
+		{"no background, by an empty id", board.FileRef{Bucket: board.BackgroundBucket}, false, nil},
+		{"the only attachment of a card", board.FileRef{Bucket: board.AttachmentBucket, ID: uid(3)}, true, func(b *board.Board) {
+			b.Lists[1].Cards[0].Attachments = []board.Attachment{}
+		}},
+	}
+	for _, s := range steps {
+		want := b.Clone()
+		if s.change != nil {
+			s.change(want)
+		}
+		if got := b.DropFile(s.f); got != s.want {
+			t.Errorf("DropFile(%s: %v) = %v, want %v", s.name, s.f, got, s.want)
+		}
+		if !reflect.DeepEqual(b, want) {
+			t.Errorf("after DropFile(%s: %v) the board is\n%+v\nwant\n%+v", s.name, s.f, b, want)
+		}
+		if slices.Contains(b.Files(), s.f) {
+			t.Errorf("after DropFile(%s: %v), Files() = %v still holds it", s.name, s.f, b.Files())
+		}
+		if err := b.Validate(); err != nil {
+			t.Errorf("after DropFile(%s): %v", s.name, err)
+		}
+	}
+	if got, want := b.Files(), []board.FileRef{{Bucket: board.AttachmentBucket, ID: uid(1)}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("at the end Files() = %v, want %v", got, want)
+	}
+}
