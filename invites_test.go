@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -290,6 +291,112 @@ func TestHalfDoneInvitationsRepair(t *testing.T) {
 		bob.do("POST", "/api/notifications/"+dn.ID+"/decline", nil).wantProblem(t, http.StatusNotFound, "not_found")
 		if _, err := st.NotificationByID(ctx, dn.ID); err == nil {
 			t.Error("the answered invitation to a deleted board is still stored")
+		}
+	})
+}
+
+// TestOldInvitationCannotActOnANewOne: an invitation answered long ago must
+// not accept or drop a later invitation of the same user to the same board.
+func TestOldInvitationCannotActOnANewOne(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice, bob := env.newClient(), env.newClient()
+		alice.signup("alice", "alice@example.com", "password1")
+		bd := bob.signup("bob", "bob@example.com", "password1")
+		b := alice.createBoard("Again", bd.User.ID)
+		first := bob.notifications()[0].ID
+		bob.do("POST", "/api/notifications/"+first+"/accept", nil).want(t, http.StatusOK)
+		bob.do("DELETE", "/api/boards/"+b.ID+"/members/"+bd.User.ID, nil).want(t, http.StatusNoContent)
+		alice.do("POST", "/api/boards/"+b.ID+"/invites", map[string]string{"userId": bd.User.ID}).want(t, http.StatusCreated)
+
+		// The first invitation, answered, acts on nothing any more.
+		bob.do("POST", "/api/notifications/"+first+"/accept", nil).wantProblem(t, http.StatusConflict, "already_handled")
+		bob.do("POST", "/api/notifications/"+first+"/decline", nil).wantProblem(t, http.StatusConflict, "already_handled")
+		bob.do("GET", "/api/boards/"+b.ID, nil).wantProblem(t, http.StatusNotFound, "not_found")
+		// The new one still stands, and works.
+		var second string
+		for _, n := range bob.notifications() {
+			if n.BoardID == b.ID && n.Accepted == nil {
+				second = n.ID
+			}
+		}
+		if second == "" || second == first {
+			t.Fatalf("after the second invitation bob has no new open one: %+v", bob.notifications())
+		}
+		bob.do("POST", "/api/notifications/"+second+"/accept", nil).want(t, http.StatusOK)
+		bob.do("GET", "/api/boards/"+b.ID, nil).want(t, http.StatusOK)
+	})
+}
+
+// TestConcurrentInvitations: eight requests inviting the same user to the
+// same board at once make one invitation and one notification.
+func TestConcurrentInvitations(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice, bob := env.newClient(), env.newClient()
+		alice.signup("alice", "alice@example.com", "password1")
+		bd := bob.signup("bob", "bob@example.com", "password1")
+		body := []byte(`{"userId":"` + bd.User.ID + `"}`)
+		for round := range 5 {
+			b := alice.createBoard(fmt.Sprintf("Round %d", round))
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			statuses := map[int]int{}
+			start := make(chan struct{})
+			for range 8 {
+				wg.Go(func() {
+					<-start
+					status, err := rawRequest(alice, "POST", "/api/boards/"+b.ID+"/invites", body)
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						t.Error(err)
+					}
+					statuses[status]++
+				})
+			}
+			close(start)
+			wg.Wait()
+			open := 0
+			for _, n := range bob.notifications() {
+				if n.BoardID == b.ID {
+					open++
+				}
+			}
+			if statuses[http.StatusCreated] != 1 || statuses[http.StatusConflict] != 7 || open != 1 {
+				t.Errorf("round %d: eight invitations at once: statuses %v and %d notifications, want one 201, seven 409 and one notification", round, statuses, open)
+			}
+		}
+	})
+}
+
+// TestNotificationSweep: notifications about a board whose deletion
+// stopped after the board went are deleted by the sweep.
+func TestNotificationSweep(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		alice, bob := env.newClient(), env.newClient()
+		alice.signup("alice", "alice@example.com", "password1")
+		bd := bob.signup("bob", "bob@example.com", "password1")
+		gone := alice.createBoard("Gone", bd.User.ID)
+		bob.do("POST", "/api/notifications/"+bob.notifications()[0].ID+"/decline", nil).want(t, http.StatusNoContent)
+		kept := alice.createBoard("Kept", bd.User.ID)
+		// The deletion's first step only, as a crash would leave it.
+		if err := env.app.store.DeleteBoard(context.Background(), gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := env.app.boardSvc.SweepNotifications(context.Background()); n != 1 || err != nil {
+			t.Errorf("SweepNotifications = %d, %v; want 1 board's notifications, nil", n, err)
+		}
+		for who, c := range map[string]*client{"alice": alice, "bob": bob} {
+			for _, n := range c.notifications() {
+				if n.BoardID == gone.ID {
+					t.Errorf("%s still has a notification about the deleted board: %+v", who, n)
+				}
+			}
+		}
+		if ns := bob.notifications(); len(ns) != 1 || ns[0].BoardID != kept.ID {
+			t.Errorf("bob's notifications after the sweep: %+v, want the invitation to Kept", ns)
 		}
 	})
 }

@@ -289,6 +289,7 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 	for {
 		for what, sweep := range map[string]func(context.Context) (int, error){
 			"expired sessions": a.sessionSvc.SweepExpired, "expired one-time tokens": a.userSvc.SweepTokens,
+			"notifications about deleted boards": a.boardSvc.SweepNotifications,
 			"files no record points at": func(ctx context.Context) (int, error) {
 				return a.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge))
 			},

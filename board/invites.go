@@ -2,7 +2,10 @@ package board
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"corkboard/auth"
@@ -80,6 +83,24 @@ func (s *Service) Invite(ctx context.Context, p auth.Principal, id, inviteeID st
 	return ViewOfNotification(n), nil
 }
 
+// superseded reports whether the invitation n was followed by another
+// invitation of its recipient to the same board: one still open, or one
+// made after it. Then n, answered already, is history, and must not act on
+// the board's pending invitation, which is the newer one's.
+func (s *Service) superseded(ctx context.Context, n Notification) (bool, error) {
+	ns, err := s.store.Notifications(ctx, n.UserID)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range ns {
+		if m.ID != n.ID && m.Type == NotificationInvite && m.BoardID == n.BoardID &&
+			(!m.Handled || m.CreatedAt.After(n.CreatedAt)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // openInvite reports whether userID has an open invite notification about
 // the board boardID.
 func (s *Service) openInvite(ctx context.Context, userID, boardID string) (bool, error) {
@@ -96,11 +117,15 @@ func (s *Service) openInvite(ctx context.Context, userID, boardID string) (bool,
 }
 
 // sendInvite stores the invite notification of inviteeID to b from the
-// member fromID (named from).
+// member fromID (named from). Its id is inviteNotificationID(b, inviteeID):
+// concurrent requests inviting the same user to the same board all see the
+// board at the version the first one's invitation made, so they all make
+// the same id, and the store keeps one notification; the others find it
+// taken and answer ErrAlreadyInvited.
 func (s *Service) sendInvite(ctx context.Context, b Board, fromID, from, inviteeID string) (Notification, error) {
 	now := s.now().UTC()
 	n := Notification{
-		ID:           objectid.New(now),
+		ID:           inviteNotificationID(b, inviteeID),
 		UserID:       inviteeID,
 		Type:         NotificationInvite,
 		BoardID:      b.ID,
@@ -110,9 +135,19 @@ func (s *Service) sendInvite(ctx context.Context, b Board, fromID, from, invitee
 		CreatedAt:    now,
 	}
 	if err := s.store.CreateNotification(ctx, n); err != nil {
+		if _, gerr := s.store.NotificationByID(ctx, n.ID); gerr == nil {
+			return Notification{}, ErrAlreadyInvited // sent by a concurrent request
+		}
 		return Notification{}, err
 	}
 	return n, nil
+}
+
+// inviteNotificationID is the id of the invite notification of inviteeID
+// to b, at b's version: a hash of the three, in the shape of an id.
+func inviteNotificationID(b Board, inviteeID string) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "invite %s %s %d", b.ID, inviteeID, b.Version))
+	return hex.EncodeToString(sum[:12])
 }
 
 // Notifications returns p's notifications, newest first. An open
@@ -194,6 +229,20 @@ func (s *Service) ownNotification(ctx context.Context, p auth.Principal, nid str
 // fails with ErrAlreadyHandled when the invitation was answered the other
 // way.
 func (s *Service) answer(ctx context.Context, n Notification, accepted bool) error {
+	if n.Handled {
+		// Answered before this request: only a retry of a request that
+		// stopped before its board step may go on, and only while this
+		// is the user's latest invitation to the board. An old answered
+		// invitation must not act on a newer one (accept a re-invitation
+		// through the first, or drop it through a decline).
+		superseded, err := s.superseded(ctx, n)
+		if err != nil {
+			return err
+		}
+		if superseded {
+			return ErrAlreadyHandled
+		}
+	}
 	if !n.Handled {
 		id := n.ID
 		var err error
@@ -346,4 +395,36 @@ func (s *Service) dropStale(ctx context.Context, n Notification) {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "deleting a notification about a deleted board failed",
 			slog.String("notification_id", n.ID), slog.String("error", err.Error()))
 	}
+}
+
+// SweepNotifications deletes the notifications about boards that are gone:
+// a board deletion that stopped after the board went and before its
+// notifications did leaves them behind, and a second DELETE of the board
+// finds nothing to finish. Open invitations are also dropped when their
+// recipient lists them; this finishes the job for the rest. It returns how
+// many boards' notifications it deleted. Each board is looked up once.
+func (s *Service) SweepNotifications(ctx context.Context) (int, error) {
+	boards := make(map[string]bool)
+	err := s.store.EachNotification(ctx, func(n Notification) error {
+		boards[n.BoardID] = true
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	swept := 0
+	for id := range boards {
+		_, err := s.store.BoardByID(ctx, id)
+		if !errors.Is(err, ErrNotFound) {
+			if err != nil {
+				return swept, err
+			}
+			continue
+		}
+		if err := s.store.DeleteBoardNotifications(ctx, id); err != nil {
+			return swept, err
+		}
+		swept++
+	}
+	return swept, nil
 }
