@@ -855,17 +855,22 @@ func checkFiles(d dataset) error {
 	for _, rec := range d.files {
 		described[rec.ref()] = true
 	}
-	pointed := make(map[fileRef]bool, len(d.files))
+	pointed := make(map[fileRef]string, len(d.files)) // file → the record pointing at it
 	for _, it := range d.items {
 		for _, f := range it.files {
 			if !described[f] {
 				return fmt.Errorf("%s %s points at file %s, which no file record describes", it.kind, it.id, f)
 			}
-			pointed[f] = true
+			// Every file has one owner: deleting one record deletes its
+			// bytes, which must not be another's.
+			if other, ok := pointed[f]; ok {
+				return fmt.Errorf("%s %s points at file %s, which %s points at too", it.kind, it.id, f, other)
+			}
+			pointed[f] = it.kind + " " + it.id
 		}
 	}
 	for _, rec := range d.files {
-		if !pointed[rec.ref()] {
+		if _, ok := pointed[rec.ref()]; !ok {
 			return fmt.Errorf("file %s is pointed at by no record", rec.ref())
 		}
 	}

@@ -130,6 +130,8 @@ func TestNew(t *testing.T) {
 		{"title with a newline", owner, "Plans\nfor", "", []string{"title"}},
 		{"title with an escape", owner, "Plans\x1b[31m", "", []string{"title"}},
 		{"javascript URL", owner, "Plans", "javascript:alert(1)", []string{"backgroundURL"}},
+		{"URL breaking out of CSS url()", owner, "Plans", "https://example.com/a.png);background:url(https://evil.example/x", []string{"backgroundURL"}},
+		{"URL with a quote", owner, "Plans", `https://example.com/a".png`, []string{"backgroundURL"}},
 		{"data URL", owner, "Plans", "data:image/png;base64,AAAA", []string{"backgroundURL"}},
 		{"ftp URL", owner, "Plans", "ftp://example.com/a.png", []string{"backgroundURL"}},
 		{"relative URL", owner, "Plans", "/images/a.png", []string{"backgroundURL"}},

@@ -175,6 +175,12 @@ func checkBackgroundURL(s string) string {
 		if s[i] <= ' ' || s[i] >= 0x7f {
 			return "must be an http or https URL, in printable ASCII without spaces"
 		}
+		// Quotes, brackets and backslashes have no business in a
+		// background URL, and a client that puts it in CSS url(…) or an
+		// HTML attribute could be broken out of with them.
+		if strings.IndexByte(`"'()<>\`+"`", s[i]) >= 0 {
+			return "must not hold quotes, brackets, angle brackets or backslashes (percent-encode them)"
+		}
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
