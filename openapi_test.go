@@ -353,7 +353,7 @@ func checkDocumented(t *testing.T, key string, op apiOperation, r *response) {
 	t.Helper()
 	raw, ok := op.Responses[strconv.Itoa(r.StatusCode)]
 	if !ok {
-		t.Errorf("%s: answered %d (body %.200s); openapi.json does not list that status", key, r.StatusCode, r.body)
+		t.Errorf("%s: answered %d (body %.200s); openapi.json does not list that status", key, r.StatusCode, bytes.TrimSpace(r.body))
 		return
 	}
 	if len(r.body) == 0 {
