@@ -30,6 +30,7 @@ func (a *app) routeList() []route {
 
 	return []route{
 		{"GET /healthz", a.handleHealth()},
+		{"GET /api/openapi.json", handleOpenAPI()},
 
 		{"POST /api/auth/signup", perIP(a.limits.signup)(a.users.Signup())},
 		{"POST /api/auth/login", perIP(a.limits.login)(a.users.Login())},
