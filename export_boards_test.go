@@ -442,7 +442,8 @@ func TestImportRefusesBadBoards(t *testing.T) {
 		{"an end record without the board", archive(nil, nil, `{"kind":"end","counts":{"file":4,"notification":4,"session":0,"user":4}}`),
 			"end record counts"},
 		{"a file two records point at", archive(replace("user", d.carol.ID, `"roles":`, `"pictureId":"`+d.alice.PictureID+`","roles":`), nil, ""),
-			fmt.Sprintf("points at file pictures/%s, which user %s points at too", d.alice.PictureID, d.alice.ID)},
+			// Users come in no set order: either may be named first.
+			fmt.Sprintf("points at file pictures/%s, which user ", d.alice.PictureID)},
 		{"a board's attachment missing from the archive", archive(nil, func(es []archiveEntry) []archiveEntry {
 			return slices.Delete(es, entry(es, pdf), entry(es, pdf)+1)
 		}, ""), fmt.Sprintf("file %s is missing from the export archive", pdf)},
