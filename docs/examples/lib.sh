@@ -5,10 +5,11 @@
 # TestExamples runs every walkthrough this way against a real server.
 #
 # API is the server (default http://localhost:8080) and OUTBOX the
-# development outbox (default ./data/outbox, where "go run ." writes mail).
+# development outbox (default data/outbox in the repository, where "go run ."
+# in its root writes mail).
 
 API=${API:-http://localhost:8080}
-OUTBOX=${OUTBOX:-./data/outbox}
+OUTBOX=${OUTBOX:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/data/outbox}
 _answer=$(mktemp -d)
 
 # curl runs the real curl and prints the answer's body, as "curl -s" does,
