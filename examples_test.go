@@ -109,7 +109,7 @@ func TestExamples(t *testing.T) {
 				cmd.Dir = work
 				// localhost, as in the README: curl sends Secure cookies
 				// to localhost over plain http, as browsers do.
-				cmd.Env = append(os.Environ(), "API=http://localhost:"+port, "OUTBOX="+filepath.Join(env["DATA_DIR"], "outbox"))
+				cmd.Env = append(os.Environ(), "API=http://localhost:"+port, "OUTBOX="+filepath.Join(env["DATA_DIR"], "outbox"), "TMPDIR="+dir)
 				out, err := cmd.CombinedOutput()
 				if err != nil {
 					t.Fatalf("bash %s %s (server: %v): %v\n%s", filepath.Join(examplesDir, "run.sh"), filepath.Join(examplesDir, script), env, err, out)

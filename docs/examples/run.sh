@@ -5,4 +5,5 @@
 # walkthroughs write cookie jars and small files where they run.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap 'rm -rf "$_answer"' EXIT
 . "$1"
