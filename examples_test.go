@@ -87,6 +87,10 @@ func TestExamples(t *testing.T) {
 		}
 		for _, store := range []string{"file", "mongo"} {
 			t.Run(strings.TrimSuffix(script, ".sh")+"/"+store, func(t *testing.T) {
+				// Each walkthrough has its own server and directory, and
+				// mostly waits (on curl, on a token's expiry): in parallel,
+				// the whole run takes about as long as the longest one.
+				t.Parallel()
 				env := serverEnv(t, script)
 				dir := t.TempDir()
 				env["DATA_DIR"] = filepath.Join(dir, "data")
