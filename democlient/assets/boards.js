@@ -92,7 +92,7 @@ function render() {
   if (!board) { view.hidden = true; view.replaceChildren(); return; }
   view.hidden = false;
   const bg = board.backgroundURL || '';
-  view.replaceChildren(
+  view.replaceChildren(...[
     el('div', { class: 'board-head' },
       el('h3', { id: 'board-title', tabindex: '-1' }, board.title),
       el('button', { type: 'button', id: 'board-favourite', 'aria-pressed': board.isFavourite ? 'true' : 'false',
@@ -119,7 +119,8 @@ function render() {
     el('div', { class: 'lists' },
       board.lists.map((l, i) => renderList(l, i)),
       el('section', { class: 'list add-list' },
-        inlineForm('add-list', 'New list', 'name', '', (f) => call('POST', '/lists', { json: { name: f.elements.name.value } }, f), 'Add list'))));
+        inlineForm('add-list', 'New list', 'name', '', (f) => call('POST', '/lists', { json: { name: f.elements.name.value } }, f), 'Add list'))),
+  ].filter(Boolean));
   if (focusAfter) {
     // The same move button if it can still be used, else the card itself.
     const card = $(`.card[data-id="${CSS.escape(focusAfter.cardId)}"]`);
