@@ -7,6 +7,7 @@ import (
 
 	"corkboard/auth"
 	"corkboard/board"
+	"corkboard/democlient"
 	"corkboard/objectid"
 	"corkboard/user"
 	"corkboard/web"
@@ -31,6 +32,13 @@ func (a *app) routeList() []route {
 	return []route{
 		{"GET /healthz", a.handleHealth()},
 		{"GET /api/openapi.json", handleOpenAPI()},
+
+		// The demo client: exact paths only, never a catch-all GET /, so
+		// that an unknown path stays a 404 problem.
+		{"GET /{$}", democlient.Page()},
+		{"GET /reset-password", democlient.Page()},
+		{"GET /verify-email", democlient.Page()},
+		{"GET /assets/{name}", democlient.Asset(notFound())},
 
 		{"POST /api/auth/signup", perIP(a.limits.signup)(a.users.Signup())},
 		{"POST /api/auth/login", perIP(a.limits.login)(a.users.Login())},
@@ -106,6 +114,13 @@ func (a *app) routes() http.Handler {
 func handleMessage(msg string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"message": msg})
+	})
+}
+
+// notFound answers the 404 problem of a path that names nothing.
+func notFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.WriteProblem(w, web.NewProblem(http.StatusNotFound, "not_found", "There is nothing at this path."))
 	})
 }
 
