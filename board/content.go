@@ -71,10 +71,17 @@ func (s *Service) EditList(ctx context.Context, p auth.Principal, id, listID str
 // DeleteList removes the list listID of the board id with its cards, for a
 // member; the bytes of their attachments are deleted after the write.
 func (s *Service) DeleteList(ctx context.Context, p auth.Principal, id, listID string) error {
+	return s.removeWith(ctx, p, id, func(b *Board) ([]Attachment, error) { return b.DeleteList(listID) })
+}
+
+// removeWith runs remove, a change that takes attachments off the board id,
+// as a member's write, and deletes the bytes of the attachments it took off
+// once the write is stored: never before, so a failed write loses no file.
+func (s *Service) removeWith(ctx context.Context, p auth.Principal, id string, remove func(*Board) ([]Attachment, error)) error {
 	var gone []Attachment
 	_, err := s.update(ctx, p, id, func(b *Board) error {
 		var err error
-		gone, err = b.DeleteList(listID)
+		gone, err = remove(b) // set on every run: the last run is the one stored
 		return err
 	})
 	if err != nil {
@@ -167,17 +174,5 @@ func (s *Service) EditCard(ctx context.Context, p auth.Principal, id, cardID str
 // DeleteCard removes the card cardID of the board id, for a member; the
 // bytes of its attachments are deleted after the write.
 func (s *Service) DeleteCard(ctx context.Context, p auth.Principal, id, cardID string) error {
-	var gone []Attachment
-	_, err := s.update(ctx, p, id, func(b *Board) error {
-		var err error
-		gone, err = b.DeleteCard(cardID)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for _, a := range gone {
-		s.discardFile(ctx, AttachmentBucket, a.ID)
-	}
-	return nil
+	return s.removeWith(ctx, p, id, func(b *Board) ([]Attachment, error) { return b.DeleteCard(cardID) })
 }

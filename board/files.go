@@ -160,13 +160,8 @@ func (s *Service) OpenAttachment(ctx context.Context, p auth.Principal, id, card
 // DeleteAttachment removes the attachment attachmentID from the card
 // cardID of the board id, for a member, then deletes its bytes.
 func (s *Service) DeleteAttachment(ctx context.Context, p auth.Principal, id, cardID, attachmentID string) error {
-	_, err := s.update(ctx, p, id, func(b *Board) error {
-		_, err := b.RemoveAttachment(cardID, attachmentID)
-		return err
+	return s.removeWith(ctx, p, id, func(b *Board) ([]Attachment, error) {
+		a, err := b.RemoveAttachment(cardID, attachmentID)
+		return []Attachment{a}, err
 	})
-	if err != nil {
-		return err
-	}
-	s.discardFile(ctx, AttachmentBucket, attachmentID)
-	return nil
 }
