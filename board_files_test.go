@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,34 +12,6 @@ import (
 	"corkboard/board"
 	"corkboard/user/usertest"
 )
-
-// testPDF returns a small valid PDF, written by hand: one page showing
-// text, with a cross-reference table whose offsets are counted, as a PDF
-// reader wants them.
-func testPDF(text string) []byte {
-	stream := fmt.Sprintf("BT /F1 12 Tf 20 50 Td (%s) Tj ET", text)
-	objects := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	offsets := make([]int, len(objects))
-	for i, o := range objects {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
-	return b.Bytes()
-}
 
 // TestBoardBackgrounds: an uploaded background is served publicly from
 // its bytes; replacing it, or setting a URL instead, deletes the old bytes.
@@ -103,7 +74,7 @@ func TestCardAttachments(t *testing.T) {
 		b := joinedBoard(t, alice, "Docs", bob)
 		l := alice.addList(b.ID, "Files")
 		c := alice.addCard(b.ID, l.ID, "Contract")
-		pdf := testPDF("Hello, board")
+		pdf := minimalPDF("Hello, board")
 		cardPath := "/api/boards/" + b.ID + "/cards/" + c.ID
 
 		var a struct{ Attachment attachmentDoc }
@@ -187,7 +158,7 @@ func TestHostileBoardUploads(t *testing.T) {
 		l := alice.addList(b.ID, "L")
 		c := alice.addCard(b.ID, l.ID, "C")
 		png := testImage(t, "png", 16, 16, 3)
-		pdf := testPDF("ok")
+		pdf := minimalPDF("ok")
 		alice.upload("PUT", "/api/boards/"+b.ID+"/background", part{name: "background", filename: "a.png", data: png}).want(t, http.StatusOK)
 		alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: pdf}).want(t, http.StatusCreated)
 		before := alice.boardJSON(b.ID)
@@ -274,9 +245,9 @@ func TestBoardFilesSurviveTheSweep(t *testing.T) {
 	b := alice.createBoard("Kept")
 	c := alice.addCard(b.ID, alice.addList(b.ID, "L").ID, "C")
 	alice.upload("PUT", "/api/boards/"+b.ID+"/background", part{name: "background", filename: "a.png", data: testImage(t, "png", 8, 8, 1)}).want(t, http.StatusOK)
-	alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: testPDF("x")}).want(t, http.StatusCreated)
+	alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: minimalPDF("x")}).want(t, http.StatusCreated)
 	kept := [][]string{storedFiles(t, env, board.BackgroundBucket), storedFiles(t, env, board.AttachmentBucket)}
-	if _, _, err := env.app.boardSvc.StoreFile(context.Background(), board.AttachmentBucket, bytes.NewReader(testPDF("orphan"))); err != nil {
+	if _, _, err := env.app.boardSvc.StoreFile(context.Background(), board.AttachmentBucket, bytes.NewReader(minimalPDF("orphan"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.app.sweepOrphanFiles(context.Background(), time.Now().Add(time.Second)); err != nil {

@@ -542,7 +542,7 @@ func TestBoardRoutesHideAndForbid(t *testing.T) {
 		card := alice.addCard(b.ID, keep.ID, "Card")
 		doomedCard := alice.addCard(b.ID, keep.ID, "Doomed card")
 		png := testImage(t, "png", 8, 8, 4)
-		pdf := testPDF("private")
+		pdf := minimalPDF("private")
 		var att struct{ Attachment attachmentDoc }
 		alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+card.ID+"/attachments", part{name: "file", filename: "plan.pdf", data: pdf}).
 			want(t, http.StatusCreated).json(t, &att)
@@ -814,7 +814,7 @@ func TestDeleteBoardCascade(t *testing.T) {
 		alice.upload("PUT", "/api/boards/"+b.ID+"/background", part{name: "background", filename: "a.png", data: testImage(t, "png", 8, 8, 2)}).want(t, http.StatusOK)
 		c := alice.addCard(b.ID, alice.addList(b.ID, "L").ID, "C")
 		for i := range 2 {
-			alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: testPDF(fmt.Sprint(i))}).want(t, http.StatusCreated)
+			alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: minimalPDF(fmt.Sprint(i))}).want(t, http.StatusCreated)
 		}
 		alice.do("POST", "/api/boards/"+b.ID+"/invites", map[string]string{"userId": cd.User.ID}).want(t, http.StatusCreated)
 		if len(alice.notifications()) != 1 || len(carol.notifications()) != 1 {
@@ -861,7 +861,7 @@ func TestDeleteUserCascade(t *testing.T) {
 		own := joinedBoard(t, alice, "Alice's", bob)
 		alice.upload("PUT", "/api/boards/"+own.ID+"/background", part{name: "background", filename: "a.png", data: testImage(t, "png", 8, 8, 2)}).want(t, http.StatusOK)
 		c := alice.addCard(own.ID, alice.addList(own.ID, "L").ID, "C")
-		alice.upload("POST", "/api/boards/"+own.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: testPDF("a")}).want(t, http.StatusCreated)
+		alice.upload("POST", "/api/boards/"+own.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: minimalPDF("a")}).want(t, http.StatusCreated)
 		alice.do("POST", "/api/boards/"+own.ID+"/invites", map[string]string{"userId": dd.User.ID}).want(t, http.StatusCreated)
 		// She is a member of bob's board (with a favourite) and invited to carol's.
 		bobs := joinedBoard(t, bob, "Bob's", alice)
@@ -924,7 +924,7 @@ func TestBoardRoutesHostileBodies(t *testing.T) {
 		l := alice.addList(b.ID, "L")
 		c := alice.addCard(b.ID, l.ID, "C")
 		var att struct{ Attachment attachmentDoc }
-		alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: testPDF("x")}).
+		alice.upload("POST", "/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", part{name: "file", filename: "a.pdf", data: minimalPDF("x")}).
 			want(t, http.StatusCreated).json(t, &att)
 		nid := bob.notifications()[0].ID
 		values := map[string]string{"{id}": b.ID, "{listId}": l.ID, "{cardId}": c.ID, "{userId}": bd.User.ID, "{attachmentId}": att.Attachment.ID}

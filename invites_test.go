@@ -146,7 +146,7 @@ func TestInvitationRaces(t *testing.T) {
 
 		b := alice.createBoard("Race", bd.User.ID)
 		nid := bob.notifications()[0].ID
-		statuses := race(t, bob, 8, func(int) (string, string) { return "POST", "/api/notifications/" + nid + "/accept" })
+		statuses := race(t, bob, 8, func(int) (string, string, []byte) { return "POST", "/api/notifications/" + nid + "/accept", nil })
 		if statuses[http.StatusOK] != 1 || statuses[http.StatusConflict] != 7 {
 			t.Errorf("eight accepts at once: statuses %v, want one 200 and seven 409", statuses)
 		}
@@ -165,8 +165,8 @@ func TestInvitationRaces(t *testing.T) {
 					nid = n.ID
 				}
 			}
-			statuses := race(t, bob, 2, func(i int) (string, string) {
-				return "POST", "/api/notifications/" + nid + []string{"/accept", "/decline"}[i]
+			statuses := race(t, bob, 2, func(i int) (string, string, []byte) {
+				return "POST", "/api/notifications/" + nid + []string{"/accept", "/decline"}[i], nil
 			})
 			won := statuses[http.StatusOK] + statuses[http.StatusNoContent]
 			if won != 1 || statuses[http.StatusConflict] != 1 {
@@ -188,7 +188,7 @@ func TestInvitationRaces(t *testing.T) {
 
 // race sends n requests as c at once (request(i) gives the i-th) and
 // counts the statuses.
-func race(t *testing.T, c *client, n int, request func(i int) (method, path string)) map[int]int {
+func race(t *testing.T, c *client, n int, request func(i int) (method, path string, body []byte)) map[int]int {
 	t.Helper()
 	var (
 		mu       sync.Mutex
@@ -200,9 +200,9 @@ func race(t *testing.T, c *client, n int, request func(i int) (method, path stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			method, path := request(i)
+			method, path, body := request(i)
 			<-start
-			status, err := rawRequest(c, method, path, nil)
+			status, err := rawRequest(c, method, path, body)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -339,24 +339,7 @@ func TestConcurrentInvitations(t *testing.T) {
 		body := []byte(`{"userId":"` + bd.User.ID + `"}`)
 		for round := range 5 {
 			b := alice.createBoard(fmt.Sprintf("Round %d", round))
-			var mu sync.Mutex
-			var wg sync.WaitGroup
-			statuses := map[int]int{}
-			start := make(chan struct{})
-			for range 8 {
-				wg.Go(func() {
-					<-start
-					status, err := rawRequest(alice, "POST", "/api/boards/"+b.ID+"/invites", body)
-					mu.Lock()
-					defer mu.Unlock()
-					if err != nil {
-						t.Error(err)
-					}
-					statuses[status]++
-				})
-			}
-			close(start)
-			wg.Wait()
+			statuses := race(t, alice, 8, func(int) (string, string, []byte) { return "POST", "/api/boards/" + b.ID + "/invites", body })
 			open := 0
 			for _, n := range bob.notifications() {
 				if n.BoardID == b.ID {
