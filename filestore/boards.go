@@ -159,7 +159,7 @@ func (s *Store) CreateBoard(ctx context.Context, b board.Board) error {
 
 // BoardByID implements board.Store.
 func (s *Store) BoardByID(ctx context.Context, id string) (board.Board, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return board.Board{}, err
 	}
 	s.mu.RLock()
@@ -217,7 +217,7 @@ func (s *Store) DeleteBoard(ctx context.Context, id string) error {
 // BoardSummaries implements board.Store. It visits only the user's boards,
 // through the member index.
 func (s *Store) BoardSummaries(ctx context.Context, userID string) ([]board.Summary, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -233,7 +233,7 @@ func (s *Store) BoardSummaries(ctx context.Context, userID string) ([]board.Summ
 
 // BoardIDsFor implements board.Store, from the member and invitee indexes.
 func (s *Store) BoardIDsFor(ctx context.Context, userID string) ([]string, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -256,7 +256,7 @@ func (s *Store) BoardIDsFor(ctx context.Context, userID string) ([]string, error
 // lock and copies each one only as fn is about to get it, without a lock,
 // so fn may use the store and an export does not hold a copy of them all.
 func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return err
 	}
 	s.mu.RLock()

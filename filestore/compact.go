@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // claimCompactionLocked reports whether a compaction should start now and,
@@ -14,7 +15,8 @@ import (
 // cost more than replaying the journal. mu must be held.
 func (s *Store) claimCompactionLocked() bool {
 	if s.compacting || s.closed || s.failure() != nil ||
-		s.journalSize <= s.opts.CompactBytes || s.journalSize <= s.snapshotSize {
+		s.journalSize <= s.opts.CompactBytes || s.journalSize <= s.snapshotSize ||
+		time.Now().UnixNano() < s.compactAfter.Load() {
 		return false
 	}
 	s.compacting = true
@@ -39,18 +41,33 @@ func (s *Store) compact() {
 	if err != nil {
 		if !errors.Is(err, ErrClosed) {
 			s.log.Error("compaction: switch journal", "dir", s.dir, "err", err)
+			s.compactLater()
 		}
 		return
 	}
+	s.snapMu.Lock()
 	size, err := s.saveSnapshot(&snap)
+	if err == nil {
+		s.removeJournals(snap.Journal)
+	}
+	s.snapMu.Unlock()
 	if err != nil {
 		s.log.Error("compaction: write snapshot; the journals still hold every change", "dir", s.dir, "err", err)
+		s.compactLater()
 		return
 	}
 	s.mu.Lock()
 	s.snapshotSize = size
 	s.mu.Unlock()
-	s.removeJournals(snap.Journal)
+}
+
+// compactRetryDelay is how long a failed compaction waits before the next
+// is tried: on a full disk, every write would otherwise start one.
+const compactRetryDelay = 10 * time.Second
+
+// compactLater holds compactions off for compactRetryDelay.
+func (s *Store) compactLater() {
+	s.compactAfter.Store(time.Now().Add(compactRetryDelay).UnixNano())
 }
 
 // switchJournal directs new batches to a fresh journal and returns a copy of
@@ -73,23 +90,31 @@ func (s *Store) switchJournal() (snapshot, error) {
 	buf, upTo := s.takePendingLocked()
 	snap := s.st.copyRecords()
 	snap.Journal, snap.Seq = s.journalNum, upTo
-	s.journalNum++
-	s.journalSize = 0
-	next := s.journalNum
+	next := s.journalNum + 1
 	s.mu.Unlock()
 
 	if err := s.flush(buf, upTo); err != nil {
 		return snapshot{}, err
 	}
+	// A journal that cannot be created (a full or read-only disk) costs
+	// only this compaction: the old journal stays open and complete, and
+	// journalNum is not moved on, so no journal number is skipped.
 	f, err := s.createJournal(next)
 	if err != nil {
-		return snapshot{}, s.fail(err)
+		return snapshot{}, err
 	}
 	if err := s.journal.Close(); err != nil {
 		// Everything in it is already fsynced.
 		s.log.Warn("compaction: close old journal", "dir", s.dir, "err", err)
 	}
 	s.journal = f
+	s.durableSize = 0
+	// Lines queued since the pending buffer was taken go to the new
+	// journal, so they count toward its size.
+	s.mu.Lock()
+	s.journalNum = next
+	s.journalSize = int64(len(s.pending))
+	s.mu.Unlock()
 	return snap, nil
 }
 

@@ -61,11 +61,11 @@ func (s *Store) PutFile(ctx context.Context, bucket, id string, r io.Reader) (in
 	}
 	dir := filepath.Dir(path)
 	if err := makeDir(dir, !s.opts.NoSync); err != nil {
-		return 0, fmt.Errorf("filestore: %w", err)
+		return 0, unavailableIfDisk(fmt.Errorf("filestore: %w", err))
 	}
 	tmp, err := os.CreateTemp(dir, tempPrefix+id+"-*") // mode 0600
 	if err != nil {
-		return 0, fmt.Errorf("filestore: %w", err)
+		return 0, unavailableIfDisk(fmt.Errorf("filestore: %w", err))
 	}
 	n, err := s.writeTemp(ctx, tmp, r)
 	if err == nil {
@@ -73,7 +73,10 @@ func (s *Store) PutFile(ctx context.Context, bucket, id string, r io.Reader) (in
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return 0, err
+		// A full or read-only disk is the service being unavailable, not
+		// the upload being wrong: callers answer 503 and the client may
+		// retry. The temp file is gone either way.
+		return 0, unavailableIfDisk(err)
 	}
 	return n, nil
 }
@@ -173,7 +176,7 @@ func (s *Store) DeleteFile(ctx context.Context, bucket, id string) error {
 	s.filesMu.Lock()
 	defer s.filesMu.Unlock()
 	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("filestore: file %s/%s: %w", bucket, id, err)
+		return unavailableIfDisk(fmt.Errorf("filestore: file %s/%s: %w", bucket, id, err))
 	}
 	return nil
 }

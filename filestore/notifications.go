@@ -113,7 +113,7 @@ func (s *Store) CreateNotification(ctx context.Context, n board.Notification) er
 
 // NotificationByID implements board.Store.
 func (s *Store) NotificationByID(ctx context.Context, id string) (board.Notification, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return board.Notification{}, err
 	}
 	s.mu.RLock()
@@ -127,7 +127,7 @@ func (s *Store) NotificationByID(ctx context.Context, id string) (board.Notifica
 
 // Notifications implements board.Store, from the recipient index.
 func (s *Store) Notifications(ctx context.Context, userID string) ([]board.Notification, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -200,7 +200,7 @@ func deleteAll(ids map[string]struct{}) []change {
 // EachNotification implements board.Store. Like EachUser, it calls fn on
 // copies, without holding a lock.
 func (s *Store) EachNotification(ctx context.Context, fn func(board.Notification) error) error {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return err
 	}
 	s.mu.RLock()

@@ -120,9 +120,21 @@ func (s *Store) load() error {
 	if err := os.Remove(s.path(tempName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("filestore: %w", err)
 	}
-	snap, size, err := readSnapshot(s.path(snapshotName), &s.st)
+	nums, covered, err := s.loadState()
 	if err != nil {
 		return err
+	}
+	return s.openJournal(nums, covered)
+}
+
+// loadState rebuilds the state from the snapshot and the journals after it,
+// and returns the numbers of those journals and the last one the snapshot
+// covers. Unless s.readOnly, it removes covered journals and repairs a torn
+// last line; a read-only load fails on a torn line instead.
+func (s *Store) loadState() (nums []int, covered int, err error) {
+	snap, size, err := readSnapshot(s.path(snapshotName), &s.st)
+	if err != nil {
+		return nil, 0, err
 	}
 	// Loading a snapshot goes through the same applyBatch as the journal.
 	for _, k := range snap.Kinds {
@@ -130,30 +142,30 @@ func (s *Store) load() error {
 			continue
 		}
 		if err := s.st.applyBatch(k.Records); err != nil {
-			return fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
+			return nil, 0, fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
 		}
 	}
 	s.snapshotSize = size
 
-	nums, err := s.dropCoveredJournals(snap.Journal)
+	nums, err = s.dropCoveredJournals(snap.Journal)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	last := snap.Seq
 	for i, n := range nums {
 		if want := snap.Journal + 1 + i; n != want {
-			return fmt.Errorf("filestore: %s: %w: %s is missing", s.path(journalName(n)), ErrCorrupt, journalName(want))
+			return nil, 0, fmt.Errorf("filestore: %s: %w: %s is missing", s.path(journalName(n)), ErrCorrupt, journalName(want))
 		}
 		if last, err = s.replay(n, last, snap.Seq, i == len(nums)-1); err != nil {
-			return err
+			return nil, 0, err
 		}
 	}
 	if err := s.st.check(); err != nil {
-		return fmt.Errorf("filestore: %s: %w: %v", s.dir, ErrCorrupt, err)
+		return nil, 0, fmt.Errorf("filestore: %s: %w: %v", s.dir, ErrCorrupt, err)
 	}
 	s.seq = last
 	s.synced.Store(last)
-	return s.openJournal(nums, snap.Journal)
+	return nums, snap.Journal, nil
 }
 
 // dropCoveredJournals removes the journals a snapshot covers, which a crash
@@ -167,8 +179,8 @@ func (s *Store) dropCoveredJournals(covered int) ([]int, error) {
 	for i < len(nums) && nums[i] <= covered {
 		i++
 	}
-	if i == 0 {
-		return nums, nil
+	if i == 0 || s.readOnly {
+		return nums[i:], nil
 	}
 	// The snapshot's rename must be durable before the journals it
 	// replaces go.
@@ -288,6 +300,9 @@ func (s *Store) completeBatch(line []byte, last, covered uint64) bool {
 // terminateLine appends the newline that the journal at path's last line
 // lacks, and makes it durable.
 func (s *Store) terminateLine(path string) error {
+	if s.readOnly {
+		return fmt.Errorf("filestore: %s: the last line lacks its newline", path)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
@@ -315,6 +330,9 @@ func atEOF(r *bufio.Reader) bool {
 // lines before the torn one. The torn line was never acknowledged: a write
 // is acknowledged only after its whole line, newline included, is fsynced.
 func (s *Store) dropTornTail(path string, off int64, lineNo int, reason error) error {
+	if s.readOnly {
+		return fmt.Errorf("filestore: %s line %d: torn: %w", path, lineNo, reason)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
@@ -360,6 +378,7 @@ func (s *Store) openJournal(nums []int, covered int) error {
 		return fmt.Errorf("filestore: %w", err)
 	}
 	s.journalSize = info.Size()
+	s.durableSize = info.Size()
 	// A process killed between a write and its fsync leaves lines that
 	// were never acknowledged but are now served: make them durable before
 	// anything is built on them.

@@ -131,7 +131,7 @@ func cleanSession(sess auth.Session) auth.Session {
 // Session implements auth.SessionStore. It is a map read under a shared
 // lock: the middleware calls it on every authenticated request.
 func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return auth.Session{}, err
 	}
 	s.mu.RLock()
@@ -209,7 +209,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, n
 
 // ListSessions implements auth.SessionStore.
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.Session, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -263,7 +263,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 // EachSession implements auth.SessionStore. Like EachUser, it calls fn on
 // copies, without holding a lock.
 func (s *Store) EachSession(ctx context.Context, fn func(auth.Session) error) error {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return err
 	}
 	s.mu.RLock()

@@ -155,14 +155,34 @@ type Store struct {
 	snapshotSize int64  // size of the last snapshot written or loaded
 	closed       bool
 	compacting   bool
+	compactAfter atomic.Int64 // no compaction starts before this (Unix ns), after one failed
 
 	// syncMu is held by the one goroutine that writes pending lines to the
 	// journal and fsyncs it; lock order is syncMu before mu.
-	syncMu  sync.Mutex
-	journal *os.File // guarded by syncMu
-	spare   []byte   // a drained pending buffer kept for reuse; guarded by syncMu
-	synced  atomic.Uint64
-	failed  atomic.Pointer[error]
+	syncMu      sync.Mutex
+	journal     *os.File // guarded by syncMu
+	durableSize int64    // the journal's bytes known to be on disk; guarded by syncMu
+	spare       []byte   // a drained pending buffer kept for reuse; guarded by syncMu
+	synced      atomic.Uint64
+	failed      atomic.Pointer[error]
+	brokenReads atomic.Bool // reads fail too: memory and the files may differ
+
+	// After the disk refused a journal write (see rollback): gen counts the
+	// rollbacks, rollbacks[g] says how generation g ended (guarded by
+	// syncMu), and writes get refused's error until retryAt (Unix ns).
+	gen       atomic.Uint64
+	rollbacks []rollbackInfo
+	refused   atomic.Pointer[error]
+	retryAt   atomic.Int64
+
+	// snapMu is held while a compaction replaces the snapshot and removes
+	// the journals it covers, and while a rollback reads them; lock order
+	// is syncMu, snapMu, mu.
+	snapMu sync.Mutex
+
+	// readOnly is set on the throwaway Store a rollback loads the files
+	// into: it reads them and changes nothing on disk.
+	readOnly bool
 
 	serial      sync.Mutex // held across a whole write with Options.SyncEachWrite
 	compactions sync.WaitGroup
@@ -188,6 +208,9 @@ func (s *Store) Check(ctx context.Context) error {
 		return err
 	}
 	if err := s.failure(); err != nil {
+		return err
+	}
+	if err := s.resting(); err != nil {
 		return err
 	}
 	s.mu.RLock()

@@ -122,7 +122,7 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return nil, err
 	}
 	if q.Limit < 1 {

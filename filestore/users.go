@@ -186,7 +186,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (user.User,
 
 // userLocked returns a copy of the user with the given id. mu must be held.
 func (s *Store) userLocked(id string) (user.User, error) {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return user.User{}, err
 	}
 	u, ok := s.st.users.byID[id]
@@ -305,7 +305,7 @@ func (s *Store) changeUser(ctx context.Context, id string, edit func(*user.User)
 // EachUser implements user.Store. It calls fn on copies taken under the
 // read lock and released before the first call, so fn may use the store.
 func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
-	if err := s.failure(); err != nil {
+	if err := s.readable(); err != nil {
 		return err
 	}
 	s.mu.RLock()
