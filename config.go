@@ -47,6 +47,11 @@ type config struct {
 	verifyURL      string
 	rateLimits     bool
 
+	// compactBytes is the file store's journal size that starts a
+	// compaction (COMPACT_BYTES). The default suits production; the crash
+	// tests set it small so that kills land during compactions.
+	compactBytes int
+
 	smtpHost     string
 	smtpPort     int
 	smtpUsername string
@@ -129,6 +134,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	c.resetURL = p.httpURL("RESET_URL", "http://localhost:8080/reset-password")
 	c.verifyURL = p.httpURL("VERIFY_URL", "http://localhost:8080/verify-email")
 	c.rateLimits = p.onOff("RATE_LIMITS", true)
+	c.compactBytes = p.integer("COMPACT_BYTES", 8<<20, 4<<10, 1<<30)
 	c.smtpHost = env("SMTP_HOST")
 	c.smtpPort = p.integer("SMTP_PORT", 587, 1, 65535)
 	c.smtpUsername = env("SMTP_USERNAME")

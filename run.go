@@ -98,7 +98,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, error)
 	case "mongo":
 		return mongostore.Open(ctx, cfg.mongoURI, cfg.mongoDB, mongostore.Options{Logger: log})
 	default:
-		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log})
+		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log, CompactBytes: int64(cfg.compactBytes)})
 	}
 }
 
