@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,4 +238,60 @@ func tail(b []byte) []byte {
 		return b[len(b)-40:]
 	}
 	return b
+}
+
+// TestFullDiskConcurrentWriters: writers that share a group commit which the
+// disk refuses all get the error, and none of their changes shows, in
+// memory or after a restart; every acknowledged write survives.
+func TestFullDiskConcurrentWriters(t *testing.T) {
+	dir := smallDisk(t, "256k")
+	s := openStore(t, dir, Options{})
+	ctx := context.Background()
+	filler := fillDisk(t, dir)
+	// Room for some lines but not all.
+	if err := os.Truncate(filler, mustSize(t, filler)-8<<10); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var acked, refused []user.User
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 15 {
+				u := testUser(fmt.Sprintf("w%di%02d", w, i), testTime())
+				u.FullName = strings.Repeat("y", 100)
+				err := s.CreateUser(ctx, u)
+				mu.Lock()
+				if err == nil {
+					acked = append(acked, u)
+				} else if isUnavailable(err) && !errors.Is(err, ErrFailed) {
+					refused = append(refused, u)
+				} else {
+					t.Errorf("CreateUser(%s) = %v; want nil or a passing unavailable error", u.Username, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(acked) == 0 || len(refused) == 0 {
+		t.Fatalf("%d acknowledged, %d refused; the disk should take some and refuse some", len(acked), len(refused))
+	}
+	check := func(when string) {
+		for _, u := range acked {
+			if _, err := s.UserByID(ctx, u.ID); err != nil {
+				t.Errorf("%s: acknowledged %s: %v", when, u.Username, err)
+			}
+		}
+		for _, u := range refused {
+			if _, err := s.UserByUsername(ctx, u.Username); !errors.Is(err, user.ErrNotFound) {
+				t.Errorf("%s: refused %s: %v, want %v", when, u.Username, err, user.ErrNotFound)
+			}
+		}
+	}
+	check("in memory")
+	closeStore(t, s)
+	s = openStore(t, dir, Options{})
+	check("after restart")
+	t.Logf("%d acknowledged, %d refused", len(acked), len(refused))
 }
