@@ -15,9 +15,11 @@
 // replays the journals. A torn last line — what a crash in the middle of an
 // append leaves behind, and never an acknowledged write — is dropped with a
 // warning; any other damage makes Open fail with ErrCorrupt rather than
-// silently lose data. After a failed disk write the store stops serving
-// writes and reads (ErrFailed), because after a failed fsync nothing can be
-// assumed about what reached the disk; a restart recovers from the files.
+// silently lose data. A journal write the disk refuses (full, read-only) is
+// cut back and rolled back, and writes resume once the disk takes them; after
+// a failed fsync the store stops taking writes (ErrFailed), because nothing
+// can then be assumed about what reached the disk, and a restart recovers
+// from the files (see rollback in commit.go).
 //
 // Directory layout:
 //
@@ -86,10 +88,11 @@ var (
 	// ErrCorrupt: a snapshot or journal holds something other than a torn
 	// last line; Open refuses to guess rather than drop data.
 	ErrCorrupt = errors.New("corrupt data file")
-	// ErrFailed: a journal write or fsync failed, so the store serves no
-	// more writes or reads until it is reopened from disk. The errors that
-	// wrap it are unavailable (see unavailableError), so HTTP handlers
-	// answer 503.
+	// ErrFailed: a journal fsync failed (or a refused write could not be
+	// undone), so the store takes no more writes until it is reopened from
+	// disk; reads go on unless memory could not be made to match the files.
+	// The errors that wrap it are unavailable (see unavailableError), so
+	// HTTP handlers answer 503.
 	ErrFailed = errors.New("file store stopped after a disk error; restart to recover")
 	// ErrClosed: the Store was closed. It is unavailable too: a request
 	// still running when the server gives up waiting at shutdown gets a 503.

@@ -463,7 +463,8 @@ func TestFailedWrite(t *testing.T) {
 	if err := s.Check(ctx); !errors.Is(err, ErrFailed) {
 		t.Errorf("Check after the store failed = %v, want %v", err, ErrFailed)
 	}
-	// Reads fail too: memory holds bob and alice's admin role, which the
+	// The closed journal cannot be cut back either, so reads fail too:
+	// memory holds bob and alice's admin role, which the
 	// callers were told had failed and which a restart would not bring back.
 	if got, err := s.UserByID(ctx, alice.ID); !errors.Is(err, ErrFailed) {
 		t.Errorf("UserByID(%q) after the store failed = %+v, %v; want %v", alice.ID, got, err, ErrFailed)
