@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"corkboard/mongostore/mongotest"
 	"corkboard/user/usertest"
 )
@@ -450,4 +453,38 @@ func TestTwoInstances(t *testing.T) {
 		g.do(a, "GET", "/api/users/me", nil).wantProblem(t, 401, "session_revoked")
 		g.do(a, "POST", "/api/auth/refresh", nil).wantProblem(t, 401, "session_revoked")
 	})
+}
+
+// TestSweepRemovesEndedRateLimitWindows: on MongoDB the periodic sweep
+// deletes the counts of ended windows, which FerretDB's missing TTL
+// indexes would otherwise keep for ever; counts of a window still running
+// stay.
+func TestSweepRemovesEndedRateLimitWindows(t *testing.T) {
+	env := startEnv(t, mongoStore, nil)
+	// A sign-up at 9:00 counts in the window of 9:00 to 10:00; a login
+	// a second past 10:00 in a minute and two quarters that have begun.
+	env.newClient().signup("sven", "sven@example.com", "password1")
+	env.clock.Advance(time.Hour + time.Second)
+	env.newClient().do("POST", "/api/auth/login", map[string]string{"username": "sven", "password": "wrong-password"}).wantProblem(t, 401, "invalid_credentials")
+	slots := env.app.store.(interface{ Database() *mongo.Database }).Database().Collection("ratelimits")
+	count := func() int64 {
+		t.Helper()
+		n, err := slots.CountDocuments(context.Background(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 4 {
+		t.Fatalf("before the sweep: %d rate-limit slots, want 4 (one sign-up, one login request, two login failures)", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); env.app.sweepEvery(ctx, time.Hour) }()
+	waitForLog(t, env, "swept rate-limit counts of ended windows")
+	cancel()
+	<-done
+	if n := count(); n != 3 {
+		t.Errorf("after the sweep: %d rate-limit slots, want the 3 of the login", n)
+	}
 }
