@@ -120,9 +120,29 @@ type app struct {
 // limits are the per-client-address request limits of API.md §3, applied
 // as middleware in routes(). Each is nil when RATE_LIMITS=off.
 type limits struct {
-	signup *auth.Limiter // 20 sign-ups per client IP per hour
-	login  *auth.Limiter // 30 login requests per client IP per minute
-	forgot *auth.Limiter // 5 forgotten-password requests per client IP per 15 minutes
+	signup auth.RateLimiter // 20 sign-ups per client IP per hour
+	login  auth.RateLimiter // 30 login requests per client IP per minute
+	forgot auth.RateLimiter // 5 forgotten-password requests per client IP per 15 minutes
+}
+
+// sharedLimits is a store that keeps rate limits for every instance using
+// it (mongostore): several corkboard processes on one MongoDB count
+// against one limit, so that three instances do not give an attacker three
+// times the guesses. The file store is one process's alone (its directory
+// is locked), so its limits stay in memory.
+type sharedLimits interface {
+	RateLimiter(name string, max int, window time.Duration) auth.RateLimiter
+	// SweepRateLimits deletes the counts of windows ended by now.
+	SweepRateLimits(ctx context.Context, now time.Time) (int, error)
+}
+
+// newLimiter returns how the app makes its rate limiters over st: in st
+// when it keeps them for every instance, else in memory.
+func newLimiter(st store) auth.NewRateLimiter {
+	if shared, ok := st.(sharedLimits); ok {
+		return shared.RateLimiter
+	}
+	return auth.MemoryLimiters
 }
 
 // newApp wires the services over an open store. now is the clock.
@@ -156,7 +176,7 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		ResetTTL:    cfg.resetTTL,
 		VerifyTTL:   cfg.verifyTTL,
 	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail, Files: st,
-		Forgetters: []user.Forgetter{boardSvc}}, now, log)
+		Forgetters: []user.Forgetter{boardSvc}, Limiters: newLimiter(st)}, now, log)
 
 	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
@@ -177,10 +197,11 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		mail:       mail,
 	}
 	if cfg.rateLimits {
+		limiter := newLimiter(st)
 		a.limits = limits{
-			signup: auth.NewLimiter(20, time.Hour),
-			login:  auth.NewLimiter(30, time.Minute),
-			forgot: auth.NewLimiter(5, 15*time.Minute),
+			signup: limiter("signup-ip", 20, time.Hour),
+			login:  limiter("login-ip", 30, time.Minute),
+			forgot: limiter("forgot-ip", 5, 15*time.Minute),
 		}
 	}
 	return a, nil
@@ -282,18 +303,27 @@ func (a *app) close(ctx context.Context) {
 }
 
 // sweepEvery removes expired sessions and one-time tokens now and then
-// every interval, until ctx is done.
+// every interval, until ctx is done. Every sweep is idempotent, so each
+// instance sharing a MongoDB runs them all.
 func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	sweeps := map[string]func(context.Context) (int, error){
+		"expired sessions": a.sessionSvc.SweepExpired, "expired one-time tokens": a.userSvc.SweepTokens,
+		"notifications about deleted boards": a.boardSvc.SweepNotifications,
+		"files no record points at": func(ctx context.Context) (int, error) {
+			return a.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge))
+		},
+	}
+	if shared, ok := a.store.(sharedLimits); ok {
+		// A server without TTL indexes (FerretDB) keeps ended windows'
+		// counts until this sweep; the TTL monitor of MongoDB may lag.
+		sweeps["rate-limit counts of ended windows"] = func(ctx context.Context) (int, error) {
+			return shared.SweepRateLimits(ctx, a.sessionSvc.Now())
+		}
+	}
 	for {
-		for what, sweep := range map[string]func(context.Context) (int, error){
-			"expired sessions": a.sessionSvc.SweepExpired, "expired one-time tokens": a.userSvc.SweepTokens,
-			"notifications about deleted boards": a.boardSvc.SweepNotifications,
-			"files no record points at": func(ctx context.Context) (int, error) {
-				return a.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge))
-			},
-		} {
+		for what, sweep := range sweeps {
 			n, err := sweep(ctx)
 			switch {
 			case err != nil && ctx.Err() == nil:

@@ -228,11 +228,11 @@ func TestLimiter(t *testing.T) {
 
 	one := NewLimiter(1, time.Minute)
 	one.Allow("k", now)
-	one.Undo("k") // the attempt was never made
+	one.Undo(context.Background(), "k", now) // the attempt was never made
 	if ok, _ := one.Allow("k", now); !ok {
 		t.Error("Allow after Undo refused")
 	}
-	l.Reset("k")
+	l.Reset(context.Background(), "k")
 	if ok, _ := l.Allow("k", now.Add(time.Minute+time.Second)); !ok {
 		t.Error("Allow after Reset refused")
 	}

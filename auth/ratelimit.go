@@ -1,23 +1,46 @@
 package auth
 
 import (
+	"context"
 	"math"
 	"strconv"
 	"sync"
 	"time"
 )
 
-// RateLimiter counts events per key and refuses those over its limit. The
-// in-memory Limiter is one; a store may provide another, so that several
-// instances behind a load balancer share their counts.
+// RateLimiter counts events per key in fixed windows and refuses those over
+// its limit: at most max events per key in each window, and a refused event
+// is not counted. The in-memory Limiter is one; a store shared by several
+// instances provides another (mongostore), so that three instances behind a
+// load balancer do not give an attacker three times the guesses.
+//
+// A limiter kept in a store can fail. It then fails closed: Take returns
+// the store's error (an unavailable store's error says so by its
+// Unavailable method, and becomes a 503), never a silent "allowed".
+// The package ratelimittest holds the contract every implementation passes.
 type RateLimiter interface {
 	// Take records one event for key at now, or returns a
-	// *RateLimitError when key is over the limit.
-	Take(key string, now time.Time) error
-	// Undo takes back one event of key (an attempt counted but never made).
-	Undo(key string)
-	// Reset forgets key's events.
-	Reset(key string)
+	// *RateLimitError when key is over the limit, or another error when
+	// the count could not be read or written (then nothing is counted and
+	// the caller must refuse the event).
+	Take(ctx context.Context, key string, now time.Time) error
+	// Undo takes back one event of key taken at now (an attempt counted
+	// but never made). An error leaves the event counted, which errs on
+	// the side of refusing.
+	Undo(ctx context.Context, key string, now time.Time) error
+	// Reset forgets key's events. An error leaves them counted.
+	Reset(ctx context.Context, key string) error
+}
+
+// NewRateLimiter makes the RateLimiter allowing max events per key per
+// window for the limit called name. Limits of one name share their counts
+// wherever the limiter keeps them; different names never do.
+type NewRateLimiter func(name string, max int, window time.Duration) RateLimiter
+
+// MemoryLimiters is the NewRateLimiter of in-memory Limiters, for a process
+// that is the only one serving its data (the file store).
+func MemoryLimiters(name string, max int, window time.Duration) RateLimiter {
+	return NewLimiter(max, window)
 }
 
 var _ RateLimiter = (*Limiter)(nil)
@@ -88,8 +111,8 @@ func (e *RateLimitError) Error() string {
 
 // Take records one event for key at now, like Allow, and returns a
 // *RateLimitError when it is over the limit. A nil Limiter (limits turned
-// off) allows everything.
-func (l *Limiter) Take(key string, now time.Time) error {
+// off) allows everything. It never fails otherwise.
+func (l *Limiter) Take(_ context.Context, key string, now time.Time) error {
 	if l == nil {
 		return nil
 	}
@@ -100,27 +123,30 @@ func (l *Limiter) Take(key string, now time.Time) error {
 }
 
 // Undo takes back one event of key in its current window: for an attempt
-// that was counted but then never made (refused as busy, say). Undoing on a
-// nil Limiter does nothing.
-func (l *Limiter) Undo(key string) {
+// that was counted but then never made (refused as busy, say). The window is
+// the one key holds, so now is not needed. Undoing on a nil Limiter does
+// nothing.
+func (l *Limiter) Undo(_ context.Context, key string, _ time.Time) error {
 	if l == nil {
-		return
+		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w := l.windows[key]; w != nil && w.count > 0 {
 		w.count--
 	}
+	return nil
 }
 
 // Reset forgets key's events. Resetting a nil Limiter does nothing.
-func (l *Limiter) Reset(key string) {
+func (l *Limiter) Reset(_ context.Context, key string) error {
 	if l == nil {
-		return
+		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.windows, key)
+	return nil
 }
 
 // RetryAfterSeconds rounds d up to whole seconds, at least 1, for the

@@ -46,6 +46,7 @@ const (
 	tokensCollection        = "tokens"
 	boardsCollection        = "boards"
 	notificationsCollection = "notifications"
+	// ratelimitsCollection is in ratelimits.go.
 )
 
 const (
@@ -95,6 +96,7 @@ type Store struct {
 	tokens        *mongo.Collection
 	boards        *mongo.Collection
 	notifications *mongo.Collection
+	ratelimits    *mongo.Collection
 	log           *slog.Logger
 	opTimeout     time.Duration
 
@@ -183,6 +185,7 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		tokens:        db.Collection(tokensCollection),
 		boards:        db.Collection(boardsCollection),
 		notifications: db.Collection(notificationsCollection),
+		ratelimits:    db.Collection(ratelimitsCollection),
 		log:           opts.Logger,
 		opTimeout:     opts.OpTimeout,
 		closing:       make(chan struct{}),
@@ -373,6 +376,8 @@ func (s *Store) ensureIndexes(ctx context.Context, ttl bool) error {
 		{s.notifications, "userId,createdAt,_id", options.Index().SetName("userId_1_createdAt_1__id_1")},
 		// The notifications of a deleted board.
 		{s.notifications, "boardId", options.Index().SetName("boardId_1")},
+		// The rate-limit slots of one key, for Reset.
+		{s.ratelimits, "k", options.Index().SetName("k_1")},
 	} {
 		var keys bson.D
 		for _, k := range strings.Split(ix.key, ",") {
@@ -387,32 +392,49 @@ func (s *Store) ensureIndexes(ctx context.Context, ttl bool) error {
 			return fmt.Errorf("%s.%s: %w", ix.coll.Name(), ix.key, err)
 		}
 	}
-	// A TTL index lets MongoDB delete expired sessions by itself. It is only
-	// a convenience: reads check expiry and DeleteExpiredSessions sweeps, so
-	// a server without TTL indexes (FerretDB answers NotImplemented) gets a
-	// plain index on expiresAt for the sweep instead. Both carry the same
-	// name, so each start finds whichever exists: MongoDB refuses to create
-	// one while the other is there (IndexOptionsConflict), and either one
-	// serves the sweep.
+	// A TTL index lets MongoDB delete expired sessions and rate-limit
+	// slots by itself. It is only a convenience: reads check expiry and
+	// the sweeps delete, so a server without TTL indexes (FerretDB answers
+	// NotImplemented) gets a plain index for the sweep instead.
+	for _, ix := range []struct {
+		coll        *mongo.Collection
+		field, name string
+	}{
+		{s.sessions, "expiresAt", expiresIndex},
+		{s.ratelimits, "exp", "exp_1"},
+	} {
+		if err := s.ensureExpiryIndex(ctx, ix.coll, ix.field, ix.name, ttl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureExpiryIndex creates a TTL index on coll.field, or when ttl is off
+// or the server does not support TTL indexes, a plain index of the same
+// name for the sweep. Both carry the same name, so each start finds
+// whichever exists: MongoDB refuses to create one while the other is there
+// (IndexOptionsConflict), and either one serves the sweep.
+func (s *Store) ensureExpiryIndex(ctx context.Context, coll *mongo.Collection, field, name string, ttl bool) error {
 	if ttl {
-		_, err := s.sessions.Indexes().CreateOne(ctx, mongo.IndexModel{
-			Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetName(expiresIndex).SetExpireAfterSeconds(0),
+		_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys: bson.D{{Key: field, Value: 1}}, Options: options.Index().SetName(name).SetExpireAfterSeconds(0),
 		})
 		if err == nil {
 			return nil
 		}
 		if unavailable(err) {
-			return fmt.Errorf("sessions.expiresAt: %w", err)
+			return fmt.Errorf("%s.%s: %w", coll.Name(), field, err)
 		}
-		s.log.Info("TTL indexes not supported; expired sessions are removed by the sweep",
-			slog.String("collection", sessionsCollection), slog.String("error", err.Error()))
+		s.log.Info("TTL indexes not supported; expired records are removed by the sweep",
+			slog.String("collection", coll.Name()), slog.String("error", err.Error()))
 	}
-	_, err := s.sessions.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "expiresAt", Value: 1}}, Options: options.Index().SetName(expiresIndex),
+	_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: field, Value: 1}}, Options: options.Index().SetName(name),
 	})
 	var se mongo.ServerError
 	if err != nil && !(errors.As(err, &se) && se.HasErrorCode(indexOptionsConflict)) {
-		return fmt.Errorf("sessions.expiresAt: %w", err)
+		return fmt.Errorf("%s.%s: %w", coll.Name(), field, err)
 	}
 	return nil
 }

@@ -86,10 +86,10 @@ func (s *Service) DeleteUser(ctx context.Context, p auth.Principal, id string, i
 		return ErrBadCredentials // costs no bcrypt, so it is not counted
 	}
 	now := s.now().UTC()
-	if err := s.changePerUser.Take(u.ID, now); err != nil {
+	if err := s.changePerUser.Take(ctx, u.ID, now); err != nil {
 		return err
 	}
-	if err := s.changePerIP.Take(in.Client.IP, now); err != nil {
+	if err := s.changePerIP.Take(ctx, in.Client.IP, now); err != nil {
 		return err
 	}
 	if err := s.checkPassword(ctx, u.ID, in.Client.IP, u.PasswordHash, in.CurrentPassword); err != nil {

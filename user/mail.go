@@ -149,7 +149,7 @@ func (s *Service) ResendVerification(ctx context.Context, p auth.Principal) erro
 	if u.EmailVerified {
 		return ErrAlreadyVerified
 	}
-	if err := s.resendPerUser.Take(u.ID, s.now().UTC()); err != nil {
+	if err := s.resendPerUser.Take(ctx, u.ID, s.now().UTC()); err != nil {
 		return err
 	}
 	s.sendVerification(ctx, u)
@@ -236,7 +236,7 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput) (Login, erro
 		return Login{}, err
 	}
 	now := s.now().UTC()
-	if err := s.resetFailures.Take(in.Client.IP, now); err != nil {
+	if err := s.resetFailures.Take(ctx, in.Client.IP, now); err != nil {
 		return Login{}, err
 	}
 	if !auth.WellFormedOneTimeToken(in.Token) {
@@ -244,7 +244,7 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput) (Login, erro
 	}
 	hash, err := s.passwords.Hash(ctx, in.Client.IP, in.Password)
 	if err != nil {
-		s.resetFailures.Undo(in.Client.IP)
+		s.undo(ctx, s.resetFailures, in.Client.IP, now)
 		return Login{}, err
 	}
 	rec, err := s.tokens.TakeToken(ctx, auth.OneTimeTokenID(in.Token), auth.PurposeReset, now)
@@ -252,10 +252,10 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput) (Login, erro
 	case errors.Is(err, auth.ErrTokenNotFound):
 		return Login{}, ErrInvalidResetToken
 	case err != nil:
-		s.resetFailures.Undo(in.Client.IP)
+		s.undo(ctx, s.resetFailures, in.Client.IP, now)
 		return Login{}, err
 	}
-	s.resetFailures.Undo(in.Client.IP) // a right token is no failure
+	s.undo(ctx, s.resetFailures, in.Client.IP, now) // a right token is no failure
 	u, err := s.setPassword(ctx, rec.UserID, hash, now)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The link must not be spent by a failure that was not the
@@ -278,10 +278,10 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput) (Login, erro
 	// logged, not answered: the client's reset did happen.
 	s.send(ctx, auth.PasswordChangedMail(u.Email, u.Username))
 	for _, name := range []string{"email:" + u.Email, "username:" + strings.ToLower(u.Username)} {
-		s.failuresPerName.Reset(name)
-		s.failuresPerNameIP.Reset(name + "|" + in.Client.IP)
+		s.reset(ctx, s.failuresPerName, name)
+		s.reset(ctx, s.failuresPerNameIP, name+"|"+in.Client.IP)
 	}
-	s.changeFailures.Reset(u.ID)
+	s.reset(ctx, s.changeFailures, u.ID)
 	for what, step := range map[string]func() error{
 		"marking the address verified": func() error { return s.store.SetEmailVerified(ctx, u.ID, now) },
 		"revoking the sessions":        func() error { return s.sessions.LogoutAll(ctx, u.ID) },

@@ -42,6 +42,10 @@ type Deps struct {
 	// Forgetters are told of every deleted user, before the user record
 	// goes (see DeleteUser); boards will be one.
 	Forgetters []Forgetter
+	// Limiters makes the rate limiters of API.md §3 when Config.RateLimits
+	// is on: a store's, when several instances share it, so that their
+	// counts add up. Nil means in-memory limiters (auth.MemoryLimiters).
+	Limiters auth.NewRateLimiter
 }
 
 // Service holds the account rules: sign-up, login, change of password and
@@ -88,15 +92,41 @@ func NewService(cfg Config, deps Deps, now func() time.Time, log *slog.Logger) *
 	s.failuresPerNameIP, s.failuresPerName, s.changeFailures, s.changePerUser, s.changePerIP = off, off, off, off, off
 	s.resetFailures, s.resendPerUser = off, off
 	if cfg.RateLimits {
-		s.resetFailures = auth.NewLimiter(10, 15*time.Minute)
-		s.resendPerUser = auth.NewLimiter(5, time.Hour)
-		s.failuresPerNameIP = auth.NewLimiter(10, 15*time.Minute)
-		s.failuresPerName = auth.NewLimiter(100, 15*time.Minute)
-		s.changeFailures = auth.NewLimiter(10, 15*time.Minute)
-		s.changePerUser = auth.NewLimiter(10, 15*time.Minute)
-		s.changePerIP = auth.NewLimiter(30, 15*time.Minute)
+		limiter := deps.Limiters
+		if limiter == nil {
+			limiter = auth.MemoryLimiters
+		}
+		// The names keep each limit's counts apart in a shared store; they
+		// are stored, so renaming one starts its counts afresh.
+		s.resetFailures = limiter("reset-failures-ip", 10, 15*time.Minute)
+		s.resendPerUser = limiter("resend-user", 5, time.Hour)
+		s.failuresPerNameIP = limiter("login-failures-name-ip", 10, 15*time.Minute)
+		s.failuresPerName = limiter("login-failures-name", 100, 15*time.Minute)
+		s.changeFailures = limiter("change-failures-user", 10, 15*time.Minute)
+		s.changePerUser = limiter("change-user", 10, 15*time.Minute)
+		s.changePerIP = limiter("change-ip", 30, 15*time.Minute)
 	}
 	return s
+}
+
+// undo takes back one event of key counted against l at the time given (an
+// attempt that was never made, or no failure after all). It runs even when
+// the client has gone away. A failure is logged and leaves the event
+// counted: a limit errs on the side of refusing.
+func (s *Service) undo(ctx context.Context, l auth.RateLimiter, key string, at time.Time) {
+	if err := l.Undo(context.WithoutCancel(ctx), key, at); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "taking back a rate-limited event failed; it stays counted",
+			slog.String("error", err.Error()))
+	}
+}
+
+// reset forgets key's events counted against l, like undo: a failure is
+// logged and leaves them counted.
+func (s *Service) reset(ctx context.Context, l auth.RateLimiter, key string) {
+	if err := l.Reset(context.WithoutCancel(ctx), key); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "resetting a rate limit failed; its events stay counted",
+			slog.String("error", err.Error()))
+	}
 }
 
 // Accounts adapts a Store to auth.AccountSource, so that authentication
@@ -316,11 +346,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	// Both counts are taken before bcrypt runs, atomically with the check,
 	// so a burst of concurrent guesses cannot slip past a limit while
 	// earlier ones are still hashing.
-	if err := s.failuresPerNameIP.Take(perNameIP, now); err != nil {
+	if err := s.failuresPerNameIP.Take(ctx, perNameIP, now); err != nil {
 		return Login{}, err
 	}
-	if err := s.failuresPerName.Take(name, now); err != nil && !s.holdsDevice(in.Devices, u) {
-		s.failuresPerNameIP.Undo(perNameIP)
+	// Past the per-name ceiling a device cookie still gets in; a store
+	// that cannot count does not let anyone in.
+	if err := s.failuresPerName.Take(ctx, name, now); err != nil && (!errors.As(err, new(*auth.RateLimitError)) || !s.holdsDevice(in.Devices, u)) {
+		s.undo(ctx, s.failuresPerNameIP, perNameIP, now)
 		return Login{}, err
 	}
 	// An unknown user is checked against a dummy hash (u.PasswordHash is
@@ -329,16 +361,16 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	switch {
 	case err != nil:
 		// Refused as busy, or abandoned: no attempt was made.
-		s.failuresPerNameIP.Undo(perNameIP)
-		s.failuresPerName.Undo(name)
+		s.undo(ctx, s.failuresPerNameIP, perNameIP, now)
+		s.undo(ctx, s.failuresPerName, name, now)
 		return Login{}, err
 	case !ok:
 		return Login{}, ErrBadCredentials
 	}
 	// A right password is no failure: it clears this address's count and
 	// takes back its own count against the name.
-	s.failuresPerNameIP.Reset(perNameIP)
-	s.failuresPerName.Undo(name)
+	s.reset(ctx, s.failuresPerNameIP, perNameIP)
+	s.undo(ctx, s.failuresPerName, name, now)
 	s.rehash(ctx, u, in.Client.IP, in.Password)
 	// The session records the credential version read before the check:
 	// if the password changed while bcrypt ran, it is dead from the start.
@@ -366,18 +398,19 @@ func (s *Service) holdsDevice(devices []string, u User) bool {
 // failures count against the account's own limit, which a right password
 // clears; an attempt that never ran (busy, abandoned) is not counted.
 func (s *Service) checkPassword(ctx context.Context, userID, ip, hash, password string) error {
-	if err := s.changeFailures.Take(userID, s.now().UTC()); err != nil {
+	now := s.now().UTC()
+	if err := s.changeFailures.Take(ctx, userID, now); err != nil {
 		return err
 	}
 	ok, err := s.passwords.Check(ctx, ip, hash, password)
 	switch {
 	case err != nil:
-		s.changeFailures.Undo(userID)
+		s.undo(ctx, s.changeFailures, userID, now)
 		return err
 	case !ok:
 		return ErrBadCredentials
 	}
-	s.changeFailures.Reset(userID)
+	s.reset(ctx, s.changeFailures, userID)
 	return nil
 }
 
@@ -455,10 +488,10 @@ func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, in Chang
 		return Login{}, err
 	}
 	now := s.now().UTC()
-	if err := s.changePerUser.Take(u.ID, now); err != nil {
+	if err := s.changePerUser.Take(ctx, u.ID, now); err != nil {
 		return Login{}, err
 	}
-	if err := s.changePerIP.Take(in.Client.IP, now); err != nil {
+	if err := s.changePerIP.Take(ctx, in.Client.IP, now); err != nil {
 		return Login{}, err
 	}
 	// A stolen access token must not become a way to guess the password:

@@ -306,12 +306,17 @@ func (h *Handlers) refreshCookie(value string, maxAge int) *http.Cookie {
 
 // LimitByIP counts every request to the route it wraps against l, per
 // client address, before anything else runs (not even the body is read),
-// and answers 429 with Retry-After beyond the limit. A nil l (limits turned
-// off) lets everything through.
-func (h *Handlers) LimitByIP(l *auth.Limiter) func(http.Handler) http.Handler {
+// and answers 429 with Retry-After beyond the limit. A limiter that cannot
+// count (its store is down) refuses the request with its error, a 503,
+// rather than let it through unlimited. A nil l (limits turned off) lets
+// everything through.
+func (h *Handlers) LimitByIP(l auth.RateLimiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
+		if l == nil {
+			return next
+		}
 		return h.handle(func(w http.ResponseWriter, r *http.Request) error {
-			if err := l.Take(h.Client(r).IP, h.svc.Now().UTC()); err != nil {
+			if err := l.Take(r.Context(), h.Client(r).IP, h.svc.Now().UTC()); err != nil {
 				return err
 			}
 			next.ServeHTTP(w, r)

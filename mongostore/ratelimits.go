@@ -1,0 +1,174 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"corkboard/auth"
+)
+
+// ratelimitsCollection holds the rate-limit counts that every instance on
+// this database shares.
+const ratelimitsCollection = "ratelimits"
+
+// rateSlotDoc is one event counted against a limit: the slot-th of at most
+// max in one window of one key. The count of a window is the number of its
+// slots, so that counting is an insert with a unique _id, which every
+// server does atomically, FerretDB 1.x included (its updates, $inc among
+// them, are a read and a write apart, and would lose counts between
+// processes).
+type rateSlotDoc struct {
+	// ID is "<limit>|<key>|<window>|<slot>", where window is the window's
+	// number since the Unix epoch. Window and slot hold no "|", so read
+	// from the right the _id names one key, window and slot.
+	ID string `bson:"_id"`
+	// Key is "<limit>|<key>", for Reset.
+	Key string `bson:"k"`
+	// Expires is when the window ends: the TTL index, or the sweep, then
+	// removes the slot. Reads never need it gone: a later window has
+	// other _ids.
+	Expires time.Time `bson:"exp"`
+}
+
+// rateLimiter is an auth.RateLimiter on the ratelimits collection, for one
+// limit. It is a value over the Store: every limiter of the same name, in
+// any process, shares the counts.
+type rateLimiter struct {
+	s      *Store
+	name   string
+	max    int
+	window time.Duration
+}
+
+var _ auth.RateLimiter = rateLimiter{}
+
+// RateLimiter returns the limit called name, allowing max events per key
+// in each window, kept in MongoDB so that every instance on this database
+// counts against the same limit; it is an auth.NewRateLimiter.
+//
+// Windows are fixed, as in the in-memory auth.Limiter, but they start on
+// multiples of their length since the Unix epoch (a one-minute window at
+// every whole minute) rather than at a key's first event, so that every
+// instance agrees on the current window without asking the others.
+//
+// A Take costs about log2(max+1) lookups by _id (a binary search for the
+// first free slot) and one insert; Undo costs the same with a delete, Reset
+// one deleteMany. On a store error (the server is down) the limiter fails
+// closed: Take returns the error, unavailable ones answered with 503.
+func (s *Store) RateLimiter(name string, max int, window time.Duration) auth.RateLimiter {
+	return rateLimiter{s: s, name: name, max: max, window: window}
+}
+
+// windowOf returns the number of the window holding now and when it ends.
+func (l rateLimiter) windowOf(now time.Time) (n int64, end time.Time) {
+	w := l.window.Milliseconds()
+	if w <= 0 {
+		w = 1
+	}
+	n = now.UnixMilli() / w
+	return n, time.UnixMilli((n + 1) * w).UTC()
+}
+
+// slotID is the _id of slot in window n of key.
+func (l rateLimiter) slotID(key string, n int64, slot int) string {
+	return l.name + "|" + key + "|" + strconv.FormatInt(n, 10) + "|" + strconv.Itoa(slot)
+}
+
+// firstFree returns the lowest slot in 0..max of window n of key that does
+// not exist, by binary search: slots are taken from the bottom up, so the
+// ones that exist are (but for a concurrent Undo) 0 up to some count. max
+// means the window is full. Each probe is a lookup by _id, whose cost does
+// not grow with the collection on any server.
+func (l rateLimiter) firstFree(ctx context.Context, key string, n int64) (int, error) {
+	lo, hi := 0, l.max
+	for lo < hi {
+		mid := (lo + hi) / 2
+		err := l.s.ratelimits.FindOne(ctx, bson.D{{Key: "_id", Value: l.slotID(key, n, mid)}},
+			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		switch {
+		case err == nil:
+			lo = mid + 1
+		case errors.Is(err, mongo.ErrNoDocuments):
+			hi = mid
+		default:
+			return 0, err
+		}
+	}
+	return lo, nil
+}
+
+// Take counts one event by inserting the first free slot of key's current
+// window. Of two takers that found the same free slot, the unique _id lets
+// one insert it; the other tries the next slot up. Over the limit when
+// every slot up to max-1 is taken: nothing is written.
+func (l rateLimiter) Take(ctx context.Context, key string, now time.Time) error {
+	ctx, cancel := l.s.opContext(ctx)
+	defer cancel()
+	n, end := l.windowOf(now)
+	slot, err := l.firstFree(ctx, key, n)
+	if err != nil {
+		return l.s.fail("rate limit "+l.name+": take", err)
+	}
+	for ; slot < l.max; slot++ {
+		_, err := l.s.ratelimits.InsertOne(ctx, rateSlotDoc{ID: l.slotID(key, n, slot), Key: l.name + "|" + key, Expires: end})
+		if err == nil {
+			return nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return l.s.fail("rate limit "+l.name+": take", err)
+		}
+	}
+	return &auth.RateLimitError{RetryAfter: end.Sub(now)}
+}
+
+// Undo deletes the highest slot of the window holding now. When a
+// concurrent Undo deleted it first, it tries the one below, so two Undos
+// take back two events.
+func (l rateLimiter) Undo(ctx context.Context, key string, now time.Time) error {
+	ctx, cancel := l.s.opContext(ctx)
+	defer cancel()
+	n, _ := l.windowOf(now)
+	free, err := l.firstFree(ctx, key, n)
+	if err != nil {
+		return l.s.fail("rate limit "+l.name+": undo", err)
+	}
+	for slot := free - 1; slot >= 0; slot-- {
+		res, err := l.s.ratelimits.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.slotID(key, n, slot)}})
+		if err != nil {
+			return l.s.fail("rate limit "+l.name+": undo", err)
+		}
+		if res.DeletedCount > 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Reset deletes every slot of key, in every window.
+func (l rateLimiter) Reset(ctx context.Context, key string) error {
+	ctx, cancel := l.s.opContext(ctx)
+	defer cancel()
+	if _, err := l.s.ratelimits.DeleteMany(ctx, bson.D{{Key: "k", Value: l.name + "|" + key}}); err != nil {
+		return l.s.fail("rate limit "+l.name+": reset", err)
+	}
+	return nil
+}
+
+// SweepRateLimits deletes the slots of windows that ended by now, for
+// servers without TTL indexes (FerretDB) and for the TTL monitor's lag.
+// It is idempotent, so every instance may run it.
+func (s *Store) SweepRateLimits(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	res, err := s.ratelimits.DeleteMany(ctx, bson.D{{Key: "exp", Value: bson.D{{Key: "$lte", Value: now}}}})
+	if err != nil {
+		return 0, s.fail("sweep rate limits", err)
+	}
+	return int(res.DeletedCount), nil
+}
