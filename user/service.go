@@ -351,10 +351,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	}
 	// Past the per-name ceiling a device cookie still gets in; a store
 	// that cannot count does not let anyone in.
-	if err := s.failuresPerName.Take(ctx, name, now); err != nil && (!errors.As(err, new(*auth.RateLimitError)) || !s.holdsDevice(in.Devices, u)) {
+	// A device holder let in past the ceiling was not counted, so nothing
+	// of theirs may be taken back from the name's count either: that would
+	// free a guess for whoever is spreading them.
+	nameErr := s.failuresPerName.Take(ctx, name, now)
+	if nameErr != nil && (!errors.As(nameErr, new(*auth.RateLimitError)) || !s.holdsDevice(in.Devices, u)) {
 		s.undo(ctx, s.failuresPerNameIP, perNameIP, now)
-		return Login{}, err
+		return Login{}, nameErr
 	}
+	nameCounted := nameErr == nil
 	// An unknown user is checked against a dummy hash (u.PasswordHash is
 	// ""), so both failures take the same time and give the same answer.
 	ok, err := s.passwords.Check(ctx, in.Client.IP, u.PasswordHash, in.Password)
@@ -362,7 +367,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	case err != nil:
 		// Refused as busy, or abandoned: no attempt was made.
 		s.undo(ctx, s.failuresPerNameIP, perNameIP, now)
-		s.undo(ctx, s.failuresPerName, name, now)
+		if nameCounted {
+			s.undo(ctx, s.failuresPerName, name, now)
+		}
 		return Login{}, err
 	case !ok:
 		return Login{}, ErrBadCredentials
@@ -370,7 +377,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Login, error) {
 	// A right password is no failure: it clears this address's count and
 	// takes back its own count against the name.
 	s.reset(ctx, s.failuresPerNameIP, perNameIP)
-	s.undo(ctx, s.failuresPerName, name, now)
+	if nameCounted {
+		s.undo(ctx, s.failuresPerName, name, now)
+	}
 	s.rehash(ctx, u, in.Client.IP, in.Password)
 	// The session records the credential version read before the check:
 	// if the password changed while bcrypt ran, it is dead from the start.
