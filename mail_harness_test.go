@@ -23,6 +23,10 @@ import (
 type smtpSink struct {
 	t  *testing.T
 	ln net.Listener
+	// hold, when not nil, holds every message's answer until it is
+	// closed, like a mail server that is slow to accept: set before the
+	// first message.
+	hold chan struct{}
 
 	mu       sync.Mutex
 	messages []sunkMail
@@ -95,6 +99,9 @@ func (s *smtpSink) session(conn net.Conn) {
 			if err != nil {
 				return
 			}
+			if s.hold != nil {
+				<-s.hold
+			}
 			s.keep(rcpt, raw)
 			tp.PrintfLine("250 kept")
 		case "QUIT":
@@ -156,6 +163,20 @@ func (s *smtpSink) next(to, subject string) sunkMail {
 			s.t.Fatalf("no mail to %s about %q within 10 s", to, subject)
 		}
 	}
+}
+
+// matching returns the messages to to whose subject contains subject,
+// in the order they arrived, leaving them in the sink.
+func (s *smtpSink) matching(to, subject string) []sunkMail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []sunkMail
+	for _, m := range s.messages {
+		if strings.EqualFold(m.To, to) && strings.Contains(strings.ToLower(m.Subject), strings.ToLower(subject)) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // count returns how many messages to to the sink holds now.

@@ -345,9 +345,25 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 // equals the time written.
 func storeClock() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
+// The shutdown budget (README "Stopping the server"): from SIGTERM to the
+// exit takes at most shutdownBudget. Requests still sending their bodies
+// cutReadsAfter the signal (slow uploads) are cut short with a 503 problem;
+// requests are waited for until httpBudget; the mail queue, which has
+// been delivering all along, then gets what is left of the budget but
+// closeMargin, kept for closing the store.
+const (
+	shutdownBudget = 10 * time.Second
+	cutReadsAfter  = 5 * time.Second
+	httpBudget     = 7 * time.Second
+	closeMargin    = 500 * time.Millisecond
+)
+
 // serve runs the HTTP server until ctx is cancelled (SIGINT, SIGTERM), then
-// stops accepting, lets in-flight requests finish for up to 10 s, and closes
-// the store.
+// shuts down within shutdownBudget: it stops accepting connections, lets
+// the requests in flight finish (cutting short the uploads still under way
+// after cutReadsAfter), waits for password reset requests to have queued
+// their mail, delivers the queued mail, and closes the store last, when
+// nothing can write to it any more.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -378,8 +394,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	drain := web.NewDrain()
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           drain.Wrap(a.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -398,20 +415,32 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("in-flight requests did not finish in time", "error", err)
+	signalled := time.Now()
+	log.Info("shutting down", "budget", shutdownBudget)
+	stopSweep()
+	cut := time.AfterFunc(cutReadsAfter, func() {
+		if n := drain.CutReads(); n > 0 {
+			log.Warn("cut short the uploads still under way at shutdown", "requests", n)
+		}
+	})
+	httpCtx, cancelHTTP := context.WithDeadline(context.Background(), signalled.Add(httpBudget))
+	defer cancelHTTP()
+	if err := srv.Shutdown(httpCtx); err != nil {
+		// What is still running now would outlive the budget: its
+		// connections are closed unanswered.
+		log.Warn("in-flight requests did not finish in time; closing their connections", "error", err)
+		srv.Close()
 	}
+	cut.Stop()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	stopSweep()
-	a.close(shutdownCtx)
+	closeCtx, cancelClose := context.WithDeadline(context.Background(), signalled.Add(shutdownBudget-closeMargin))
+	defer cancelClose()
+	a.close(closeCtx)
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}
-	log.Info("stopped")
+	log.Info("stopped", "took", time.Since(signalled).Round(time.Millisecond))
 	return nil
 }

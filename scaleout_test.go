@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,22 +31,6 @@ type instance struct {
 	url  string
 	cmd  *exec.Cmd
 	logs *syncBuffer
-}
-
-// buildCorkboard builds the program once into a temporary directory, so
-// that the test runs it as an operator would: a separate process.
-func buildCorkboard(t *testing.T) string {
-	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
-	}
-	bin := filepath.Join(t.TempDir(), "corkboard")
-	cmd := exec.Command(gobin, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // startInstance runs the corkboard at bin on MongoDB database db at uri,
@@ -249,7 +232,7 @@ func TestTwoInstances(t *testing.T) {
 	// makes the first admin (how an admin comes to be is tested
 	// elsewhere).
 	st := mongotest.OpenDatabase(t, db)
-	bin := buildCorkboard(t)
+	bin := corkboardBinary(t)
 	a := startInstance(t, bin, "A", uri, db)
 	b := startInstance(t, bin, "B", uri, db)
 	both := [2]*instance{a, b}

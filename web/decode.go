@@ -33,6 +33,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		if errors.As(err, &tooLarge) {
 			return decodeProblem(err)
 		}
+		// A body cut short at shutdown says so itself (ShuttingDown).
+		var p *Problem
+		if errors.As(err, &p) {
+			return p
+		}
 		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
 	}
 	return decodeStrict(body, dst)

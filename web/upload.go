@@ -115,6 +115,11 @@ func (f *Form) readError(err error) error {
 	if errors.As(err, &mbe) {
 		return tooLarge(f.max)
 	}
+	// A body cut short at shutdown says so itself (ShuttingDown).
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
 	return NewProblem(http.StatusBadRequest, "malformed_multipart",
 		"The multipart body is malformed or ends too early.")
 }
