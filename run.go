@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -33,7 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer stop()
 
 	cmd, rest := "serve", args[1:]
-	if len(rest) > 0 && (rest[0] == "serve" || rest[0] == "export" || rest[0] == "import") {
+	if len(rest) > 0 && (rest[0] == "serve" || rest[0] == "export" || rest[0] == "import" || rest[0] == "healthcheck") {
 		cmd, rest = rest[0], rest[1:]
 	}
 	dotenv, err := readDotenv(".env")
@@ -47,11 +48,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
+	if cfg.version {
+		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
+		return nil
+	}
 	log := slog.New(web.RequestIDs(slog.NewTextHandler(stderr, nil)))
 
 	switch cmd {
 	case "export":
 		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout, log) })
+	case "healthcheck":
+		return healthcheck(ctx, cfg, stdout)
 	case "import":
 		return transfer(ctx, cfg, log, "imported", func(st store) (counts, error) { return importStore(ctx, st, stdin, log) })
 	default:
@@ -319,6 +326,13 @@ func storeClock() time.Time { return time.Now().UTC().Truncate(time.Millisecond)
 // stops accepting, lets in-flight requests finish for up to 10 s, and closes
 // the store.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	https, err := newHTTPS(cfg, log)
+	if err != nil {
+		return err
+	}
+	if https != nil && !cfg.cookieSecure {
+		log.Warn("COOKIE_SECURE=false while serving HTTPS: browsers will send the refresh cookie over plain HTTP too")
+	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -348,34 +362,72 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	srv := &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          errorLog,
+	}
+	servers := []*http.Server{srv}
+	serveFuncs := []func() error{func() error { return srv.Serve(ln) }}
+	mode := "off"
+	if https != nil {
+		mode = "certificate files"
+		srv.TLSConfig = https.tls
+		serveFuncs[0] = func() error { return srv.ServeTLS(ln, "", "") }
+	}
+	if https != nil && https.plain != nil {
+		mode = "acme"
+		plainLn, err := net.Listen("tcp", cfg.acmeHTTPAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for ACME HTTP-01 challenges (ACME_HTTP_ADDR): %w", err)
+		}
+		// This port only answers challenges and redirects: short limits.
+		plain := &http.Server{
+			Handler:           https.plain,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			ErrorLog:          errorLog,
+		}
+		servers = append(servers, plain)
+		serveFuncs = append(serveFuncs, func() error { return plain.Serve(plainLn) })
+		log.Info("answering ACME challenges and redirecting to HTTPS", "addr", plainLn.Addr().String(), "domains", cfg.acmeDomains)
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go a.sweepEvery(sweepCtx, 10*time.Minute)
 
-	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store, "https", mode)
+	errc := make(chan error, len(serveFuncs))
+	for _, serve := range serveFuncs {
+		go func() { errc <- serve() }()
+	}
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("in-flight requests did not finish in time", "error", err)
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			log.Warn("in-flight requests did not finish in time", "error", err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range serveFuncs {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	stopSweep()
 	a.close(shutdownCtx)
