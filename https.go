@@ -71,9 +71,22 @@ func newHTTPS(cfg config, log *slog.Logger) (*httpsSetup, error) {
 		// them in that order.
 		tc := m.TLSConfig()
 		tc.MinVersion = tls.VersionTLS12
-		return &httpsSetup{tls: tc, plain: m.HTTPHandler(redirectToHTTPS(cfg.addr, cfg.acmeDomains))}, nil
+		return &httpsSetup{tls: tc, plain: withoutPort(m.HTTPHandler(redirectToHTTPS(cfg.addr, cfg.acmeDomains)))}, nil
 	}
 	return nil, nil
+}
+
+// withoutPort removes the port from the request's Host before h sees it.
+// autocert checks Host against the domain list as it is, so a CA that
+// validates on another port than 80 (as a test CA does) and names it in
+// Host would be refused its challenge answer.
+func withoutPort(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, err := net.SplitHostPort(r.Host); err == nil {
+			r.Host = host
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // redirectToHTTPS sends GET and HEAD requests to the same path over HTTPS
