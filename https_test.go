@@ -210,7 +210,10 @@ func TestHTTPSRefusesBadConfiguration(t *testing.T) {
 				env[k] = v
 			}
 			args := append([]string{"corkboard", "-addr", "127.0.0.1:0"}, tt.args...)
-			err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
+			// Should the setting be accepted, the server starts: stop it.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("run(%v, env %v) = %v; want an error containing %q", tt.args, tt.env, err, tt.want)
 			}
