@@ -38,6 +38,14 @@ func TestACME(t *testing.T) {
 		dataDir := t.TempDir()
 		cb := startACMECorkboard(t, bin, pebble, dataDir, "corkboard.test", httpsPort, httpPort)
 		first := checkACMEServer(t, cb, pebble, "corkboard.test", httpsPort, httpPort)
+		// The healthcheck command, with the server's settings.
+		check := exec.Command(bin, "healthcheck", "-addr", "127.0.0.1:"+strconv.Itoa(httpsPort),
+			"-acme-domain", "corkboard.test", "-acme-directory", pebble.directory)
+		check.Dir, check.Env = t.TempDir(), []string{"DATA_DIR=" + dataDir}
+		if out, err := check.CombinedOutput(); err != nil || !strings.Contains(string(out), ": 200 OK") {
+			t.Errorf("corkboard healthcheck against the ACME server: %v\n%s", err, out)
+		}
+
 		cache := filepath.Join(dataDir, "acme")
 		if info, err := os.Stat(cache); err != nil || info.Mode().Perm() != 0o700 {
 			t.Errorf("the ACME cache %s: %v, mode %v; want a directory of mode 0700", cache, err, info.Mode().Perm())

@@ -35,10 +35,16 @@ func healthcheck(ctx context.Context, cfg config, stdout io.Writer) error {
 		scheme = "https"
 	}
 	url := scheme + "://" + net.JoinHostPort(host, port) + "/healthz"
+	// With ACME the server picks its certificate by the name the client
+	// asks for (SNI), and has none for a bare address.
+	serverName := ""
+	if len(cfg.acmeDomains) > 0 {
+		serverName = cfg.acmeDomains[0]
+	}
 	client := &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // see the doc comment
+			TLSClientConfig: &tls.Config{ServerName: serverName, InsecureSkipVerify: true}, // see the doc comment
 			Proxy:           nil,
 		},
 	}
