@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/acme"
 )
 
 // config is everything corkboard reads at start (API.md §8).
@@ -57,7 +60,21 @@ type config struct {
 	smtpUsername string
 	smtpPassword string
 	emailFrom    string
+
+	// HTTPS: a certificate and key from files, or certificates obtained
+	// by ACME for acmeDomains; neither means plain HTTP.
+	tlsCert       string
+	tlsKey        string
+	acmeDomains   []string
+	acmeEmail     string
+	acmeDirectory string
+	acmeHTTPAddr  string // HTTP-01 challenges and the redirect to HTTPS
+
+	version bool // -version: print the build's version and exit
 }
+
+// tls reports whether corkboard serves HTTPS.
+func (c config) tls() bool { return c.tlsCert != "" || len(c.acmeDomains) > 0 }
 
 // minSecretBytes is the shortest token secret accepted: HS256 wants a key
 // at least as long as its output (RFC 7518 §3.2).
@@ -83,9 +100,17 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	fset.StringVar(&c.dataDir, "data", "", "data directory (env DATA_DIR; default ./data)")
 	fset.StringVar(&c.mongoURI, "mongo-uri", "", "MongoDB connection string (env MONGO_URI)")
 	fset.StringVar(&c.mongoDB, "mongo-db", "", "MongoDB database (env MONGO_DB; default corkboard)")
+	fset.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (env TLS_CERT; needs -tls-key)")
+	fset.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of -tls-cert (env TLS_KEY)")
+	var acmeDomains string
+	fset.StringVar(&acmeDomains, "acme-domain", "", "serve HTTPS with certificates from ACME (Let's Encrypt) for these comma-separated domains (env ACME_DOMAIN)")
+	fset.StringVar(&c.acmeEmail, "acme-email", "", "contact address for the ACME account (env ACME_EMAIL)")
+	fset.StringVar(&c.acmeDirectory, "acme-directory", "", "ACME directory URL (env ACME_DIRECTORY; default Let's Encrypt production)")
+	fset.StringVar(&c.acmeHTTPAddr, "acme-http-addr", "", "with -acme-domain, address of the HTTP-01 challenges and the redirect to HTTPS (env ACME_HTTP_ADDR; default :80)")
+	fset.BoolVar(&c.version, "version", false, "print the version and the revision it was built from, and exit")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "usage: corkboard [serve|export|import] [flags]\n\nflags (each also settable by environment variable; see README):")
+			fmt.Fprintln(stderr, "usage: corkboard [serve|export|import|healthcheck] [flags]\n\nflags (each also settable by environment variable; see README):")
 			fset.SetOutput(stderr)
 			fset.PrintDefaults()
 		}
@@ -93,6 +118,11 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	}
 	if fset.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fset.Arg(0))
+	}
+	if c.version {
+		// The version needs no configuration, so a broken one does not
+		// hide it.
+		return c, nil
 	}
 	orEnv := func(v *string, key, def string) {
 		if *v == "" {
@@ -113,6 +143,12 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	orEnv(&c.dataDir, "DATA_DIR", "./data")
 	orEnv(&c.mongoURI, "MONGO_URI", "")
 	orEnv(&c.mongoDB, "MONGO_DB", "corkboard")
+	orEnv(&c.tlsCert, "TLS_CERT", "")
+	orEnv(&c.tlsKey, "TLS_KEY", "")
+	orEnv(&acmeDomains, "ACME_DOMAIN", "")
+	orEnv(&c.acmeEmail, "ACME_EMAIL", "")
+	orEnv(&c.acmeDirectory, "ACME_DIRECTORY", acme.LetsEncryptURL)
+	orEnv(&c.acmeHTTPAddr, "ACME_HTTP_ADDR", ":80")
 
 	p := parser{env: env}
 	c.accessSecret = []byte(env("ACCESS_TOKEN_SECRET"))
@@ -164,10 +200,75 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 			return c, fmt.Errorf("%s is %d bytes; it must be at least %d", s.name, len(s.value), minSecretBytes)
 		}
 	}
+	if err := c.checkTLS(acmeDomains); err != nil {
+		return c, err
+	}
 	if c.cookieSameSite == http.SameSiteNoneMode && !c.cookieSecure {
 		return c, errors.New("COOKIE_SAMESITE=None needs COOKIE_SECURE=true: browsers drop such cookies otherwise")
 	}
 	return c, nil
+}
+
+// checkTLS checks the HTTPS settings and fills in c.acmeDomains from the
+// comma-separated list given. A certificate needs its key; files and ACME
+// are two ways to get a certificate, so only one may be set.
+func (c *config) checkTLS(acmeDomains string) error {
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key go together: set both (TLS_CERT, TLS_KEY) or neither")
+	}
+	for _, d := range strings.Split(acmeDomains, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" {
+			continue
+		}
+		if !validDomain(d) {
+			return fmt.Errorf("ACME_DOMAIN %q is not valid: want host names like example.com, comma-separated, no wildcards, ports or IP addresses", d)
+		}
+		c.acmeDomains = append(c.acmeDomains, d)
+	}
+	if len(c.acmeDomains) == 0 {
+		if c.acmeEmail != "" {
+			return errors.New("ACME_EMAIL is set but ACME_DOMAIN is not: set -acme-domain to get certificates by ACME")
+		}
+		return nil
+	}
+	if c.tlsCert != "" {
+		return errors.New("-acme-domain and -tls-cert are two ways to get a certificate: set one of them")
+	}
+	if u, err := url.Parse(c.acmeDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("ACME_DIRECTORY=%q is not valid: want an https URL", c.acmeDirectory)
+	}
+	if c.acmeEmail != "" && (strings.ContainsAny(c.acmeEmail, " \t\r\n,") || !strings.Contains(c.acmeEmail, "@")) {
+		return fmt.Errorf("ACME_EMAIL=%q is not valid: want one email address", c.acmeEmail)
+	}
+	if c.acmeHTTPAddr == c.addr {
+		return fmt.Errorf("ACME_HTTP_ADDR and ADDR are both %q: HTTPS and the HTTP-01 challenges need a port each", c.addr)
+	}
+	return nil
+}
+
+// validDomain reports whether d is a host name ACME can issue for: dot-
+// separated labels of letters, digits and hyphens, at least two of them
+// (autocert refuses single-label names), not an IP address.
+func validDomain(d string) bool {
+	if len(d) > 253 || net.ParseIP(d) != nil {
+		return false
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // listenAddr picks the listen address when no flag gave one: ADDR, or PORT

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -33,7 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer stop()
 
 	cmd, rest := "serve", args[1:]
-	if len(rest) > 0 && (rest[0] == "serve" || rest[0] == "export" || rest[0] == "import") {
+	if len(rest) > 0 && (rest[0] == "serve" || rest[0] == "export" || rest[0] == "import" || rest[0] == "healthcheck") {
 		cmd, rest = rest[0], rest[1:]
 	}
 	dotenv, err := readDotenv(".env")
@@ -47,11 +48,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
+	if cfg.version {
+		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
+		return nil
+	}
 	log := slog.New(web.RequestIDs(slog.NewTextHandler(stderr, nil)))
 
 	switch cmd {
 	case "export":
 		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout, log) })
+	case "healthcheck":
+		return healthcheck(ctx, cfg, stdout)
 	case "import":
 		return transfer(ctx, cfg, log, "imported", func(st store) (counts, error) { return importStore(ctx, st, stdin, log) })
 	default:
@@ -365,6 +372,13 @@ const (
 // their mail, delivers the queued mail, and closes the store last, when
 // nothing can write to it any more.
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	https, err := newHTTPS(cfg, log)
+	if err != nil {
+		return err
+	}
+	if https != nil && !cfg.cookieSecure {
+		log.Warn("COOKIE_SECURE=false while serving HTTPS: browsers will send the refresh cookie over plain HTTP too")
+	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -395,23 +409,57 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	drain := web.NewDrain()
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	srv := &http.Server{
 		Handler:           drain.Wrap(a.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          errorLog,
+	}
+	servers := []*http.Server{srv}
+	serveFuncs := []func() error{func() error { return srv.Serve(ln) }}
+	mode := "off"
+	if https != nil {
+		mode = "certificate files"
+		srv.TLSConfig = https.tls
+		serveFuncs[0] = func() error { return srv.ServeTLS(ln, "", "") }
+	}
+	if https != nil && https.plain != nil {
+		mode = "acme"
+		plainLn, err := net.Listen("tcp", cfg.acmeHTTPAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for ACME HTTP-01 challenges (ACME_HTTP_ADDR): %w", err)
+		}
+		// This port only answers challenges and redirects: short limits.
+		plain := &http.Server{
+			Handler:           https.plain,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			ErrorLog:          errorLog,
+		}
+		servers = append(servers, plain)
+		serveFuncs = append(serveFuncs, func() error { return plain.Serve(plainLn) })
+		log.Info("answering ACME challenges and redirecting to HTTPS", "addr", plainLn.Addr().String(), "domains", cfg.acmeDomains)
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go a.sweepEvery(sweepCtx, 10*time.Minute)
 
-	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store, "https", mode)
+	errc := make(chan error, len(serveFuncs))
+	for _, serve := range serveFuncs {
+		go func() { errc <- serve() }()
+	}
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -425,15 +473,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	})
 	httpCtx, cancelHTTP := context.WithDeadline(context.Background(), signalled.Add(httpBudget))
 	defer cancelHTTP()
-	if err := srv.Shutdown(httpCtx); err != nil {
-		// What is still running now would outlive the budget: its
-		// connections are closed unanswered.
-		log.Warn("in-flight requests did not finish in time; closing their connections", "error", err)
-		srv.Close()
+	for _, s := range servers {
+		if err := s.Shutdown(httpCtx); err != nil {
+			// What is still running now would outlive the budget: its
+			// connections are closed unanswered.
+			log.Warn("in-flight requests did not finish in time; closing their connections", "error", err)
+			s.Close()
+		}
 	}
 	cut.Stop()
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range serveFuncs {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	closeCtx, cancelClose := context.WithDeadline(context.Background(), signalled.Add(shutdownBudget-closeMargin))
 	defer cancelClose()
