@@ -52,6 +52,9 @@ type config struct {
 	smtpUsername string
 	smtpPassword string
 	emailFrom    string
+
+	// crashAt is CORKBOARD_TEST_CRASH_AT, a test hook (see crashHook).
+	crashAt string
 }
 
 // minSecretBytes is the shortest token secret accepted: HS256 wants a key
@@ -137,6 +140,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	if c.emailFrom == "" {
 		c.emailFrom = "corkboard <no-reply@localhost>"
 	}
+	c.crashAt = getenv("CORKBOARD_TEST_CRASH_AT") // the environment only, never .env
 	if p.err != nil {
 		return c, p.err
 	}

@@ -29,9 +29,11 @@ func (s *Service) deleteBoard(ctx context.Context, b Board) error {
 	if err := s.store.DeleteBoard(ctx, b.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("deleting board %s: %w", b.ID, err)
 	}
+	s.step("board-delete:after-record")
 	if err := s.store.DeleteBoardNotifications(ctx, b.ID); err != nil {
 		return fmt.Errorf("deleting the notifications of board %s: %w", b.ID, err)
 	}
+	s.step("board-delete:after-notifications")
 	for _, f := range b.Files() {
 		s.discardFile(ctx, f.Bucket, f.ID)
 	}
@@ -95,4 +97,12 @@ func (s *Service) ForgetUser(ctx context.Context, id string) error {
 		return fmt.Errorf("forgetting user %s: deleting their notifications: %w", id, err)
 	}
 	return nil
+}
+
+// step calls the test hook Deps.AfterStep, if any, after the named step of
+// a cascade.
+func (s *Service) step(name string) {
+	if s.afterStep != nil {
+		s.afterStep(name)
+	}
 }
