@@ -311,6 +311,9 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 			"interrupted account deletions": func(ctx context.Context) (int, error) {
 				return a.userSvc.FinishDeletions(ctx, time.Now().Add(-deletionGrace))
 			},
+			"interrupted board deletions": func(ctx context.Context) (int, error) {
+				return a.boardSvc.FinishDeletions(ctx, time.Now().Add(-deletionGrace))
+			},
 			"notifications about deleted boards": a.boardSvc.SweepNotifications,
 			"files no record points at": func(ctx context.Context) (int, error) {
 				return a.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge))
@@ -332,7 +335,7 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// deletionGrace is how long ago an account deletion must have begun for the
+// deletionGrace is how long ago an account or board deletion must have begun for the
 // periodic sweep to finish it: a younger one is most likely still running
 // in its request, here or on another instance. Finishing it twice would be
 // harmless (every step may be repeated), only wasted work. At start there
@@ -340,14 +343,20 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 const deletionGrace = time.Minute
 
 // finishInterrupted finishes, at start, what a crash interrupted before the
-// server takes requests: every account deletion begun and not ended, then
-// the notifications about boards that are gone. The orphan sweep runs
-// after it, so that the files those cascades let go of are counted too.
+// server takes requests: every account and board deletion begun and not
+// ended, then the notifications about boards that are gone. The orphan
+// sweep runs after it, so that the files those cascades let go of are
+// counted too.
 func (a *app) finishInterrupted(ctx context.Context) error {
 	if n, err := a.userSvc.FinishDeletions(ctx, time.Now()); err != nil {
 		return fmt.Errorf("finishing interrupted account deletions: %w", err)
 	} else if n > 0 {
 		a.log.Info("finished interrupted account deletions", "count", n)
+	}
+	if n, err := a.boardSvc.FinishDeletions(ctx, time.Now()); err != nil {
+		return fmt.Errorf("finishing interrupted board deletions: %w", err)
+	} else if n > 0 {
+		a.log.Info("finished interrupted board deletions", "count", n)
 	}
 	if n, err := a.boardSvc.SweepNotifications(ctx); err != nil {
 		return fmt.Errorf("sweeping notifications about deleted boards: %w", err)

@@ -29,8 +29,8 @@ type Deps struct {
 	// value keeps the user's pictures.
 	Files user.FileStore
 	// AfterStep, when set, is called with the name of each step of a
-	// board's deletion once it is done ("board-delete:after-record",
-	// "board-delete:after-notifications"). It is a test hook: the crash
+	// board's deletion once it is done ("board-delete:after-mark",
+	// "board-delete:after-notifications", "board-delete:after-files"). It is a test hook: the crash
 	// tests stop the process there. Nil in normal use.
 	AfterStep func(step string)
 }
