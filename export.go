@@ -92,8 +92,8 @@ const (
 // also keeps its files from the start-up sweep (referencedFiles).
 var exportKinds = []exportKind{
 	kindOf[user.User]{
-		name:     "user",
-		since:    1,
+		name:  "user",
+		since: 1,
 		// EachUser leaves out a user being deleted, so an export carries
 		// neither them nor what needs them (their sessions, the boards
 		// they own), as if the deletion had finished; an import refuses
