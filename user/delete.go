@@ -20,12 +20,14 @@ import (
 // user.
 type Forgetter interface {
 	// ForgetUser removes (or detaches) everything that refers to the user
-	// with the given id. It is called while the user record still exists
-	// and after the user's sessions were revoked; an error stops the
-	// deletion before the record goes, and the deletion may be retried
-	// from the start. So ForgetUser must be safe to call again, for a user
-	// it has partly or wholly forgotten already: then it finishes the job
-	// and returns nil.
+	// with the given id. It is called after the user is marked for
+	// deletion (gone to every lookup, the record still there) and their
+	// sessions were revoked, and before the record goes; an error stops
+	// the cascade there, and it is run again from the mark (at the next
+	// start or sweep, see FinishDeletions), perhaps by two instances at
+	// once. So ForgetUser must be safe to call again, and concurrently,
+	// for a user it has partly or wholly forgotten already: then it
+	// finishes the job and returns nil.
 	ForgetUser(ctx context.Context, id string) error
 }
 
