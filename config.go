@@ -71,6 +71,9 @@ type config struct {
 	acmeHTTPAddr  string // HTTP-01 challenges and the redirect to HTTPS
 
 	version bool // -version: print the build's version and exit
+
+	// crashAt is CORKBOARD_TEST_CRASH_AT, a test hook (see crashHook).
+	crashAt string
 }
 
 // tls reports whether corkboard serves HTTPS.
@@ -179,6 +182,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	if c.emailFrom == "" {
 		c.emailFrom = "corkboard <no-reply@localhost>"
 	}
+	c.crashAt = getenv("CORKBOARD_TEST_CRASH_AT") // the environment only, never .env
 	if p.err != nil {
 		return c, p.err
 	}

@@ -92,10 +92,14 @@ const (
 // also keeps its files from the start-up sweep (referencedFiles).
 var exportKinds = []exportKind{
 	kindOf[user.User]{
-		name:     "user",
-		since:    1,
+		name:  "user",
+		since: 1,
+		// EachUser leaves out a user being deleted, so an export carries
+		// neither them nor what needs them (their sessions, the boards
+		// they own), as if the deletion had finished; an import refuses
+		// such a user, which no export carries.
 		each:     func(ctx context.Context, st store, fn func(user.User) error) error { return st.EachUser(ctx, fn) },
-		validate: user.User.Validate,
+		validate: validateImportedUser,
 		id:       func(u user.User) string { return u.ID },
 		files: func(u user.User) []fileRef {
 			if u.PictureID == "" {
@@ -180,6 +184,15 @@ var exportKinds = []exportKind{
 		refs:     func(n board.Notification) []ref { return []ref{{"user", n.UserID}, {"board", n.BoardID}} },
 		create:   func(ctx context.Context, st store, n board.Notification) error { return st.CreateNotification(ctx, n) },
 	},
+}
+
+// validateImportedUser is User.Validate, and refuses a user marked as being
+// deleted: no export carries one (see exportKinds).
+func validateImportedUser(u user.User) error {
+	if !u.DeletingAt.IsZero() {
+		return fmt.Errorf("user %q: deletingAt: an export never carries a user being deleted", u.ID)
+	}
+	return u.Validate()
 }
 
 // kindOf describes the records of type T that an export carries.

@@ -174,7 +174,8 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 	mail := auth.NewMailQueue(mailer, log)
 	// Boards know of users (members, invitees); users know of boards only
 	// as a Forgetter, told of every deleted account.
-	boardSvc := board.NewService(board.Deps{Store: st, Users: st, Files: st}, now, log)
+	crash := crashHook(cfg.crashAt)
+	boardSvc := board.NewService(board.Deps{Store: st, Users: st, Files: st, AfterStep: crash}, now, log)
 	userSvc := user.NewService(user.Config{
 		AdminEmails: cfg.adminEmails,
 		RateLimits:  cfg.rateLimits,
@@ -183,7 +184,7 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		ResetTTL:    cfg.resetTTL,
 		VerifyTTL:   cfg.verifyTTL,
 	}, user.Deps{Store: st, Tokens: st, Sessions: sessionSvc, Passwords: passwords, Mail: mail, Files: st,
-		Forgetters: []user.Forgetter{boardSvc}, Limiters: newLimiter(st)}, now, log)
+		Forgetters: []user.Forgetter{boardSvc}, Limiters: newLimiter(st), AfterStep: crash}, now, log)
 
 	sessionRoutes := authhttp.New(authhttp.Config{
 		CookieSecure:   cfg.cookieSecure,
@@ -212,6 +213,23 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		}
 	}
 	return a, nil
+}
+
+// crashHook returns the test hook of CORKBOARD_TEST_CRASH_AT: when a
+// deletion cascade reaches the step it names (for example
+// "user-delete:after-forget"; see user.Deps.AfterStep and
+// board.Deps.AfterStep), the process kills itself with SIGKILL, as a crash
+// there would. The crash tests use it to stop a cascade at a known point.
+// Unset (the normal case) it is nil, and nothing is called.
+func crashHook(at string) func(step string) {
+	if at == "" {
+		return nil
+	}
+	return func(step string) {
+		if step == at {
+			syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
+		}
+	}
 }
 
 // newMailer returns the SMTP mailer when SMTP_HOST is set, else the
@@ -280,7 +298,8 @@ func (a *app) startupSweepBefore() time.Time {
 // whose files travel (a board's background and attachments) also keeps
 // them at start. Every stored record counts, even one that an export
 // would leave out (a board whose owner is gone): its files go when it
-// does, not before.
+// does, not before. The one exception is a user being deleted, whom
+// EachUser does not list: their picture is on its way out with them.
 func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
 	refs := make(map[fileRef]bool)
 	for _, k := range exportKinds {
@@ -317,6 +336,12 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	sweeps := map[string]func(context.Context) (int, error){
 		"expired sessions": a.sessionSvc.SweepExpired, "expired one-time tokens": a.userSvc.SweepTokens,
+		"interrupted account deletions": func(ctx context.Context) (int, error) {
+			return a.userSvc.FinishDeletions(ctx, time.Now().Add(-deletionGrace))
+		},
+		"interrupted board deletions": func(ctx context.Context) (int, error) {
+			return a.boardSvc.FinishDeletions(ctx, time.Now().Add(-deletionGrace))
+		},
 		"notifications about deleted boards": a.boardSvc.SweepNotifications,
 		"files no record points at": func(ctx context.Context) (int, error) {
 			return a.sweepOrphanFiles(ctx, time.Now().Add(-orphanAge))
@@ -345,6 +370,37 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// deletionGrace is how long ago an account or board deletion must have begun for the
+// periodic sweep to finish it: a younger one is most likely still running
+// in its request, here or on another instance. Finishing it twice would be
+// harmless (every step may be repeated), only wasted work. At start there
+// is no such wait.
+const deletionGrace = time.Minute
+
+// finishInterrupted finishes, at start, what a crash interrupted before the
+// server takes requests: every account and board deletion begun and not
+// ended, then the notifications about boards that are gone. The orphan
+// sweep runs after it, so that the files those cascades let go of are
+// counted too.
+func (a *app) finishInterrupted(ctx context.Context) error {
+	if n, err := a.userSvc.FinishDeletions(ctx, time.Now()); err != nil {
+		return fmt.Errorf("finishing interrupted account deletions: %w", err)
+	} else if n > 0 {
+		a.log.Info("finished interrupted account deletions", "count", n)
+	}
+	if n, err := a.boardSvc.FinishDeletions(ctx, time.Now()); err != nil {
+		return fmt.Errorf("finishing interrupted board deletions: %w", err)
+	} else if n > 0 {
+		a.log.Info("finished interrupted board deletions", "count", n)
+	}
+	if n, err := a.boardSvc.SweepNotifications(ctx); err != nil {
+		return fmt.Errorf("sweeping notifications about deleted boards: %w", err)
+	} else if n > 0 {
+		a.log.Info("removed notifications about deleted boards", "count", n)
+	}
+	return nil
 }
 
 // storeClock is the wall clock at the precision both stores keep
@@ -397,6 +453,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if err := user.EnsureAdmins(ctx, st, st, cfg.adminEmails, storeClock()); err != nil {
 		return fmt.Errorf("granting admin roles: %w", err)
+	}
+	if err := a.finishInterrupted(ctx); err != nil {
+		return err
 	}
 	if n, err := a.sweepOrphanFiles(ctx, a.startupSweepBefore()); err != nil {
 		return fmt.Errorf("sweeping orphan files: %w", err)

@@ -47,6 +47,12 @@ type Board struct {
 	// UpdatedAt is set by whoever writes a change; the methods that change
 	// a board leave it alone, so that one write has one time.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// DeletingAt is set, once, when the board's deletion begins
+	// (Store.MarkBoardDeleting), and the record goes at the end of the
+	// cascade. In between the board is gone to every lookup and change; a
+	// crash part-way leaves this mark, from which the next start or sweep
+	// finishes the deletion (Service.FinishDeletions).
+	DeletingAt time.Time `json:"deletingAt,omitzero"`
 }
 
 // List is an ordered column of cards on a board.

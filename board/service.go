@@ -28,6 +28,11 @@ type Deps struct {
 	// Files keeps the bytes of backgrounds and attachments; the same
 	// value keeps the user's pictures.
 	Files user.FileStore
+	// AfterStep, when set, is called with the name of each step of a
+	// board's deletion once it is done ("board-delete:after-mark",
+	// "board-delete:after-notifications", "board-delete:after-files"). It is a test hook: the crash
+	// tests stop the process there. Nil in normal use.
+	AfterStep func(step string)
 }
 
 // Service holds the rules of who may do what to a board: only members see
@@ -47,11 +52,13 @@ type Service struct {
 	files user.FileStore
 	now   func() time.Time
 	log   *slog.Logger
+	// afterStep is the test hook Deps.AfterStep, or nil.
+	afterStep func(step string)
 }
 
 // NewService returns the board Service. now is the clock.
 func NewService(deps Deps, now func() time.Time, log *slog.Logger) *Service {
-	return &Service{store: deps.Store, users: deps.Users, files: deps.Files, now: now, log: log}
+	return &Service{store: deps.Store, users: deps.Users, files: deps.Files, now: now, log: log, afterStep: deps.AfterStep}
 }
 
 // Errors of the Service, besides the Store's (ErrNotFound,

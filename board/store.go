@@ -123,6 +123,11 @@ func storableTime(t time.Time, optional bool) bool {
 // notifications a store hands out are copies: changing one changes nothing
 // stored. Their slices are never nil, empty when there is nothing, and
 // their times are in UTC.
+//
+// A board marked for deletion (MarkBoardDeleting) is gone to every method
+// but MarkBoardDeleting, BoardsBeingDeleted and DeleteBoard: BoardByID and
+// UpdateBoard answer ErrNotFound, and BoardSummaries, BoardIDsFor and
+// EachBoard leave it out, as they would once the record is gone.
 type Store interface {
 	// CreateBoard stores a new board as it is, Version included (a new
 	// board has Version 0; an import keeps its own). The board must pass
@@ -159,6 +164,21 @@ type Store interface {
 	// notifications stay until DeleteBoardNotifications; its files until
 	// the caller deletes them (Board.Files).
 	DeleteBoard(ctx context.Context, id string) error
+
+	// MarkBoardDeleting records, in one atomic write, that the board's
+	// deletion has begun: it sets DeletingAt to now, unless it is set
+	// already, and Version one higher (so that an UpdateBoard that read
+	// the board before cannot write over the mark), and returns the board
+	// as marked (with the first mark's time). From then on the board is
+	// gone to every other method but BoardsBeingDeleted and DeleteBoard
+	// (see Store). ErrNotFound when there is no such board record, marked
+	// or not.
+	MarkBoardDeleting(ctx context.Context, id string, now time.Time) (Board, error)
+
+	// BoardsBeingDeleted returns every board marked by MarkBoardDeleting
+	// whose record is still there, in no particular order: the deletions
+	// a crash interrupted, or that are running now.
+	BoardsBeingDeleted(ctx context.Context) ([]Board, error)
 
 	// BoardSummaries returns the summary, as userID sees it, of every
 	// board userID is a member of, in the order of SortSummaries:

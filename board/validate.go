@@ -253,6 +253,9 @@ func (b Board) Validate() error {
 	if b.Version < 0 {
 		return bad("version %d is negative", b.Version)
 	}
+	if !storableTime(b.DeletingAt, true) {
+		return bad("deletingAt must be within years 1-9999 UTC")
+	}
 	if len(b.Members) == 0 || b.Members[0] != b.OwnerID {
 		return bad("the owner %q is not the first member", b.OwnerID)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"corkboard/board"
 )
@@ -55,6 +56,9 @@ func (t *boardTable) put(rec any) {
 	b := rec.(board.Board)
 	t.delete(b.ID) // drops the old index entries: members come and go
 	t.byID[b.ID] = b
+	if !b.DeletingAt.IsZero() {
+		return // a board being deleted is on nobody's list (board.Store)
+	}
 	for _, u := range b.Members {
 		addToSet(t.byMember, u, b.ID)
 	}
@@ -165,7 +169,7 @@ func (s *Store) BoardByID(ctx context.Context, id string) (board.Board, error) {
 	s.mu.RLock()
 	b, ok := s.st.boards.byID[id]
 	s.mu.RUnlock()
-	if !ok {
+	if !ok || !b.DeletingAt.IsZero() {
 		return board.Board{}, board.ErrNotFound
 	}
 	// A stored board is never modified in place (a write puts a new
@@ -180,7 +184,7 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 	var stored board.Board
 	err := s.update(ctx, func(st *state) ([]change, error) {
 		old, ok := st.boards.byID[id]
-		if !ok {
+		if !ok || !old.DeletingAt.IsZero() {
 			return nil, board.ErrNotFound
 		}
 		b := old.Clone()
@@ -262,7 +266,9 @@ func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error
 	s.mu.RLock()
 	boards := make([]board.Board, 0, len(s.st.boards.byID))
 	for _, b := range s.st.boards.byID {
-		boards = append(boards, b) // shares its slices with the state, which never changes them
+		if b.DeletingAt.IsZero() { // a board being deleted is not exported
+			boards = append(boards, b) // shares its slices with the state, which never changes them
+		}
 	}
 	s.mu.RUnlock()
 	for _, b := range boards {
@@ -274,4 +280,46 @@ func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error
 		}
 	}
 	return nil
+}
+
+// MarkBoardDeleting implements board.Store: one journal batch sets the
+// mark.
+func (s *Store) MarkBoardDeleting(ctx context.Context, id string, now time.Time) (board.Board, error) {
+	var marked board.Board
+	err := s.update(ctx, func(st *state) ([]change, error) {
+		old, ok := st.boards.byID[id]
+		switch {
+		case !ok:
+			return nil, board.ErrNotFound
+		case !old.DeletingAt.IsZero():
+			marked = old // marked already: keep the first mark
+			return nil, nil
+		}
+		b := old.Clone()
+		b.DeletingAt = utc(now)
+		b.Version = old.Version + 1
+		marked = cleanBoard(*b)
+		return []change{putBoard(marked)}, nil
+	})
+	if err != nil {
+		return board.Board{}, err
+	}
+	return *marked.Clone(), nil
+}
+
+// BoardsBeingDeleted implements board.Store. It looks at every board: it
+// runs at start and in the periodic sweep, not per request.
+func (s *Store) BoardsBeingDeleted(ctx context.Context) ([]board.Board, error) {
+	if err := s.failure(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var marked []board.Board
+	for _, b := range s.st.boards.byID {
+		if !b.DeletingAt.IsZero() {
+			marked = append(marked, *b.Clone())
+		}
+	}
+	return marked, nil
 }

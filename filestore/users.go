@@ -62,7 +62,9 @@ func (t *userTable) put(rec any) {
 	t.byID[u.ID] = u
 	t.byEmail[strings.ToLower(u.Email)] = u.ID
 	t.byName[strings.ToLower(u.Username)] = u.ID
-	t.order.add(u)
+	if u.DeletingAt.IsZero() {
+		t.order.add(u) // a user being deleted is off the list
+	}
 }
 
 func (t *userTable) delete(id string) {
@@ -71,7 +73,9 @@ func (t *userTable) delete(id string) {
 		return
 	}
 	delete(t.byID, id)
-	t.order.remove(old)
+	if old.DeletingAt.IsZero() {
+		t.order.remove(old)
+	}
 	// Only drop an index entry that still points here: a corrupt file with
 	// two users sharing an email must not lose the other one's entry
 	// before check reports it.
@@ -189,18 +193,29 @@ func (s *Store) userLocked(id string) (user.User, error) {
 	if err := s.readable(); err != nil {
 		return user.User{}, err
 	}
-	u, ok := s.st.users.byID[id]
+	u, ok := s.st.liveUser(id)
 	if !ok {
 		return user.User{}, user.ErrNotFound
 	}
 	return cloneUser(u), nil
 }
 
+// liveUser returns the user with the given id unless there is none or it
+// is being deleted (user.Store: such a user is gone to every lookup and
+// change). It does not clone. mu must be held.
+func (st *state) liveUser(id string) (user.User, bool) {
+	u, ok := st.users.byID[id]
+	if !ok || !u.DeletingAt.IsZero() {
+		return user.User{}, false
+	}
+	return u, true
+}
+
 // SetPassword implements user.Store. The version check and the change
 // happen under one hold of the write lock: a true compare-and-swap.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, version uint64, now time.Time) error {
 	return s.update(ctx, func(st *state) ([]change, error) {
-		u, ok := st.users.byID[id]
+		u, ok := st.liveUser(id)
 		switch {
 		case !ok:
 			return nil, user.ErrNotFound
@@ -217,7 +232,7 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, version uint64
 // RehashPassword implements user.Store.
 func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
 	return s.update(ctx, func(st *state) ([]change, error) {
-		u, ok := st.users.byID[id]
+		u, ok := st.liveUser(id)
 		switch {
 		case !ok:
 			return nil, user.ErrNotFound
@@ -233,7 +248,7 @@ func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
 // happen under one hold of the write lock.
 func (s *Store) SetProfile(ctx context.Context, id, username, fullName, color string, now time.Time) error {
 	return s.update(ctx, func(st *state) ([]change, error) {
-		u, ok := st.users.byID[id]
+		u, ok := st.liveUser(id)
 		if !ok {
 			return nil, user.ErrNotFound
 		}
@@ -248,7 +263,7 @@ func (s *Store) SetProfile(ctx context.Context, id, username, fullName, color st
 // SetEmailVerified implements user.Store.
 func (s *Store) SetEmailVerified(ctx context.Context, id string, now time.Time) error {
 	return s.update(ctx, func(st *state) ([]change, error) {
-		u, ok := st.users.byID[id]
+		u, ok := st.liveUser(id)
 		switch {
 		case !ok:
 			return nil, user.ErrNotFound
@@ -275,7 +290,7 @@ func (s *Store) SetRoles(ctx context.Context, id string, roles []string, now tim
 func (s *Store) SetPicture(ctx context.Context, id, pictureID string, now time.Time) (string, error) {
 	var old string
 	err := s.update(ctx, func(st *state) ([]change, error) {
-		u, ok := st.users.byID[id]
+		u, ok := st.liveUser(id)
 		if !ok {
 			return nil, user.ErrNotFound
 		}
@@ -293,7 +308,7 @@ func (s *Store) SetPicture(ctx context.Context, id, pictureID string, now time.T
 // with user.ErrNotFound. edit gets a copy and must not keep its slices.
 func (s *Store) changeUser(ctx context.Context, id string, edit func(*user.User)) error {
 	return s.update(ctx, func(st *state) ([]change, error) {
-		u, ok := st.users.byID[id]
+		u, ok := st.liveUser(id)
 		if !ok {
 			return nil, user.ErrNotFound
 		}
@@ -311,7 +326,9 @@ func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
 	s.mu.RLock()
 	users := make([]user.User, 0, len(s.st.users.byID))
 	for _, u := range s.st.users.byID {
-		users = append(users, cloneUser(u))
+		if u.DeletingAt.IsZero() { // a user being deleted is not exported
+			users = append(users, cloneUser(u))
+		}
 	}
 	s.mu.RUnlock()
 	for _, u := range users {
@@ -323,4 +340,43 @@ func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
 		}
 	}
 	return nil
+}
+
+// MarkDeleting implements user.Store: one journal batch sets the mark.
+func (s *Store) MarkDeleting(ctx context.Context, id string, now time.Time) (user.User, error) {
+	var marked user.User
+	err := s.update(ctx, func(st *state) ([]change, error) {
+		u, ok := st.users.byID[id]
+		switch {
+		case !ok:
+			return nil, user.ErrNotFound
+		case !u.DeletingAt.IsZero():
+			marked = u // marked already: keep the first mark
+			return nil, nil
+		}
+		u.DeletingAt = utc(now)
+		marked = u
+		return []change{putUser(u)}, nil
+	})
+	if err != nil {
+		return user.User{}, err
+	}
+	return cloneUser(marked), nil
+}
+
+// UsersBeingDeleted implements user.Store. It looks at every user: it
+// runs at start and in the periodic sweep, not per request.
+func (s *Store) UsersBeingDeleted(ctx context.Context) ([]user.User, error) {
+	if err := s.failure(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var marked []user.User
+	for _, u := range s.st.users.byID {
+		if !u.DeletingAt.IsZero() {
+			marked = append(marked, cloneUser(u))
+		}
+	}
+	return marked, nil
 }

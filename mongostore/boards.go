@@ -35,6 +35,10 @@ type boardDoc struct {
 	Version       int64           `bson:"version"`
 	CreatedAt     time.Time       `bson:"createdAt"`
 	UpdatedAt     time.Time       `bson:"updatedAt"`
+	// DeletingAt is absent but while the board's deletion cascade runs
+	// (MarkBoardDeleting); every filter that looks for boards demands it
+	// absent (notBeingDeleted).
+	DeletingAt *time.Time `bson:"deletingAt,omitempty"`
 }
 
 type listDoc struct {
@@ -106,6 +110,10 @@ func toBoardDoc(b board.Board) (boardDoc, error) {
 		bg := oid("background id", b.BackgroundID)
 		d.BackgroundID = &bg
 	}
+	if !b.DeletingAt.IsZero() {
+		at := bsonTime(b.DeletingAt)
+		d.DeletingAt = &at
+	}
 	for i, l := range b.Lists {
 		ld := listDoc{ID: oid("list id", l.ID), Name: l.Name, Cards: make([]cardDoc, len(l.Cards))}
 		for j, c := range l.Cards {
@@ -147,6 +155,9 @@ func (d boardDoc) toBoard() board.Board {
 	}
 	if d.BackgroundID != nil {
 		b.BackgroundID = d.BackgroundID.Hex()
+	}
+	if d.DeletingAt != nil {
+		b.DeletingAt = utc(*d.DeletingAt)
 	}
 	for i, ld := range d.Lists {
 		l := board.List{ID: ld.ID.Hex(), Name: ld.Name, Cards: make([]board.Card, len(ld.Cards))}
@@ -215,10 +226,10 @@ func (s *Store) BoardByID(ctx context.Context, id string) (board.Board, error) {
 }
 
 // findBoard reads the board document with id; mongo.ErrNoDocuments when
-// there is none.
+// there is none, or it is being deleted.
 func (s *Store) findBoard(ctx context.Context, id bson.ObjectID) (boardDoc, error) {
 	var d boardDoc
-	err := s.boards.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	err := s.boards.FindOne(ctx, bson.D{{Key: "_id", Value: id}, notBeingDeleted}).Decode(&d)
 	return d, err
 }
 
@@ -359,7 +370,7 @@ func (s *Store) BoardSummaries(ctx context.Context, userID string) ([]board.Summ
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	cur, err := s.boards.Find(ctx, bson.D{{Key: "members", Value: uid}}, options.Find().SetProjection(summaryFields))
+	cur, err := s.boards.Find(ctx, bson.D{{Key: "members", Value: uid}, notBeingDeleted}, options.Find().SetProjection(summaryFields))
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
@@ -398,7 +409,7 @@ func (s *Store) BoardIDsFor(ctx context.Context, userID string) ([]string, error
 		bson.D{{Key: "$or", Value: bson.A{
 			bson.D{{Key: "members", Value: uid}},
 			bson.D{{Key: "invited", Value: uid}},
-		}}},
+		}}, notBeingDeleted},
 		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, s.fail(op, err)
@@ -419,5 +430,45 @@ func (s *Store) BoardIDsFor(ctx context.Context, userID string) ([]string, error
 // stopping at the first error fn returns (which it returns unwrapped).
 // Each round trip is bounded by OpTimeout, not the whole walk.
 func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error {
-	return each(ctx, s, s.boards, "list boards", func(d boardDoc) error { return fn(d.toBoard()) })
+	return eachWhere(ctx, s, s.boards, "list boards", bson.D{notBeingDeleted}, func(d boardDoc) error { return fn(d.toBoard()) })
+}
+
+// MarkBoardDeleting implements board.Store in one findAndModify whose
+// filter demands no mark yet, and which bumps the version, so that the
+// compare-and-swap of an UpdateBoard that read the board before fails;
+// when it matches nothing, a plain read tells a board marked already from
+// none. It takes the update turn on FerretDB 1.x, like every board write.
+func (s *Store) MarkBoardDeleting(ctx context.Context, id string, now time.Time) (board.Board, error) {
+	const op = "mark board deleting"
+	oid, ok := parseID(id)
+	if !ok {
+		return board.Board{}, board.ErrNotFound
+	}
+	ctx, done, err := s.beginUpdate(context.WithoutCancel(ctx), op)
+	if err != nil {
+		return board.Board{}, err
+	}
+	defer done()
+	var d boardDoc
+	err = s.boards.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: oid}, notBeingDeleted}, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "deletingAt", Value: bsonTime(now)}}},
+		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+	}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		err = s.boards.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+	}
+	if err != nil {
+		return board.Board{}, s.failBoard(op, err)
+	}
+	return d.toBoard(), nil
+}
+
+// BoardsBeingDeleted implements board.Store. Like UsersBeingDeleted, it
+// has no index of its own: it runs at start and in the periodic sweep.
+func (s *Store) BoardsBeingDeleted(ctx context.Context) ([]board.Board, error) {
+	var marked []board.Board
+	err := eachWhere(ctx, s, s.boards, "list boards being deleted",
+		bson.D{{Key: "deletingAt", Value: bson.D{{Key: "$exists", Value: true}}}},
+		func(d boardDoc) error { marked = append(marked, d.toBoard()); return nil })
+	return marked, err
 }

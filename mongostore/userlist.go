@@ -36,7 +36,7 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	if q.Limit < 1 {
 		return nil, nil
 	}
-	filter := bson.D{}
+	filter := bson.D{notBeingDeleted}
 	if q.Prefix != "" {
 		r := bson.D{{Key: "$gte", Value: q.Prefix}}
 		if end := user.PrefixEnd(q.Prefix); end != "" {

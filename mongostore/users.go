@@ -43,6 +43,20 @@ type userDoc struct {
 	CredentialVersion int64     `bson:"credentialVersion,omitempty"`
 	CreatedAt         time.Time `bson:"createdAt"`
 	UpdatedAt         time.Time `bson:"updatedAt"`
+	// DeletingAt is absent but while the user's deletion cascade runs
+	// (MarkDeleting); every filter that looks for a user demands it absent
+	// (notBeingDeleted).
+	DeletingAt *time.Time `bson:"deletingAt,omitempty"`
+}
+
+// notBeingDeleted is the filter condition that leaves out users marked for
+// deletion: such a user is gone to every lookup and change (user.Store).
+var notBeingDeleted = bson.E{Key: "deletingAt", Value: bson.D{{Key: "$exists", Value: false}}}
+
+// liveUserID is the filter for the user with the given id unless it is
+// being deleted.
+func liveUserID(oid bson.ObjectID) bson.D {
+	return bson.D{{Key: "_id", Value: oid}, notBeingDeleted}
 }
 
 // toUserDoc converts u for storage. It fails only on ids that no caller
@@ -64,6 +78,10 @@ func toUserDoc(u user.User) (userDoc, error) {
 		PasswordHash:  u.PasswordHash,
 		CreatedAt:     u.CreatedAt,
 		UpdatedAt:     u.UpdatedAt,
+	}
+	if !u.DeletingAt.IsZero() {
+		at := u.DeletingAt
+		d.DeletingAt = &at
 	}
 	if u.CredentialVersion > math.MaxInt64 {
 		return userDoc{}, fmt.Errorf("credential version %d does not fit in a BSON int64", u.CredentialVersion)
@@ -97,6 +115,9 @@ func (d userDoc) toUser() user.User {
 	}
 	if d.PictureID != nil {
 		u.PictureID = d.PictureID.Hex()
+	}
+	if d.DeletingAt != nil {
+		u.DeletingAt = d.DeletingAt.UTC()
 	}
 	return u
 }
@@ -213,12 +234,13 @@ func duplicateIndex(err error) string {
 	return ""
 }
 
-// findUser returns the one user matching filter, or user.ErrNotFound.
+// findUser returns the one user matching filter that is not being deleted,
+// or user.ErrNotFound.
 func (s *Store) findUser(ctx context.Context, op string, filter bson.D) (user.User, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	var d userDoc
-	if err := s.users.FindOne(ctx, filter).Decode(&d); err != nil {
+	if err := s.users.FindOne(ctx, append(filter, notBeingDeleted)).Decode(&d); err != nil {
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return user.User{}, user.ErrNotFound
 		}
@@ -261,7 +283,7 @@ func (s *Store) updateUser(ctx context.Context, op, id string, set bson.D) error
 		return err
 	}
 	defer done()
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: set}})
+	res, err := s.users.UpdateOne(ctx, liveUserID(oid), bson.D{{Key: "$set", Value: set}})
 	if err != nil {
 		return s.fail(op, err)
 	}
@@ -296,7 +318,7 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, version uint64
 		return err
 	}
 	defer done()
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, versionIs}, bson.D{{Key: "$set", Value: bson.D{
+	res, err := s.users.UpdateOne(ctx, append(liveUserID(oid), versionIs), bson.D{{Key: "$set", Value: bson.D{
 		{Key: "passwordHash", Value: hash},
 		{Key: "credentialVersion", Value: int64(version) + 1},
 		{Key: "updatedAt", Value: now},
@@ -322,7 +344,7 @@ func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
 		return err
 	}
 	defer done()
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "passwordHash", Value: old}},
+	res, err := s.users.UpdateOne(ctx, append(liveUserID(oid), bson.E{Key: "passwordHash", Value: old}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "passwordHash", Value: new}}}})
 	if err != nil {
 		return s.fail("rehash password", err)
@@ -336,7 +358,7 @@ func (s *Store) RehashPassword(ctx context.Context, id, old, new string) error {
 // missingOr tells, after a conditional update matched nothing, whether the
 // user is gone (user.ErrNotFound) or the condition failed (otherwise).
 func (s *Store) missingOr(ctx context.Context, op string, oid bson.ObjectID, otherwise error) error {
-	err := s.users.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	err := s.users.FindOne(ctx, liveUserID(oid), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return user.ErrNotFound
@@ -438,7 +460,7 @@ func (s *Store) SetProfile(ctx context.Context, id, username, fullName, color st
 	case !errors.Is(err, mongo.ErrNoDocuments):
 		return s.fail("set profile", err)
 	}
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: bson.D{
+	res, err := s.users.UpdateOne(ctx, liveUserID(oid), bson.D{{Key: "$set", Value: bson.D{
 		{Key: "username", Value: username},
 		{Key: "usernameKey", Value: key},
 		{Key: "fullName", Value: fullName},
@@ -468,7 +490,7 @@ func (s *Store) SetEmailVerified(ctx context.Context, id string, now time.Time) 
 		return err
 	}
 	defer done()
-	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "emailVerified", Value: bson.D{{Key: "$ne", Value: true}}}},
+	res, err := s.users.UpdateOne(ctx, append(liveUserID(oid), bson.E{Key: "emailVerified", Value: bson.D{{Key: "$ne", Value: true}}}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "emailVerified", Value: true}, {Key: "updatedAt", Value: now}}}})
 	if err != nil {
 		return s.fail("verify email", err)
@@ -516,7 +538,7 @@ func (s *Store) SetPicture(ctx context.Context, id, pictureID string, now time.T
 	var before struct {
 		PictureID *bson.ObjectID `bson:"pictureId,omitempty"`
 	}
-	err = s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: oid}}, change,
+	err = s.users.FindOneAndUpdate(ctx, liveUserID(oid), change,
 		// No projection: FerretDB 1.x answers NotImplemented to one on
 		// findAndModify, and the document is small.
 		options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&before)
@@ -536,14 +558,59 @@ func (s *Store) SetPicture(ctx context.Context, id, pictureID string, now time.T
 // to the server is bounded by OpTimeout, not the whole walk, so a large
 // export is not cut short.
 func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
-	return each(ctx, s, s.users, "list users", func(d userDoc) error { return fn(d.toUser()) })
+	return eachWhere(ctx, s, s.users, "list users", bson.D{notBeingDeleted}, func(d userDoc) error { return fn(d.toUser()) })
+}
+
+// MarkDeleting implements user.Store in one findAndModify whose filter
+// demands no mark yet, so the first mark's time stays; when it matches
+// nothing, a plain read tells a user marked already from none.
+func (s *Store) MarkDeleting(ctx context.Context, id string, now time.Time) (user.User, error) {
+	const op = "mark user deleting"
+	oid, ok := parseID(id)
+	if !ok {
+		return user.User{}, user.ErrNotFound
+	}
+	ctx, done, err := s.beginUpdate(context.WithoutCancel(ctx), op)
+	if err != nil {
+		return user.User{}, err
+	}
+	defer done()
+	var d userDoc
+	err = s.users.FindOneAndUpdate(ctx, liveUserID(oid), bson.D{{Key: "$set", Value: bson.D{{Key: "deletingAt", Value: now}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		err = s.users.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+	}
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return user.User{}, user.ErrNotFound
+	case err != nil:
+		return user.User{}, s.fail(op, err)
+	}
+	return d.toUser(), nil
+}
+
+// UsersBeingDeleted implements user.Store. The query has no index of its
+// own: it runs at start and in the periodic sweep, not per request, and
+// an index on a field that nearly every document lacks would buy little.
+func (s *Store) UsersBeingDeleted(ctx context.Context) ([]user.User, error) {
+	var marked []user.User
+	err := eachWhere(ctx, s, s.users, "list users being deleted",
+		bson.D{{Key: "deletingAt", Value: bson.D{{Key: "$exists", Value: true}}}},
+		func(d userDoc) error { marked = append(marked, d.toUser()); return nil })
+	return marked, err
 }
 
 // each walks every document of coll, decoding each into a D and handing it
 // to fn.
 func each[D any](ctx context.Context, s *Store, coll *mongo.Collection, op string, fn func(D) error) error {
+	return eachWhere(ctx, s, coll, op, bson.D{}, fn)
+}
+
+// eachWhere is each over the documents of coll that match filter.
+func eachWhere[D any](ctx context.Context, s *Store, coll *mongo.Collection, op string, filter bson.D, fn func(D) error) error {
 	fctx, cancel := s.opContext(ctx)
-	cur, err := coll.Find(fctx, bson.D{})
+	cur, err := coll.Find(fctx, filter)
 	cancel()
 	if err != nil {
 		return s.fail(op, err)

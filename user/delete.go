@@ -1,10 +1,12 @@
 package user
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"corkboard/auth"
 	"corkboard/objectid"
@@ -18,12 +20,14 @@ import (
 // user.
 type Forgetter interface {
 	// ForgetUser removes (or detaches) everything that refers to the user
-	// with the given id. It is called while the user record still exists
-	// and after the user's sessions were revoked; an error stops the
-	// deletion before the record goes, and the deletion may be retried
-	// from the start. So ForgetUser must be safe to call again, for a user
-	// it has partly or wholly forgotten already: then it finishes the job
-	// and returns nil.
+	// with the given id. It is called after the user is marked for
+	// deletion (gone to every lookup, the record still there) and their
+	// sessions were revoked, and before the record goes; an error stops
+	// the cascade there, and it is run again from the mark (at the next
+	// start or sweep, see FinishDeletions), perhaps by two instances at
+	// once. So ForgetUser must be safe to call again, and concurrently,
+	// for a user it has partly or wholly forgotten already: then it
+	// finishes the job and returns nil.
 	ForgetUser(ctx context.Context, id string) error
 }
 
@@ -53,27 +57,28 @@ type DeleteInput struct {
 //
 // Once allowed, the deletion is a cascade, in this order:
 //
-//  1. every session of the user is revoked: their access and refresh
-//     tokens die at once, so nothing the user does from now on reaches the
-//     later steps;
-//  2. each Forgetter lets go of the user (their boards, memberships, ...),
+//  1. the user record is marked (Store.MarkDeleting, one atomic write):
+//     this is the commit point. From here on the account is gone to every
+//     lookup: its tokens answer 401 session_revoked, its profile 404, it
+//     is off the list of users and out of the member views, it cannot log
+//     in; its email and username stay taken until step 5;
+//  2. every session of the user is revoked;
+//  3. each Forgetter lets go of the user (their boards, memberships, ...),
 //     while the user record still exists;
-//  3. the user record goes, with its sessions and one-time tokens (in the
+//  4. the profile picture's bytes are deleted (the picture can no longer
+//     change: SetPicture finds no user);
+//  5. the user record goes, with its sessions and one-time tokens (in the
 //     file store one journal batch; in MongoDB the user document, then the
-//     sessions and tokens): the email and username are free again;
-//  4. the profile picture's bytes are deleted.
+//     sessions and tokens): the email and username are free again.
 //
-// The order is what makes a failure part-way harmless. Until step 3 the
-// account exists, with nothing of it usable but the password: a retry
-// (after logging in again) runs the whole cascade again, which is why a
-// Forgetter must be safe to call twice, and no record anywhere points at a
-// user that is gone. Step 3 is the commit point; after it, a failure leaves
-// only what nobody can reach: dead sessions and tokens in MongoDB (removed
-// by the sweeps, or at once by an admin's retry, which gets 404), or a
-// picture file no user points at (DiscardPicture logs its failure; the
-// file store's start-up sweep removes such files). The cascade runs to
-// its end whatever becomes of the client's request: a client that goes away
-// must not stop it half-way.
+// Every step after the mark is safe to repeat, for a user it has partly or
+// wholly handled already. So a cascade that stops part-way (an error, or
+// the process killed) is finished from the mark: by FinishDeletions, which
+// the server runs at start and in its periodic sweep, or at once by an
+// admin who deletes the account again. Two of them finishing the same
+// deletion at once (two instances on one MongoDB) do the same steps twice,
+// harmlessly. The cascade runs to its end whatever becomes of the client's
+// request, and the answer is given only once it has.
 func (s *Service) DeleteUser(ctx context.Context, p auth.Principal, id string, in DeleteInput) error {
 	if p.UserID != id {
 		return s.deleteOther(ctx, p, id)
@@ -116,12 +121,25 @@ func (s *Service) deleteOther(ctx context.Context, p auth.Principal, id string) 
 	}
 	u, err := s.User(ctx, id)
 	if errors.Is(err, ErrNotFound) && objectid.Valid(id) {
-		// Nothing to delete, but perhaps something left behind: a deletion
-		// that stopped inside the store's step (MongoDB has no
-		// transactions) left sessions or tokens, which the store's
-		// DeleteUser removes even without their user.
-		if _, err := s.store.DeleteUser(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, ErrNotFound) {
+		// Nothing to delete, but perhaps something left behind: a
+		// deletion whose cascade stopped after its mark (finished here
+		// rather than at the next sweep), or one that stopped inside the
+		// store's last step (MongoDB has no transactions) and left
+		// sessions or tokens, which the store's DeleteUser removes even
+		// without their user. Either way the account was gone already.
+		ctx := context.WithoutCancel(ctx)
+		marked, err := s.store.MarkDeleting(ctx, id, s.now().UTC())
+		switch {
+		case err == nil:
+			if err := s.finishDeletion(ctx, marked); err != nil {
+				return err
+			}
+		case !errors.Is(err, ErrNotFound):
 			return err
+		default:
+			if _, err := s.store.DeleteUser(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
 		return ErrNotFound
 	}
@@ -133,22 +151,83 @@ func (s *Service) deleteOther(ctx context.Context, p auth.Principal, id string) 
 
 // deleteAccount runs the cascade of DeleteUser on u, whom p may delete.
 func (s *Service) deleteAccount(ctx context.Context, p auth.Principal, u User) error {
+	marked, err := s.store.MarkDeleting(ctx, u.ID, s.now().UTC())
+	if err != nil {
+		return err // ErrNotFound: a concurrent deletion got there first
+	}
+	s.step("user-delete:after-mark")
+	if err := s.finishDeletion(ctx, marked); err != nil {
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("user_id", u.ID), slog.String("by", p.UserID))
+	return nil
+}
+
+// finishDeletion runs the steps of the cascade after the mark (see
+// DeleteUser) on u, a user marked for deletion as MarkDeleting returned it.
+// Every step is safe to repeat, so it may run on a deletion that is partly
+// or wholly done, and twice at once.
+func (s *Service) finishDeletion(ctx context.Context, u User) error {
 	if err := s.sessions.LogoutAll(ctx, u.ID); err != nil {
 		return fmt.Errorf("deleting user %s: revoking the sessions: %w", u.ID, err)
 	}
+	s.step("user-delete:after-logout")
 	for _, f := range s.forgetters {
 		if err := f.ForgetUser(ctx, u.ID); err != nil {
 			return fmt.Errorf("deleting user %s: %w", u.ID, err)
 		}
 	}
-	// The picture to delete is the one the record held when it went, read
-	// in the same atomic step: one set while the forgetters ran (a slow
-	// upload) must not outlive the account.
+	s.step("user-delete:after-forget")
+	// The marked record's picture is its last: SetPicture finds no user
+	// once the mark is set.
+	s.DiscardPicture(ctx, u.PictureID)
+	s.step("user-delete:after-picture")
 	gone, err := s.store.DeleteUser(ctx, u.ID)
-	if err != nil {
-		return err // ErrNotFound: a concurrent deletion got there first
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil // another run of the cascade removed the record first
+	case err != nil:
+		return err
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "account deleted", slog.String("user_id", u.ID), slog.String("by", p.UserID))
-	s.DiscardPicture(ctx, gone.PictureID)
+	if gone.PictureID != u.PictureID {
+		s.DiscardPicture(ctx, gone.PictureID)
+	}
 	return nil
+}
+
+// FinishDeletions finishes every account deletion whose cascade began
+// (Store.MarkDeleting) before the time given and has not ended: one that a
+// crash, a failing store or a stopped instance interrupted. The server runs
+// it at start, for every such deletion, and in its periodic sweep for
+// those marked a while ago (a younger one is most likely still running in
+// a request). It returns how many it finished; it goes on past a deletion
+// that fails again, and returns the first error after trying them all.
+func (s *Service) FinishDeletions(ctx context.Context, before time.Time) (int, error) {
+	users, err := s.store.UsersBeingDeleted(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listing the users being deleted: %w", err)
+	}
+	n := 0
+	var first error
+	for _, u := range users {
+		if !u.DeletingAt.Before(before) {
+			continue
+		}
+		if err := s.finishDeletion(context.WithoutCancel(ctx), u); err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		n++
+		s.log.LogAttrs(ctx, slog.LevelInfo, "interrupted account deletion finished",
+			slog.String("user_id", u.ID), slog.Time("begun", u.DeletingAt))
+	}
+	return n, first
+}
+
+// step calls the test hook Deps.AfterStep, if any, after the named step of
+// a cascade.
+func (s *Service) step(name string) {
+	if s.afterStep != nil {
+		s.afterStep(name)
+	}
 }

@@ -61,7 +61,8 @@ func (f *fixture) admin(t *testing.T, name string) (user.User, auth.Tokens) {
 }
 
 // forgetter records the users it is told to forget and checks, each time,
-// that it runs where the cascade promises: after the user's sessions were
+// that it runs where the cascade promises: after the user was marked for
+// deletion (gone to lookups, its record still there) and its sessions
 // revoked, before the user record goes. It fails while fail is set.
 type forgetter struct {
 	t      *testing.T
@@ -72,13 +73,31 @@ type forgetter struct {
 
 func (g *forgetter) ForgetUser(ctx context.Context, id string) error {
 	g.called = append(g.called, id)
-	if _, err := g.f.store.UserByID(ctx, id); err != nil {
-		g.t.Errorf("ForgetUser(%s): the user record is gone already (%v); forgetters must run before it goes", id, err)
+	if _, err := g.f.store.UserByID(ctx, id); !errors.Is(err, user.ErrNotFound) {
+		g.t.Errorf("ForgetUser(%s): UserByID = %v, want ErrNotFound: the user must be marked for deletion first", id, err)
+	}
+	if !beingDeleted(ctx, g.t, g.f.store, id) {
+		g.t.Errorf("ForgetUser(%s): the user record is not among UsersBeingDeleted; forgetters must run after the mark and before the record goes", id)
 	}
 	if live, err := g.f.store.ListSessions(ctx, id, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)); err != nil || len(live) > 0 {
 		g.t.Errorf("ForgetUser(%s): %d live sessions (%v); the sessions must be revoked before forgetters run", id, len(live), err)
 	}
 	return g.fail
+}
+
+// beingDeleted reports whether id is among the store's UsersBeingDeleted.
+func beingDeleted(ctx context.Context, t *testing.T, s user.Store, id string) bool {
+	t.Helper()
+	marked, err := s.UsersBeingDeleted(ctx)
+	if err != nil {
+		t.Fatalf("UsersBeingDeleted = %v", err)
+	}
+	for _, u := range marked {
+		if u.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // TestDeleteUserRules: who may delete whom, with what, and what is gone
@@ -214,9 +233,10 @@ func TestDeleteUserPicture(t *testing.T) {
 	}
 }
 
-// TestDeleteUserRetry: a forgetter that fails stops the deletion before the
-// user record goes, with the sessions revoked already; the account is then
-// whole but for its sessions, and the next try finishes the job.
+// TestDeleteUserRetry: a forgetter that fails stops the cascade after its
+// mark: the account is gone to every lookup (no login, no profile), its
+// email still taken, and FinishDeletions (the start-up and periodic sweep)
+// finishes the job, after which the email is free.
 func TestDeleteUserRetry(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, user.Config{})
@@ -228,25 +248,65 @@ func TestDeleteUserRetry(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("DeleteUser with a failing forgetter = %v, want it to wrap %v", err, boom)
 	}
-	if _, err := f.store.UserByID(ctx, alice.ID); err != nil {
-		t.Errorf("after a failed deletion, the user record: %v, want it kept", err)
+	if _, err := f.store.UserByID(ctx, alice.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("after a failed deletion, UserByID = %v, want ErrNotFound (the account is being deleted)", err)
 	}
 	if _, err := f.sessions.Authenticate(ctx, tok.AccessToken); !errors.Is(err, auth.ErrSessionRevoked) {
 		t.Errorf("after a failed deletion, the session: %v, want ErrSessionRevoked", err)
 	}
-	g.fail = nil
-	l, err := f.users.Login(ctx, user.LoginInput{Username: "alice", Password: "password1"})
-	if err != nil {
-		t.Fatalf("Login after a failed deletion = %v", err)
+	if _, err := f.users.Login(ctx, user.LoginInput{Username: "alice", Password: "password1"}); !errors.Is(err, user.ErrBadCredentials) {
+		t.Errorf("Login after a failed deletion = %v, want ErrBadCredentials", err)
 	}
-	if err := svc.DeleteUser(ctx, f.principal(t, l.Tokens), alice.ID, user.DeleteInput{CurrentPassword: "password1"}); err != nil {
-		t.Fatalf("DeleteUser again = %v, want nil", err)
+	if _, _, err := f.users.Signup(ctx, user.SignupInput{Username: "alice2", Email: "alice@example.com", Password: "password1"}); !errors.Is(err, user.ErrEmailTaken) {
+		t.Errorf("Signup with the email of an account being deleted = %v, want ErrEmailTaken", err)
+	}
+	if !beingDeleted(ctx, t, f.store, alice.ID) {
+		t.Fatalf("after a failed deletion, alice is not among UsersBeingDeleted")
+	}
+
+	g.fail = nil
+	mark := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) // deleter's clock
+	if n, err := svc.FinishDeletions(ctx, mark); n != 0 || err != nil {
+		t.Errorf("FinishDeletions(marked before the mark) = %d, %v; want 0, nil (a deletion that young is left to its request)", n, err)
+	}
+	if n, err := svc.FinishDeletions(ctx, mark.Add(time.Second)); n != 1 || err != nil {
+		t.Fatalf("FinishDeletions = %d, %v; want 1, nil", n, err)
 	}
 	if len(g.called) != 2 {
-		t.Errorf("forgetter called %d times, want 2 (the failure and the retry)", len(g.called))
+		t.Errorf("forgetter called %d times, want 2 (the failure and the sweep)", len(g.called))
 	}
-	if _, err := f.store.UserByID(ctx, alice.ID); !errors.Is(err, user.ErrNotFound) {
-		t.Errorf("after the retry, the user record: %v, want ErrNotFound", err)
+	if beingDeleted(ctx, t, f.store, alice.ID) {
+		t.Errorf("after the sweep, alice is still among UsersBeingDeleted")
+	}
+	if _, _, err := f.users.Signup(ctx, user.SignupInput{Username: "alice", Email: "alice@example.com", Password: "password1"}); err != nil {
+		t.Errorf("Signup with the email and name of the deleted account = %v, want nil", err)
+	}
+	if n, err := svc.FinishDeletions(ctx, mark.Add(time.Hour)); n != 0 || err != nil {
+		t.Errorf("FinishDeletions with nothing left = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestDeleteUserAdminFinishes: an admin who deletes an account whose
+// deletion stopped part-way finishes it at once, and is told it was gone.
+func TestDeleteUserAdminFinishes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, user.Config{})
+	boom := errors.New("boards unavailable")
+	g := &forgetter{t: t, f: f, fail: boom}
+	svc := deleter(t, f, g)
+	_, rootTok := f.admin(t, "root")
+	pRoot := f.principal(t, rootTok)
+	alice, _ := f.signup(t, "alice", "alice@example.com", "password1")
+	if err := svc.DeleteUser(ctx, pRoot, alice.ID, user.DeleteInput{}); !errors.Is(err, boom) {
+		t.Fatalf("DeleteUser with a failing forgetter = %v, want it to wrap %v", err, boom)
+	}
+	g.fail = nil
+	if err := svc.DeleteUser(ctx, pRoot, alice.ID, user.DeleteInput{}); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("DeleteUser of an account being deleted = %v, want ErrNotFound", err)
+	}
+	if len(g.called) != 2 || beingDeleted(ctx, t, f.store, alice.ID) {
+		t.Errorf("after the admin's retry: forgetter called %d times (want 2), still being deleted: %v (want false)",
+			len(g.called), beingDeleted(ctx, t, f.store, alice.ID))
 	}
 }
 
@@ -320,11 +380,13 @@ func TestDeleteUserLimits(t *testing.T) {
 }
 
 // uploadDuring is a forgetter that, while the deletion runs, finishes a
-// slow picture upload of the user being deleted: the picture is stored and
-// the record switched to it after the deletion began.
+// slow picture upload of the user being deleted, as an admin: the picture
+// is stored, then set, after the deletion began.
 type uploadDuring struct {
 	t       *testing.T
 	f       *fixture
+	svc     *user.Service
+	admin   auth.Principal
 	picture string
 }
 
@@ -333,8 +395,8 @@ func (u *uploadDuring) ForgetUser(ctx context.Context, id string) error {
 	if _, err := u.f.store.PutFile(ctx, user.PictureBucket, u.picture, bytes.NewReader([]byte("late picture"))); err != nil {
 		u.t.Fatal(err)
 	}
-	if _, err := u.f.store.SetPicture(ctx, id, u.picture, time.Now()); err != nil {
-		u.t.Fatal(err)
+	if _, err := u.svc.SetPicture(ctx, u.admin, id, u.picture); !errors.Is(err, user.ErrNotFound) {
+		u.t.Errorf("SetPicture of a user being deleted = %v, want ErrNotFound", err)
 	}
 	return nil
 }
@@ -347,6 +409,7 @@ func TestDeleteUserPictureSetDuring(t *testing.T) {
 	late := &uploadDuring{t: t, f: f}
 	svc := deleter(t, f, late)
 	_, rootTok := f.admin(t, "root")
+	late.svc, late.admin = svc, f.principal(t, rootTok)
 	alice, _ := f.signup(t, "alice", "alice@example.com", "password1")
 	if err := svc.DeleteUser(ctx, f.principal(t, rootTok), alice.ID, user.DeleteInput{}); err != nil {
 		t.Fatalf("DeleteUser = %v", err)

@@ -46,6 +46,12 @@ type Deps struct {
 	// is on: a store's, when several instances share it, so that their
 	// counts add up. Nil means in-memory limiters (auth.MemoryLimiters).
 	Limiters auth.NewRateLimiter
+	// AfterStep, when set, is called with the name of each step of the
+	// deletion cascade once it is done ("user-delete:after-mark",
+	// "user-delete:after-logout", "user-delete:after-forget",
+	// "user-delete:after-picture"). It is a test hook: the crash tests
+	// stop the process there. Nil in normal use.
+	AfterStep func(step string)
 }
 
 // Service holds the account rules: sign-up, login, change of password and
@@ -65,6 +71,8 @@ type Service struct {
 
 	// forgetters are told of deleted users (DeleteUser).
 	forgetters []Forgetter
+	// afterStep is the test hook Deps.AfterStep, or nil.
+	afterStep func(step string)
 
 	// background runs the work of a forgotten-password request after the
 	// answer went out; slots bounds how much of it may be in flight.
@@ -86,7 +94,7 @@ func NewService(cfg Config, deps Deps, now func() time.Time, log *slog.Logger) *
 	s := &Service{
 		cfg: cfg, store: deps.Store, tokens: deps.Tokens, sessions: deps.Sessions, passwords: deps.Passwords,
 		mail: deps.Mail, files: deps.Files, now: now, log: log, slots: make(chan struct{}, 64),
-		forgetters: slices.Clone(deps.Forgetters),
+		forgetters: slices.Clone(deps.Forgetters), afterStep: deps.AfterStep,
 	}
 	var off *auth.Limiter // a nil Limiter allows everything
 	s.failuresPerNameIP, s.failuresPerName, s.changeFailures, s.changePerUser, s.changePerIP = off, off, off, off, off

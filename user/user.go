@@ -36,6 +36,12 @@ type User struct {
 	CredentialVersion uint64    `json:"credentialVersion,omitempty"`
 	CreatedAt         time.Time `json:"createdAt"`
 	UpdatedAt         time.Time `json:"updatedAt"`
+	// DeletingAt is set, once, when the account's deletion begins
+	// (Store.MarkDeleting), and the record goes at the end of the cascade
+	// (Store.DeleteUser). In between the user is gone to every lookup: a
+	// crash part-way leaves this mark, from which the next start or sweep
+	// finishes the deletion (Service.FinishDeletions).
+	DeletingAt time.Time `json:"deletingAt,omitzero"`
 }
 
 // AccountRoles implements auth.Account.
@@ -58,6 +64,13 @@ var (
 )
 
 // Store keeps users. Every method takes the context first.
+//
+// A user marked for deletion (MarkDeleting) is gone to every method but
+// MarkDeleting, UsersBeingDeleted and DeleteUser: the lookups, the list and
+// EachUser do not find it, and the changes fail with ErrNotFound, as they
+// would once the record is gone. Its email and username stay taken until
+// then (CreateUser, CreateAccount and SetProfile still clash with them):
+// the cascade may still be removing what the old account held.
 type Store interface {
 	// CreateUser stores a new user. It fails with ErrEmailTaken if another
 	// user has the same email, or ErrUsernameTaken if another user has the
@@ -128,6 +141,19 @@ type Store interface {
 	// outlive the account). Stored files are not its business otherwise
 	// (see Service.DeleteUser).
 	DeleteUser(ctx context.Context, id string) (User, error)
+
+	// MarkDeleting records, in one atomic write, that the user's deletion
+	// has begun: it sets DeletingAt to now, unless it is set already, and
+	// returns the user as marked (with the first mark's time). From then on
+	// the user is gone to every other method but UsersBeingDeleted and
+	// DeleteUser (see Store). It fails with ErrNotFound when there is no
+	// such user record, marked or not.
+	MarkDeleting(ctx context.Context, id string, now time.Time) (User, error)
+
+	// UsersBeingDeleted returns every user marked by MarkDeleting whose
+	// record is still there, in no particular order: the deletions a
+	// crash interrupted, or that are running now.
+	UsersBeingDeleted(ctx context.Context) ([]User, error)
 
 	// ListUsers returns up to q.Limit users newest first, by CreatedAt
 	// and then by ID, both descending: those whose lower-cased username

@@ -107,6 +107,8 @@ func (u User) Validate() error {
 		return bad("passwordHash", "is not a bcrypt hash")
 	case !auth.StorableTime(u.CreatedAt, false) || !auth.StorableTime(u.UpdatedAt, false):
 		return bad("createdAt/updatedAt", "must be set, within years 1-9999 UTC")
+	case !auth.StorableTime(u.DeletingAt, true):
+		return bad("deletingAt", "must be within years 1-9999 UTC")
 	}
 	for field, msg := range map[string]string{
 		"username": checkUsername(u.Username),

@@ -49,6 +49,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) board.Store) {
 		{"DeleteNotifications", testDeleteNotifications},
 		{"EachNotification", testEachNotification},
 		{"NotificationNoAliasing", testNotificationNoAliasing},
+		{"MarkBoardDeleting", testMarkBoardDeleting},
+		{"MarkBoardDeletingNotFound", testMarkBoardDeletingNotFound},
+		{"MarkBoardDeletingDuringUpdates", testMarkDuringUpdates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

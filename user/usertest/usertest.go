@@ -50,6 +50,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) user.Store) {
 		{"ConcurrentCreateSameEmail", testConcurrentSameEmail},
 		{"DeleteUser", testDeleteUser},
 		{"DeleteUserLeftovers", testDeleteUserLeftovers},
+		{"MarkDeleting", testMarkDeleting},
+		{"MarkDeletingNotFound", testMarkDeletingNotFound},
+		{"ConcurrentMarkDeleting", testConcurrentMarkDeleting},
 	}
 	tests = append(tests, listTests...) // list.go
 	for _, tc := range tests {
@@ -140,6 +143,7 @@ func diffUser(got, want user.User) string {
 	field("CredentialVersion", got.CredentialVersion == want.CredentialVersion, got.CredentialVersion, want.CredentialVersion)
 	field("CreatedAt", got.CreatedAt.Equal(want.CreatedAt), got.CreatedAt, want.CreatedAt)
 	field("UpdatedAt", got.UpdatedAt.Equal(want.UpdatedAt), got.UpdatedAt, want.UpdatedAt)
+	field("DeletingAt", got.DeletingAt.Equal(want.DeletingAt), got.DeletingAt, want.DeletingAt)
 	return b.String()
 }
 
