@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -297,22 +296,42 @@ func readDotenv(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseDotenv(path, data)
+}
+
+// parseDotenv parses data, the contents of the .env file at path. A key
+// must be a name the environment could hold ([A-Za-z_][A-Za-z0-9_]*):
+// anything else is an error rather than a setting silently never read,
+// such as "ACCESS_TOKEN_SECRET" behind the byte order mark an editor
+// may write at the start of the file (that mark is skipped).
+func parseDotenv(path string, data []byte) (map[string]string, error) {
 	vars := make(map[string]string)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	n := 0
+	for line := range strings.Lines(strings.TrimPrefix(string(data), "\uFEFF")) {
+		n++
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		line = strings.TrimPrefix(line, "export ")
 		key, value, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t") {
-			return nil, fmt.Errorf("%s line %d: want KEY=VALUE", path, n)
+		if !ok || !isEnvName(key) {
+			return nil, fmt.Errorf("%s line %d: want KEY=VALUE with KEY of letters, digits and _", path, n)
 		}
 		vars[key] = dotenvValue(strings.TrimSpace(value))
 	}
-	return vars, sc.Err()
+	return vars, nil
+}
+
+// isEnvName reports whether s is a portable environment variable name.
+func isEnvName(s string) bool {
+	for i, c := range []byte(s) {
+		if c != '_' && !('A' <= c && c <= 'Z') && !('a' <= c && c <= 'z') && !(i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // dotenvValue returns the value of a .env line: the text inside matching
