@@ -303,7 +303,8 @@ func readDotenv(path string) (map[string]string, error) {
 // must be a name the environment could hold ([A-Za-z_][A-Za-z0-9_]*):
 // anything else is an error rather than a setting silently never read,
 // such as "ACCESS_TOKEN_SECRET" behind the byte order mark an editor
-// may write at the start of the file (that mark is skipped).
+// may write at the start of the file (that mark is skipped). A value may
+// not hold a control character other than tab.
 func parseDotenv(path string, data []byte) (map[string]string, error) {
 	vars := make(map[string]string)
 	n := 0
@@ -319,10 +320,20 @@ func parseDotenv(path string, data []byte) (map[string]string, error) {
 		if !ok || !isEnvName(key) {
 			return nil, fmt.Errorf("%s line %d: want KEY=VALUE with KEY of letters, digits and _", path, n)
 		}
-		vars[key] = dotenvValue(strings.TrimSpace(value))
+		value = dotenvValue(strings.TrimSpace(value))
+		if strings.ContainsFunc(value, isControl) {
+			// Most often a file saved with CR line endings, which
+			// would read as one line holding every setting.
+			return nil, fmt.Errorf("%s line %d: the value of %s holds a control character (CR line endings?)", path, n, key)
+		}
+		vars[key] = value
 	}
 	return vars, nil
 }
+
+// isControl reports whether r is an ASCII control character other than
+// tab, which no setting holds.
+func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
 // isEnvName reports whether s is a portable environment variable name.
 func isEnvName(s string) bool {

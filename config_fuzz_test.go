@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// TestDotenvKeys: a key that no environment variable could be named is an
-// error naming its line, not a setting that is silently never read; the
-// byte order mark some editors write is skipped.
+// TestDotenvKeys: a key that no environment variable could be named, or a
+// value with a control character (a file with CR line endings reads as
+// one line), is an error naming its line, not a setting that is silently
+// never read or read wrong; the byte order mark some editors write is
+// skipped.
 func TestDotenvKeys(t *testing.T) {
 	for _, data := range []string{
 		"\uFEFFSTORE=mongo\n",
@@ -19,6 +21,9 @@ func TestDotenvKeys(t *testing.T) {
 		"A=1\n1STORE=mongo\n",
 		"A=1\n\"STORE\"=mongo\n",
 		"A=1\nexport=1\n",
+		"A=1\nB=2\rC=3\r\n",
+		"A=1\nB==\"y'\r\xce\\\r\xa9\n", // found by FuzzDotenv
+		"A=1\nB=\x00\n",
 	} {
 		got, err := parseDotenv(".env", []byte(data))
 		switch {
@@ -70,8 +75,8 @@ func FuzzDotenv(f *testing.F) {
 				t.Fatalf("parseDotenv returned key %q", k)
 			}
 			switch {
-			case strings.ContainsAny(v, "\n\r"):
-				t.Fatalf("parseDotenv returned %s=%q, a value across lines", k, v)
+			case strings.ContainsFunc(v, isControl):
+				t.Fatalf("parseDotenv returned %s=%q, a value with a control character", k, v)
 			case !strings.Contains(v, "'"):
 				back.WriteString(k + "='" + v + "'\n")
 			case !strings.Contains(v, `"`):
