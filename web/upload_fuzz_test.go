@@ -35,7 +35,7 @@ func FuzzUploadForm(f *testing.F) {
 		{"x", part("x", file, "<svg onload=alert(1)>") + "--x--\r\n"},
 		{"x", part("x", file, "%PDF-1.4\n") + "--x--\r\n"},
 		{"x", part("x", file, gif+string(make([]byte, 2000))) + "--x--\r\n"}, // over the cap
-		{"x", part("x", file, gif[:20])},                                    // cut short
+		{"x", part("x", file, gif[:20])},                                     // cut short
 		{"x", part("x", `Content-Disposition: form-data; filename="a.gif"`, gif) + "--x--\r\n"},
 		{"x", part("x", file, "") + "--x--\r\n"},
 		{"x", "--x--\r\n"},
