@@ -259,7 +259,7 @@ func checkAnswer(t *testing.T, what string, w *httptest.ResponseRecorder) {
 func endsFixture(pattern string) bool {
 	return strings.HasPrefix(pattern, "DELETE ") || slices.Contains([]string{
 		"POST /api/auth/logout-all", "POST /api/auth/logout", "POST /api/auth/change-password",
-		"PUT /api/users/{id}/roles", "PATCH /api/users/{id}",
+		"PUT /api/users/{id}/roles",
 	}, pattern)
 }
 
