@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -408,22 +407,53 @@ func readDotenv(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseDotenv(path, data)
+}
+
+// parseDotenv parses data, the contents of the .env file at path. A key
+// must be a name the environment could hold ([A-Za-z_][A-Za-z0-9_]*):
+// anything else is an error rather than a setting silently never read,
+// such as "ACCESS_TOKEN_SECRET" behind the byte order mark an editor
+// may write at the start of the file (that mark is skipped). A value may
+// not hold a control character other than tab.
+func parseDotenv(path string, data []byte) (map[string]string, error) {
 	vars := make(map[string]string)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	n := 0
+	for line := range strings.Lines(strings.TrimPrefix(string(data), "\uFEFF")) {
+		n++
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		line = strings.TrimPrefix(line, "export ")
 		key, value, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t") {
-			return nil, fmt.Errorf("%s line %d: want KEY=VALUE", path, n)
+		if !ok || !isEnvName(key) {
+			return nil, fmt.Errorf("%s line %d: want KEY=VALUE with KEY of letters, digits and _", path, n)
 		}
-		vars[key] = dotenvValue(strings.TrimSpace(value))
+		value = dotenvValue(strings.TrimSpace(value))
+		if strings.ContainsFunc(value, isControl) {
+			// Most often a file saved with CR line endings, which
+			// would read as one line holding every setting.
+			return nil, fmt.Errorf("%s line %d: the value of %s holds a control character (CR line endings?)", path, n, key)
+		}
+		vars[key] = value
 	}
-	return vars, sc.Err()
+	return vars, nil
+}
+
+// isControl reports whether r is an ASCII control character other than
+// tab, which no setting holds.
+func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
+
+// isEnvName reports whether s is a portable environment variable name.
+func isEnvName(s string) bool {
+	for i, c := range []byte(s) {
+		if c != '_' && !('A' <= c && c <= 'Z') && !('a' <= c && c <= 'z') && !(i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // dotenvValue returns the value of a .env line: the text inside matching

@@ -649,14 +649,63 @@ func FuzzVerify(f *testing.F) {
 				use == UseRefresh && (c.Use != UseRefresh || c.Generation == 0):
 				t.Fatalf("%s key Verify(%q) accepted claims %+v", use, token, c)
 			}
-			for _, s := range strings.Split(token, ".") {
+			segs := strings.Split(token, ".")
+			for _, s := range segs {
 				b, err := base64.RawURLEncoding.DecodeString(s)
 				if err != nil || jwtSeg(string(b)) != s {
 					t.Fatalf("%s key Verify(%q) accepted non-canonical segment %q", use, token, s)
 				}
 			}
+			jwtCheckSignable(t, k, use, token, segs, c)
 		}
 	})
+}
+
+// jwtCheckSignable checks that an accepted token is one the signer could
+// have produced: its header says exactly alg HS256 (and perhaps typ JWT),
+// in whatever order or spacing, and its claims, re-signed by k, verify
+// to the same claims and carry the same members, up to the JSON spelling,
+// the members RFC 7519 has a verifier ignore, and what Sign leaves out: a
+// token_use of "access" on an access token, an empty roles list.
+func jwtCheckSignable(t *testing.T, k *TokenKey, use, token string, segs []string, c Claims) {
+	t.Helper()
+	var header map[string]any
+	raw, _ := base64.RawURLEncoding.DecodeString(segs[0])
+	if err := json.Unmarshal(raw, &header); err != nil || header["alg"] != "HS256" ||
+		len(header) != 1 && (len(header) != 2 || header["typ"] != "JWT") {
+		t.Fatalf("%s key Verify(%q) accepted header %s", use, token, raw)
+	}
+	again := k.Sign(c)
+	want := c
+	if use == UseAccess {
+		want.Use = "" // Sign leaves "access" out
+	}
+	c2, err := k.Verify(again, jwtNow)
+	if err != nil || !jwtClaimsEqual(c2, want) {
+		t.Fatalf("%s key: the claims of %q, signed again, verify to %+v, %v; want %+v", use, token, c2, err, want)
+	}
+	members := func(tok string) map[string]any {
+		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		var m map[string]any
+		if err := json.Unmarshal(payload, &m); err != nil {
+			t.Fatalf("%s key Verify(%q) accepted claims %s: %v", use, tok, payload, err)
+		}
+		for name := range m {
+			if !slices.Contains([]string{"sub", "sid", "roles", "iss", "iat", "exp", "nbf", "gen", "token_use"}, name) {
+				delete(m, name)
+			}
+		}
+		if use == UseAccess && m["token_use"] == UseAccess {
+			delete(m, "token_use")
+		}
+		if roles, ok := m["roles"].([]any); ok && len(roles) == 0 {
+			delete(m, "roles") // Sign leaves an empty list out
+		}
+		return m
+	}
+	if got, want := members(token), members(again); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s key Verify(%q) accepted claims %v, which the signer writes as %v", use, token, got, want)
+	}
 }
 
 // FuzzClaimsRoundTrip checks that decodeClaims reads back whatever

@@ -1,6 +1,7 @@
 package board_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -892,6 +893,27 @@ func TestValidate(t *testing.T) {
 // a failed call leaves the board deep-equal to its state before.
 func TestRandomChanges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 23))
+	outcomes := randomChanges(t, rng.IntN, func(step int) bool { return step < 6000 })
+	for name, o := range outcomes {
+		failed := 0
+		for k, n := range o {
+			if k != "ok" {
+				failed += n
+			}
+		}
+		if o["ok"] == 0 || failed == 0 {
+			t.Errorf("%s: outcomes %v; the test should see it succeed and fail", name, o)
+		}
+	}
+}
+
+// randomChanges makes changes, valid and not, to one board while more(step)
+// holds, drawing every choice from intn (a number in [0, n)), and after
+// each checks the board against the model. It returns, by operation, how
+// many calls ended in each kind of error ("ok" for none). TestRandomChanges
+// draws from a seeded generator; FuzzBoardChanges from the fuzzer's bytes.
+func randomChanges(t *testing.T, intn func(n int) int, more func(step int) bool) map[string]map[string]int {
+	rng := intnSource(intn)
 	b := newBoard(t)
 	other, otherIDs := build(t, "X:x")
 	if err := other.AddAttachment(otherIDs["x"], attachment(0xf0)); err != nil {
@@ -1160,7 +1182,10 @@ func TestRandomChanges(t *testing.T) {
 		}
 	}
 	outcomes := map[string]map[string]int{} // op name → kind of error → count
-	for step := range 6000 {
+	for _, o := range ops {
+		outcomes[o.name] = map[string]int{}
+	}
+	for step := 0; more(step); step++ {
 		o := draw[rng.IntN(len(draw))]
 		before := b.Clone()
 		err, want, apply := o.do()
@@ -1174,26 +1199,12 @@ func TestRandomChanges(t *testing.T) {
 		} else {
 			apply()
 		}
-		if outcomes[o.name] == nil {
-			outcomes[o.name] = map[string]int{}
-		}
 		outcomes[o.name][kind(err)]++
 		if got, want := m.of(b), m.String(); got != want {
 			t.Fatalf("step %d: after %s (%v), the board is\n%s\nthe model\n%s", step, o.name, err, got, want)
 		}
 		if err := b.Validate(); err != nil {
 			t.Fatalf("step %d: after %s: %v", step, o.name, err)
-		}
-	}
-	for _, o := range ops {
-		failed := 0
-		for k, n := range outcomes[o.name] {
-			if k != "ok" {
-				failed += n
-			}
-		}
-		if outcomes[o.name]["ok"] == 0 || failed == 0 {
-			t.Errorf("%s: outcomes %v; the test should see it succeed and fail", o.name, outcomes[o.name])
 		}
 	}
 	cards, attachments := 0, 0
@@ -1203,8 +1214,16 @@ func TestRandomChanges(t *testing.T) {
 			attachments += len(c.Attachments)
 		}
 	}
-	t.Logf("at the end: %d lists, %d cards, %d attachments, %d members; outcomes %v", len(b.Lists), cards, attachments, len(b.Members), outcomes)
+	if testing.Verbose() {
+		t.Logf("at the end: %d lists, %d cards, %d attachments, %d members; outcomes %v", len(b.Lists), cards, attachments, len(b.Members), outcomes)
+	}
+	return outcomes
 }
+
+// intnSource gives a func(n) int the IntN method name the test's draws use.
+type intnSource func(n int) int
+
+func (f intnSource) IntN(n int) int { return f(n) }
 
 // firstOf returns the error paired with the first true condition of
 // pairs (condition, error, condition, error, ...), or nil.
@@ -1383,4 +1402,41 @@ func TestDropFile(t *testing.T) {
 	if got, want := b.Files(), []board.FileRef{{Bucket: board.AttachmentBucket, ID: uid(1)}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("at the end Files() = %v, want %v", got, want)
 	}
+}
+
+// FuzzBoardChanges runs the model test of TestRandomChanges on choices
+// taken from the fuzzer's bytes, two bytes a choice, up to 300 changes: a
+// sequence of adds, renames, moves and deletes of lists, cards and
+// attachments, and of member changes, valid and not. After every change
+// each card is in exactly one place and every id is unique (the model
+// comparison and Validate), and a failed change leaves the board
+// deep-equal to before. Positions are the order of the Lists and Cards
+// slices, so they are dense (0..n-1) by construction; the model checks
+// the order itself.
+func FuzzBoardChanges(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("\x00\x00\x00\x01\x00\x00\x00\x05\x00\x02\x00\x03"))
+	// Many adds of lists and cards, then moves: the weights put AddList
+	// first and AddCard after the list ops.
+	f.Add(bytes.Repeat([]byte{0, 0, 0, 5, 0, 1, 0, 9, 0, 7, 0, 3}, 20))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 4 {
+		seed := make([]byte, 600)
+		for i := range seed {
+			seed[i] = byte(rng.IntN(256))
+		}
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		intn := func(n int) int {
+			if len(data) < 2 {
+				data = nil
+				return 0
+			}
+			v := int(data[0])<<8 | int(data[1])
+			data = data[2:]
+			return v % n
+		}
+		randomChanges(t, intn, func(step int) bool { return len(data) > 0 && step < 300 })
+	})
 }
