@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -225,27 +224,12 @@ func (c *crashChild) client(token string) *crashClient {
 // call sends a request: body nil, a JSON value, or a multipart body given
 // as its bytes with contentType.
 func (c *crashClient) call(method, path string, body any, contentType string) (int, []byte, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd, contentType = bytes.NewReader(data), "application/json"
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	req, err := newAPIRequest(method, c.base+path, body, c.token)
 	if err != nil {
 		return 0, nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	hc := http.Client{Timeout: time.Minute}
 	resp, err := hc.Do(req)

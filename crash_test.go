@@ -876,27 +876,9 @@ func newPClient(base string) *pclient {
 // do sends a request; body is nil, []byte (sent as is) or a value sent as
 // JSON; header pairs are set after.
 func (c *pclient) do(method, path string, body any, header ...string) (*presp, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	req, err := newAPIRequest(method, c.base+path, body, c.token)
 	if err != nil {
 		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])

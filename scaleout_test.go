@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -126,27 +125,9 @@ func newAgent(t *testing.T, ip string) *agent {
 // Content-Type among header) or a value sent as JSON.
 func (g *agent) do(in *instance, method, path string, body any, header ...string) *response {
 	g.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			g.t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, in.url+path, rd)
+	req, err := newAPIRequest(method, in.url+path, body, g.token)
 	if err != nil {
 		g.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if g.token != "" {
-		req.Header.Set("Authorization", "Bearer "+g.token)
 	}
 	req.Header.Set("X-Forwarded-For", g.ip)
 	for i := 0; i+1 < len(header); i += 2 {
