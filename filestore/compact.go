@@ -127,7 +127,10 @@ func (s *Store) createJournal(n int) (*os.File, error) {
 	}
 	if !s.opts.NoSync {
 		if err := syncDir(s.dir); err != nil {
+			// The empty file must not stay: the next try creates the
+			// same name with O_EXCL and would fail for ever.
 			f.Close()
+			os.Remove(f.Name())
 			return nil, fmt.Errorf("create journal: fsync directory: %w", err)
 		}
 	}

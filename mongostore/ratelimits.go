@@ -30,11 +30,20 @@ type rateSlotDoc struct {
 	ID string `bson:"_id"`
 	// Key is "<limit>|<key>", for Reset.
 	Key string `bson:"k"`
-	// Expires is when the window ends: the TTL index, or the sweep, then
-	// removes the slot. Reads never need it gone: a later window has
-	// other _ids.
+	// Expires is when the window ends plus rateSlotGrace: the TTL index,
+	// or the sweep, then removes the slot. Reads never need it gone: a
+	// later window has other _ids.
 	Expires time.Time `bson:"exp"`
 }
+
+// rateSlotGrace keeps a slot past its window's end before it may be
+// removed. Instances count by their own clocks, and the sweep (on every
+// instance) and the TTL monitor (on the database) delete by theirs: were a
+// slot removed the moment one clock saw its window end, an instance whose
+// clock is a little behind would still be counting in that window, find
+// it empty, and grant a whole new allowance. Only the clean-up waits;
+// Retry-After still comes from the window's end.
+const rateSlotGrace = 10 * time.Minute
 
 // rateLimiter is an auth.RateLimiter on the ratelimits collection, for one
 // limit. It is a value over the Store: every limiter of the same name, in
@@ -116,7 +125,7 @@ func (l rateLimiter) Take(ctx context.Context, key string, now time.Time) error 
 		return l.s.fail("rate limit "+l.name+": take", err)
 	}
 	for ; slot < l.max; slot++ {
-		_, err := l.s.ratelimits.InsertOne(ctx, rateSlotDoc{ID: l.slotID(key, n, slot), Key: l.name + "|" + key, Expires: end})
+		_, err := l.s.ratelimits.InsertOne(ctx, rateSlotDoc{ID: l.slotID(key, n, slot), Key: l.name + "|" + key, Expires: end.Add(rateSlotGrace)})
 		if err == nil {
 			return nil
 		}

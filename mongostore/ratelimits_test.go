@@ -59,8 +59,8 @@ func TestRateLimitWindows(t *testing.T) {
 	if doc["k"] != "login-ip|10.0.0.1" {
 		t.Errorf("slot k = %v, want login-ip|10.0.0.1", doc["k"])
 	}
-	if exp, ok := doc["exp"].(bson.DateTime); !ok || !exp.Time().Equal(hour.Add(time.Minute)) {
-		t.Errorf("slot exp = %v, want the window's end %v as a date", doc["exp"], hour.Add(time.Minute))
+	if exp, ok := doc["exp"].(bson.DateTime); !ok || !exp.Time().Equal(hour.Add(time.Minute+slotGrace)) {
+		t.Errorf("slot exp = %v, want the window's end plus the grace, %v, as a date", doc["exp"], hour.Add(time.Minute+slotGrace))
 	}
 }
 
@@ -84,9 +84,10 @@ func TestSweepRateLimits(t *testing.T) {
 		want int
 	}{
 		{hour.Add(59 * time.Second), 0},
-		{hour.Add(time.Minute), 3},
-		{hour.Add(14 * time.Minute), 0},
-		{hour.Add(15 * time.Minute), 3},
+		{hour.Add(time.Minute), 0}, // ended, but another instance's clock may be behind
+		{hour.Add(time.Minute + slotGrace), 3},
+		{hour.Add(14*time.Minute + slotGrace), 0},
+		{hour.Add(15*time.Minute + slotGrace), 3},
 	} {
 		if n, err := s.SweepRateLimits(ctx, tt.at); err != nil || n != tt.want {
 			t.Errorf("SweepRateLimits(%v) = %d, %v; want %d, nil", tt.at, n, err, tt.want)
@@ -150,3 +151,31 @@ func BenchmarkRateLimitTake(b *testing.B) {
 		})
 	}
 }
+
+// TestRateLimitSweepClockSkew: an instance whose clock runs ahead sweeps
+// while another, a little behind, still counts in the window; the counts
+// must survive, or the second instance would grant a whole new allowance.
+func TestRateLimitSweepClockSkew(t *testing.T) {
+	s := mongotest.Open(t)
+	ctx := context.Background()
+	end := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
+	l := s.RateLimiter("login-failures-name-ip", 10, 15*time.Minute)
+	behind := end.Add(-time.Second) // the slow instance, in the window's last second
+	for i := range 10 {
+		if err := l.Take(ctx, "k", behind); err != nil {
+			t.Fatalf("take %d: %v", i+1, err)
+		}
+	}
+	// The instance 2 s ahead sweeps: for it the window ended a second ago.
+	if _, err := s.SweepRateLimits(ctx, end.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var limited *auth.RateLimitError
+	if err := l.Take(ctx, "k", behind.Add(500*time.Millisecond)); !errors.As(err, &limited) {
+		t.Errorf("take after a sweep by a clock 2 s ahead = %v, want rate limited: the window's counts were swept", err)
+	}
+}
+
+// slotGrace is how long past its window's end a slot is kept (the store's
+// rateSlotGrace).
+const slotGrace = 10 * time.Minute
