@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"corkboard/board"
 )
 
 // TestFinishDeletionsTwiceAtOnce: two sweeps finishing the same interrupted
@@ -64,5 +67,33 @@ func TestFinishDeletionsTwiceAtOnce(t *testing.T) {
 			t.Errorf("bob's board after the sweeps: %v; alice still invited or a member", err)
 		}
 		env.newClient().signup("alice", "alice@example.com", "password2")
+	})
+}
+
+// TestBoardCreatedDuringOwnersDeletion: a board created by a request that
+// was authenticated before its owner's deletion began, and stored after the
+// cascade listed the owner's boards, does not outlive its owner.
+func TestBoardCreatedDuringOwnersDeletion(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, func(c *config) { c.rateLimits = false })
+		ctx := context.Background()
+		alice := env.newClient()
+		a := alice.signup("alice", "alice@example.com", "password1")
+		p, err := env.app.sessionSvc.Authenticate(ctx, a.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The deletion begins (its mark), and the cascade has listed
+		// alice's boards: none yet.
+		if _, err := env.app.store.MarkDeleting(ctx, a.User.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		_, err = env.app.boardSvc.Create(ctx, p, board.CreateInput{Title: "Late"})
+		if !errors.Is(err, board.ErrUserNotFound) {
+			t.Errorf("creating a board for an owner being deleted = %v, want ErrUserNotFound", err)
+		}
+		if ids, err := env.app.store.BoardIDsFor(ctx, a.User.ID); err != nil || len(ids) != 0 {
+			t.Errorf("boards of alice after her deletion began = %v, %v; want none", ids, err)
+		}
 	})
 }

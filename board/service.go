@@ -183,6 +183,19 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	if err := s.store.CreateBoard(ctx, *b); err != nil {
 		return View{}, fmt.Errorf("creating a board: %w", err)
 	}
+	// The caller's account may have begun its deletion since this request
+	// was authenticated, and that cascade may have listed the caller's
+	// boards before this one was stored: the board would outlive its
+	// owner. The mark is set before the listing, so looking again now
+	// tells: if the owner is gone, the board goes too.
+	if err := s.userExists(ctx, p.UserID); err != nil {
+		if errors.Is(err, ErrUserNotFound) {
+			if derr := s.deleteBoard(context.WithoutCancel(ctx), *b); derr != nil {
+				return View{}, fmt.Errorf("deleting a board whose owner is being deleted: %w", derr)
+			}
+		}
+		return View{}, err
+	}
 	if len(in.Invite) > 0 {
 		from := s.username(ctx, p)
 		for _, id := range in.Invite {
