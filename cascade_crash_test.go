@@ -131,6 +131,7 @@ func (sc *crashScene) start(t *testing.T, crashAt string) *crashChild {
 	cmd.Dir = sc.workDir // no .env there
 	c := &crashChild{cmd: cmd, stderr: new(syncBuffer), done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = io.Discard, c.stderr
+	cmd.SysProcAttr = dieWithTest(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting corkboard: %v", err)
 	}

@@ -53,6 +53,9 @@ func TestCrashSafety(t *testing.T) {
 		// them.
 		"COMPACT_BYTES": "16384",
 	}
+	// How many kills landed while a compaction was writing its snapshot:
+	// at least one must, or the compaction rounds proved nothing.
+	var midSnapshot int
 	rounds := []struct {
 		name    string
 		uploads bool // the workers upload in a burst
@@ -63,13 +66,16 @@ func TestCrashSafety(t *testing.T) {
 		{"random 1", false, killAfterRandom},
 		{"random 2", false, killAfterRandom},
 		{"upload burst", true, killAfterRandom},
-		{"during compaction", false, killDuringCompaction(dataDir)},
+		{"during compaction", false, killDuringCompaction(dataDir, &midSnapshot)},
 		{"random 3", false, killAfterRandom},
-		{"upload burst during compaction", true, killDuringCompaction(dataDir)},
+		{"upload burst during compaction", true, killDuringCompaction(dataDir, &midSnapshot)},
 		{"random 4", false, killAfterRandom},
 	}
 	var worlds []*world
-	for r, round := range rounds {
+	extra := 0 // compaction rounds run again because their kill came too late
+	for r := 0; r < len(rounds); r++ {
+		round := rounds[r]
+		before := midSnapshot
 		p := startProcess(t, nil, env)
 		var killed atomic.Bool
 		var mu sync.Mutex
@@ -99,6 +105,10 @@ func TestCrashSafety(t *testing.T) {
 			})
 		}
 		round.kill(t, p, func() { killed.Store(true) })
+		if strings.Contains(round.name, "compaction") && midSnapshot == before && midSnapshot == 0 && extra < 6 {
+			rounds = append(rounds, round) // try again to land inside a compaction
+			extra++
+		}
 		wg.Wait()
 		if t.Failed() {
 			t.Fatalf("round %q failed before the kill", round.name)
@@ -121,6 +131,9 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("after round %q", round.name)
 		}
 	}
+	if midSnapshot == 0 {
+		t.Errorf("no kill landed while a compaction was writing its snapshot, in %d tries", 2+extra)
+	}
 }
 
 // killAfterRandom lets the workers run for a random while, then kills.
@@ -131,8 +144,9 @@ func killAfterRandom(t *testing.T, p *proc, mark func()) {
 }
 
 // killDuringCompaction kills as soon as a compaction's temporary snapshot
-// exists, that is while a snapshot is being written.
-func killDuringCompaction(dataDir string) func(t *testing.T, p *proc, mark func()) {
+// exists, and counts in landed the kills after which it still existed:
+// those that really cut a compaction short.
+func killDuringCompaction(dataDir string, landed *int) func(t *testing.T, p *proc, mark func()) {
 	return func(t *testing.T, p *proc, mark func()) {
 		tmp := filepath.Join(dataDir, "snapshot.json.tmp")
 		time.Sleep(200 * time.Millisecond)
@@ -141,7 +155,12 @@ func killDuringCompaction(dataDir string) func(t *testing.T, p *proc, mark func(
 			if _, err := os.Stat(tmp); err == nil {
 				mark()
 				p.kill()
-				t.Logf("killed while %s existed", tmp)
+				if _, err := os.Stat(tmp); err == nil {
+					*landed++
+					t.Logf("killed while %s existed", tmp)
+				} else {
+					t.Logf("killed just after a compaction renamed %s", tmp)
+				}
 				return
 			}
 			time.Sleep(100 * time.Microsecond)

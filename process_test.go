@@ -111,7 +111,7 @@ func launchProcess(t testing.TB, args []string, env map[string]string, attr *sys
 	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
-	cmd.SysProcAttr = attr
+	cmd.SysProcAttr = dieWithTest(attr)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting corkboard: %v", err)
 	}
@@ -258,4 +258,15 @@ func newAPIRequest(method, url string, body any, token string) (*http.Request, e
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	return req, nil
+}
+
+// dieWithTest returns attr (or new attributes) with the child set to be
+// killed when the test binary dies: a test that times out or is killed
+// runs no cleanup, and its servers must not stay behind listening.
+func dieWithTest(attr *syscall.SysProcAttr) *syscall.SysProcAttr {
+	if attr == nil {
+		attr = &syscall.SysProcAttr{}
+	}
+	attr.Pdeathsig = syscall.SIGKILL
+	return attr
 }

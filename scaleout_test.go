@@ -56,6 +56,7 @@ func startInstance(t *testing.T, bin, name, uri, db string) *instance {
 	)
 	cmd.Stdout = io.Discard
 	cmd.Stderr = in.logs
+	cmd.SysProcAttr = dieWithTest(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting instance %s: %v", name, err)
 	}

@@ -45,6 +45,7 @@ func startChild(t *testing.T, bin string, env map[string]string) *childProcess {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)
 	}
 	c.cmd.Stderr = c.stderr
+	c.cmd.SysProcAttr = dieWithTest(c.cmd.SysProcAttr)
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)
 	}
