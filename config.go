@@ -53,6 +53,9 @@ type config struct {
 	// compaction (COMPACT_BYTES). The default suits production; the crash
 	// tests set it small so that kills land during compactions.
 	compactBytes int
+	// noCompaction keeps the file store from compacting: for the export
+	// command, which must leave the data directory as it found it.
+	noCompaction bool
 
 	smtpHost     string
 	smtpPort     int

@@ -56,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	switch cmd {
 	case "export":
+		// An export only reads: it must not compact either, which would
+		// write new files into the data directory, owned by whoever runs
+		// the export (root, say) and not by the service's user.
+		cfg.noCompaction = true
 		return transfer(ctx, cfg, log, "exported", func(st store) (counts, error) { return exportStore(ctx, st, stdout, log) })
 	case "healthcheck":
 		return healthcheck(ctx, cfg, stdout)
@@ -105,7 +109,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, error)
 	case "mongo":
 		return mongostore.Open(ctx, cfg.mongoURI, cfg.mongoDB, mongostore.Options{Logger: log})
 	default:
-		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log, CompactBytes: int64(cfg.compactBytes)})
+		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log, CompactBytes: int64(cfg.compactBytes), NoCompaction: cfg.noCompaction})
 	}
 }
 

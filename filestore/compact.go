@@ -14,7 +14,7 @@ import (
 // than the last snapshot: rewriting a big state for a small journal would
 // cost more than replaying the journal. mu must be held.
 func (s *Store) claimCompactionLocked() bool {
-	if s.compacting || s.closed || s.failure() != nil ||
+	if s.opts.NoCompaction || s.compacting || s.closed || s.failure() != nil ||
 		s.journalSize <= s.opts.CompactBytes || s.journalSize <= s.snapshotSize ||
 		time.Now().UnixNano() < s.compactAfter.Load() {
 		return false

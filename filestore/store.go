@@ -121,6 +121,12 @@ type Options struct {
 	// Zero means 8 MiB.
 	CompactBytes int64
 
+	// NoCompaction turns compaction off, so that the store writes no new
+	// snapshot or journal file: for a command that only reads (an export
+	// run by another user than the service's must not leave files in the
+	// directory that the service cannot open).
+	NoCompaction bool
+
 	// Logger receives a warning when a torn journal tail is dropped at
 	// start and errors from failed writes and compactions. Nil discards.
 	Logger *slog.Logger

@@ -550,3 +550,40 @@ func TestBoardStore(t *testing.T) {
 		return openStore(t, t.TempDir(), Options{})
 	})
 }
+
+// TestNoCompaction: a store opened with NoCompaction (the export command)
+// writes no snapshot or journal, however long the journal it opens; the
+// same directory opened without it compacts at once.
+func TestNoCompaction(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{CompactBytes: 1 << 30})
+	writeHistory(t, s, "user", 60)
+	closeStore(t, s)
+	listing := func() []string {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	before := listing()
+
+	s = openStore(t, dir, Options{CompactBytes: 4 << 10, NoCompaction: true})
+	writeHistory(t, s, "more", 10)
+	waitCompactions(s)
+	closeStore(t, s)
+	if after := listing(); !slices.Equal(after, before) {
+		t.Errorf("with NoCompaction the directory went from %v to %v, want no new file", before, after)
+	}
+
+	s = openStore(t, dir, Options{CompactBytes: 4 << 10})
+	waitCompactions(s)
+	closeStore(t, s)
+	if after := listing(); !slices.Contains(after, snapshotName) {
+		t.Errorf("without NoCompaction the directory holds %v, want a snapshot: the test would prove nothing", after)
+	}
+}
