@@ -315,6 +315,24 @@ func (a *app) sweepEvery(ctx context.Context, interval time.Duration) {
 // equals the time written.
 func storeClock() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
+// httpServer returns the HTTP server of the app, with its timeouts and its
+// header limit set (README "Security"): a client that sends its headers or
+// its body slowly, or never reads its answer, is cut off instead of holding
+// a goroutine and a connection, and one that sends more than 64 KiB of
+// headers (tokens are at most 8 KiB) gets a 431 before any handler runs.
+func (a *app) httpServer() *http.Server {
+	l := a.cfg.server
+	return &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.maxHeader,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+}
+
 // serve runs the HTTP server until ctx is cancelled (SIGINT, SIGTERM), then
 // stops accepting, lets in-flight requests finish for up to 10 s, and closes
 // the store.
@@ -348,14 +366,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := a.httpServer()
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go a.sweepEvery(sweepCtx, 10*time.Minute)
