@@ -214,7 +214,9 @@ func TestSlowClients(t *testing.T) {
 			return
 		}
 		t.Run("a download never read", func(t *testing.T) {
-			finished := func() int { return strings.Count(s.logs.String(), `pattern="GET /api/boards/{id}/cards/{cardId}/attachments/{attachmentId}"`) }
+			finished := func() int {
+				return strings.Count(s.logs.String(), `pattern="GET /api/boards/{id}/cards/{cardId}/attachments/{attachmentId}"`)
+			}
 			before := finished()
 			conn, err := net.Dial("tcp", s.addr)
 			if err != nil {
