@@ -160,7 +160,7 @@ func dripUntilCut(t *testing.T, addr, head string, drip byte, interval, limit ti
 
 // TestSlowClients: the server's timeouts hold. With limits shortened for
 // the test (1 s for the headers, 2 s for a request, 1 s for an answer,
-// files at 2 MiB/s), a client that sends its headers a byte at a time is
+// files at 1 MiB/s), a client that sends its headers a byte at a time is
 // cut off, so is one that sends a body (JSON or an upload) a byte at a
 // time, and one that never reads a large download does not keep its
 // handler forever; but a client that reads a large download steadily,
@@ -168,7 +168,7 @@ func dripUntilCut(t *testing.T, addr, head string, drip byte, interval, limit ti
 func TestSlowClients(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
 		s := startRealServer(t, o, func(l *serverLimits) {
-			l.readHeader, l.read, l.write, l.idle, l.transferRate = time.Second, 2*time.Second, time.Second, 5*time.Second, 2<<20
+			l.readHeader, l.read, l.write, l.idle, l.transferRate = time.Second, 2*time.Second, time.Second, 5*time.Second, 1<<20
 		})
 		// A user, a card and a 12 MiB attachment, made through a second
 		// app on the same store (the test harness's), so that the short
@@ -204,15 +204,55 @@ func TestSlowClients(t *testing.T) {
 			took, line := dripUntilCut(t, s.addr, head, 0, 100*time.Millisecond, 30*time.Second)
 			t.Logf("cut off after %v: %s", took, line)
 		})
-		// The download cases run on the file store only: FerretDB reads a
-		// GridFS file at about half a MiB per second here (every chunk read
-		// scans the chunks table; see "What FerretDB does differently"),
-		// slower than the 2 MiB/s these short limits ask of a transfer, so
+		// The cases of large transfers run on the file store only: FerretDB
+		// reads a GridFS file at about half a MiB per second here (every
+		// chunk read scans the chunks table; see "What FerretDB does
+		// differently") and writes one not much faster on a busy machine,
+		// slower than the 1 MiB/s these short limits ask of a transfer, so
 		// there the store, not the client, would be what is cut off. The
 		// deadlines belong to the HTTP layer, the same for both stores.
 		if o.name != "file" {
 			return
 		}
+		t.Run("an upload sent steadily", func(t *testing.T) {
+			// 8 MiB in 256 KiB pieces every 50 ms: about 5 MiB/s, so about
+			// 1.6 s, longer than the answer's 1 s timeout (counted from the
+			// request's headers) alone allows, well within the 2 s + 8 s the
+			// upload gets.
+			pdf := append(minimalPDF("steady"), bytes.Repeat([]byte("% padding\n"), (8<<20)/10)...)
+			form, ct := multipartBody(t, part{name: "file", filename: "steady.pdf", data: pdf})
+			pr, pw := io.Pipe()
+			go func() {
+				for rest := form; len(rest) > 0; {
+					n := min(len(rest), 256<<10)
+					if _, err := pw.Write(rest[:n]); err != nil {
+						return
+					}
+					rest = rest[n:]
+					time.Sleep(50 * time.Millisecond)
+				}
+				pw.Close()
+			}()
+			req, err := http.NewRequest("POST", s.url+"/api/boards/"+b.ID+"/cards/"+c.ID+"/attachments", pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = int64(len(form))
+			req.Header.Set("Content-Type", ct)
+			req.Header.Set("Authorization", "Bearer "+d.AccessToken)
+			start := time.Now()
+			resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+			if err != nil {
+				t.Fatalf("a steady upload: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("a steady upload: status %d: %s", resp.StatusCode, body)
+			}
+			t.Logf("a steady upload of %d bytes answered 201 after %v", len(form), time.Since(start))
+		})
+
 		t.Run("a download never read", func(t *testing.T) {
 			finished := func() int {
 				return strings.Count(s.logs.String(), `pattern="GET /api/boards/{id}/cards/{cardId}/attachments/{attachmentId}"`)

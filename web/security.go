@@ -66,9 +66,9 @@ func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
 // client's speed, though: a 20 MiB attachment at 1 Mbit/s takes almost
 // three minutes. So a multipart upload may take read plus its declared
 // length (at most maxUpload, which is also what a chunked upload is
-// given) at rate bytes per second, and an answer of known length write
-// plus that length at rate; a client slower than rate is cut off, as a
-// stalled one is.
+// given) at rate bytes per second, and its answer write more after that;
+// an answer of known length may take write plus that length at rate. A
+// client slower than rate is cut off, as a stalled one is.
 //
 // Deadlines are set through http.ResponseController on this request's
 // connection (or HTTP/2 stream) only; the server resets them for the next
@@ -85,7 +85,13 @@ func Deadlines(read, write time.Duration, rate, maxUpload int64) func(http.Handl
 				if n < 0 || n > maxUpload {
 					n = maxUpload // chunked, or over the limit the route will refuse
 				}
-				_ = rc.SetReadDeadline(transfer(read, n)) // an error: as in extend
+				end := transfer(read, n)
+				_ = rc.SetReadDeadline(end) // an error: as in extend
+				// The answer comes after the body: the server's write
+				// deadline, counted from the headers, would be past by then.
+				if write > 0 {
+					_ = rc.SetWriteDeadline(end.Add(write))
+				}
 			}
 			if write > 0 {
 				w = &deadlineWriter{ResponseWriter: w, rc: rc, deadline: func(n int64) time.Time { return transfer(write, n) }}
