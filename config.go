@@ -76,6 +76,34 @@ type config struct {
 
 	// crashAt is CORKBOARD_TEST_CRASH_AT, a test hook (see crashHook).
 	crashAt string
+
+	// server holds the HTTP server's limits. They are not settings: only
+	// tests change them, to see a slow client cut off in seconds.
+	server serverLimits
+}
+
+// serverLimits are the HTTP server's timeouts and size limits (README
+// "Security": slow clients, huge headers).
+type serverLimits struct {
+	readHeader time.Duration // the request line and headers
+	read       time.Duration // a whole request, body included
+	write      time.Duration // a whole answer
+	idle       time.Duration // a kept-alive connection between requests
+	// transferRate is the slowest a file may travel, in bytes per second:
+	// an upload or a download gets read or write plus its size at this
+	// rate (web.Deadlines).
+	transferRate int64
+	maxHeader    int // bytes of request line and headers; beyond, 431
+}
+
+// defaultServerLimits are the limits corkboard serves with.
+var defaultServerLimits = serverLimits{
+	readHeader:   10 * time.Second,
+	read:         60 * time.Second,
+	write:        60 * time.Second,
+	idle:         120 * time.Second,
+	transferRate: 32 << 10,
+	maxHeader:    64 << 10,
 }
 
 // tls reports whether corkboard serves HTTPS.
@@ -95,7 +123,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 		}
 		return dotenv[key]
 	}
-	var c config
+	c := config{server: defaultServerLimits}
 	fset := flag.NewFlagSet("corkboard", flag.ContinueOnError)
 	// A bad flag is one line of error (run's caller prints it); the usage
 	// text is for -h only.

@@ -103,10 +103,13 @@ func (a *app) routes() http.Handler {
 	for _, rt := range a.routeList() {
 		mux.Handle(rt.pattern, rt.handler)
 	}
+	l := a.cfg.server
 	return web.Chain(web.Problems(mux),
+		web.SecurityHeaders(a.cfg.cookieSecure),
 		web.Log(a.log),
 		web.Recover(a.log),
 		web.CORS(a.cfg.corsOrigins),
+		web.Deadlines(l.read, l.write, l.transferRate, web.MaxFormBytes),
 	)
 }
 

@@ -425,6 +425,24 @@ const (
 	closeMargin    = 500 * time.Millisecond
 )
 
+// httpServer returns the HTTP server of the app, with its timeouts and its
+// header limit set (README "Security"): a client that sends its headers or
+// its body slowly, or never reads its answer, is cut off instead of holding
+// a goroutine and a connection, and one that sends more than 64 KiB of
+// headers (tokens are at most 8 KiB) gets a 431 before any handler runs.
+func (a *app) httpServer() *http.Server {
+	l := a.cfg.server
+	return &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.maxHeader,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+}
+
 // serve runs the HTTP server until ctx is cancelled (SIGINT, SIGTERM), then
 // shuts down within shutdownBudget: it stops accepting connections, lets
 // the requests in flight finish (cutting short the uploads still under way
@@ -472,15 +490,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	drain := web.NewDrain()
-	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	srv := &http.Server{
-		Handler:           drain.Wrap(a.routes()),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          errorLog,
-	}
+	srv := a.httpServer()
+	srv.Handler = drain.Wrap(srv.Handler)
+	errorLog := srv.ErrorLog
 	servers := []*http.Server{srv}
 	serveFuncs := []func() error{func() error { return srv.Serve(ln) }}
 	mode := "off"

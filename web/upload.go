@@ -52,6 +52,10 @@ var AttachmentUpload = UploadRules{MaxBytes: 20 << 20, Types: AttachmentTypes, W
 // headers, boundaries and a few short text fields.
 const formOverhead = 64 << 10
 
+// MaxFormBytes is the largest multipart body any route reads: an
+// attachment and its form.
+var MaxFormBytes = AttachmentUpload.MaxBytes + formOverhead
+
 // maxFieldBytes bounds a text part of a form (a username, a password).
 const maxFieldBytes = 4 << 10
 
