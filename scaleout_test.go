@@ -426,10 +426,11 @@ func TestTwoInstances(t *testing.T) {
 // stay.
 func TestSweepRemovesEndedRateLimitWindows(t *testing.T) {
 	env := startEnv(t, mongoStore, nil)
-	// A sign-up at 9:00 counts in the window of 9:00 to 10:00; a login
-	// a second past 10:00 in a minute and two quarters that have begun.
+	// A sign-up at 9:00 counts in the window of 9:00 to 10:00, kept ten
+	// minutes past its end for clocks that lag; a login a second past
+	// 10:10 counts in a minute and two quarters that have begun.
 	env.newClient().signup("sven", "sven@example.com", "password1")
-	env.clock.Advance(time.Hour + time.Second)
+	env.clock.Advance(time.Hour + 10*time.Minute + time.Second)
 	env.newClient().do("POST", "/api/auth/login", map[string]string{"username": "sven", "password": "wrong-password"}).wantProblem(t, 401, "invalid_credentials")
 	slots := env.app.store.(interface{ Database() *mongo.Database }).Database().Collection("ratelimits")
 	count := func() int64 {
