@@ -523,7 +523,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
-	go a.sweepEvery(sweepCtx, 10*time.Minute)
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); a.sweepEvery(sweepCtx, 10*time.Minute) }()
 
 	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.store, "https", mode)
 	errc := make(chan error, len(serveFuncs))
@@ -564,6 +565,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	closeCtx, cancelClose := context.WithDeadline(context.Background(), signalled.Add(shutdownBudget-closeMargin))
 	defer cancelClose()
+	// A sweep under way (it stops between deletions, and each step of a
+	// deletion is short) ends before the store closes under it.
+	select {
+	case <-sweepDone:
+	case <-closeCtx.Done():
+		log.Warn("a sweep was still running at shutdown; the next start finishes what it left")
+	}
 	a.close(closeCtx)
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)

@@ -77,6 +77,9 @@ func (s *Service) FinishDeletions(ctx context.Context, before time.Time) (int, e
 	n := 0
 	var first error
 	for _, b := range boards {
+		if ctx.Err() != nil {
+			break // stopping: the next start or sweep finishes the rest
+		}
 		if !b.DeletingAt.Before(before) {
 			continue
 		}

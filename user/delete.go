@@ -210,6 +210,9 @@ func (s *Service) FinishDeletions(ctx context.Context, before time.Time) (int, e
 	n := 0
 	var first error
 	for _, u := range users {
+		if ctx.Err() != nil {
+			break // stopping: the next start or sweep finishes the rest
+		}
 		if !u.DeletingAt.Before(before) {
 			continue
 		}
