@@ -90,6 +90,14 @@ func unavailable(err error) bool {
 				return true
 			}
 		}
+		// FerretDB 1.x on SQLite stops a query at its maxTimeMS (our
+		// OpTimeout) by interrupting SQLite, and when that interruption is
+		// not seen as a cancelled context it answers InternalError with
+		// SQLite's "interrupted (9)" instead of MaxTimeMSExpired. Seen under
+		// load: it is a timeout, not a fault. No other code answers it.
+		if se.HasErrorCodeWithMessage(1, "interrupted (9)") {
+			return true
+		}
 	}
 	var ne net.Error
 	var oe *net.OpError
