@@ -90,12 +90,16 @@ func unavailable(err error) bool {
 				return true
 			}
 		}
-		// FerretDB 1.x on SQLite stops a query at its maxTimeMS (our
-		// OpTimeout) by interrupting SQLite, and when that interruption is
-		// not seen as a cancelled context it answers InternalError with
-		// SQLite's "interrupted (9)" instead of MaxTimeMSExpired. Seen under
-		// load: it is a timeout, not a fault. No other code answers it.
-		if se.HasErrorCodeWithMessage(1, "interrupted (9)") {
+		// FerretDB 1.x on SQLite answers InternalError, with SQLite's own
+		// message, for two conditions that are load, not faults, and that
+		// a retry a moment later cures (both seen under 64 clients):
+		//   - "interrupted (9)": it stopped a query at its maxTimeMS (our
+		//     OpTimeout) by interrupting SQLite, and did not translate that
+		//     into MaxTimeMSExpired;
+		//   - "database is locked" (SQLITE_BUSY, 5, and its extended codes
+		//     such as 517): a write waited out SQLite's busy timeout
+		//     behind other writers.
+		if se.HasErrorCodeWithMessage(1, "interrupted (9)") || se.HasErrorCodeWithMessage(1, "database is locked") {
 			return true
 		}
 	}

@@ -43,6 +43,8 @@ func TestUnavailable(t *testing.T) {
 		{"max time", mongo.CommandError{Code: 50, Name: "MaxTimeMSExpired"}, true},
 		{"FerretDB's SQLite interrupted at max time", mongo.CommandError{Code: 1, Name: "InternalError",
 			Message: "[msg_find.go:344 handler.handleMaxTimeMSError] interrupted (9)"}, true},
+		{"FerretDB's SQLite busy behind other writers", mongo.CommandError{Code: 1, Name: "InternalError",
+			Message: "[msg_insert.go:168 handler.(*Handler).MsgInsert] [collection.go:135 sqlite.(*collection).InsertAll.func1] database is locked (517)"}, true},
 		{"another internal error", mongo.CommandError{Code: 1, Name: "InternalError", Message: "[pool.go:42] disk I/O error (10)"}, false},
 		{"dial refused", refused, true},
 		{"pool cleared after another operation failed", fmt.Errorf("insert: %w", retryablePoolError{}), true},
