@@ -117,8 +117,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.users == 0 {
 		o.users = max(o.clients, 8)
 	}
-	if o.users < 8 {
-		return o, errors.New("-users must be at least 8")
+	if o.users < max(o.clients, 8) {
+		// Each client carries its own user's token chain: two clients
+		// refreshing one chain would be reuse, which ends the session.
+		return o, errors.New("-users must be at least 8 and at least -clients")
 	}
 	if only != "" {
 		o.only = map[string]bool{}
