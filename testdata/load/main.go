@@ -213,8 +213,9 @@ func runStore(ctx context.Context, o options, bin, store, tmp string, logf func(
 	logf("%s store: corkboard pid %d at %s; setting up %d users and a board of %d cards…", store, srv.pid(), srv.url, o.users, o.cards)
 	fx, err := setup(ctx, srv.url, o)
 	if err != nil {
-		return sr, nil, fmt.Errorf("setting up the data: %w (server log: %s)", err, srv.logPath)
+		return sr, nil, fmt.Errorf("setting up the data: %w\nthe server's last log lines:\n%s", err, srv.logTail())
 	}
+	sr.MeBytes, sr.BoardBytes = len(fx.meBody), fx.boardBytes
 	for _, sc := range scenarios {
 		if o.only != nil && !o.only[sc.name] {
 			continue
@@ -234,7 +235,7 @@ func runStore(ctx context.Context, o options, bin, store, tmp string, logf func(
 	}
 	sr.PeakRSS = srv.peakRSS()
 	if srv.exited() {
-		return sr, nil, fmt.Errorf("corkboard exited during the run (log: %s)", srv.logPath)
+		return sr, nil, fmt.Errorf("corkboard exited during the run; its last log lines:\n%s", srv.logTail())
 	}
 	return sr, fx, nil
 }

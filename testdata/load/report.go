@@ -47,6 +47,10 @@ type storeReport struct {
 	Scenarios []result     `json:"scenarios"`
 	Flood     *floodResult `json:"p99DuringFlood,omitempty"`
 	PeakRSS   int64        `json:"peakRSSBytes"` // corkboard's VmHWM at the end
+	// The sizes of a /me answer (the bare baseline's too) and of the
+	// board's, in bytes.
+	MeBytes    int `json:"meAnswerBytes"`
+	BoardBytes int `json:"boardAnswerBytes"`
 }
 
 func newReport(o options) *report {
@@ -138,7 +142,8 @@ func (r *report) writeTable(w io.Writer) {
 	}
 	tw.Flush()
 	for _, s := range r.Stores {
-		fmt.Fprintf(w, "\n%s store: corkboard's peak RSS %.1f MiB", s.Store, float64(s.PeakRSS)/(1<<20))
+		fmt.Fprintf(w, "\n%s store: corkboard's peak RSS %.1f MiB; answers of %d bytes (/me) and %d bytes (the board)",
+			s.Store, float64(s.PeakRSS)/(1<<20), s.MeBytes, s.BoardBytes)
 		if f := s.Flood; f != nil {
 			fmt.Fprintf(w, "; /me p99 at %d req/s alone %.2f ms, during a login flood of %d clients %.2f ms (%.2f×, %s)",
 				f.MeRate, f.Alone.P99ms, f.LoginClients, f.DuringFlood.P99ms, f.P99Ratio, f.Status)

@@ -30,6 +30,8 @@ type fixture struct {
 	listIDs []string
 	cardIDs []string
 	meBody  []byte // one /me answer, which the bare baseline repeats
+	// boardBytes is the size of the board's answer.
+	boardBytes int
 }
 
 // client is one keep-alive client: its own connection, its own user and
@@ -471,6 +473,7 @@ func setup(ctx context.Context, base string, o options) (*fixture, error) {
 	if n := bytes.Count(b, []byte(`"description":`)); n != o.cards {
 		return nil, fmt.Errorf("the board holds %d cards, want %d", n, o.cards)
 	}
+	fx.boardBytes = len(b)
 	return fx, nil
 }
 

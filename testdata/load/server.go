@@ -152,6 +152,13 @@ func (s *server) waitHealthy(ctx context.Context, limit time.Duration) error {
 	}
 }
 
+// logTail returns the last lines of the server's log: the log file goes
+// with the run's temporary directory.
+func (s *server) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	return lastLines(b, 20)
+}
+
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
 func (s *server) exited() bool {
