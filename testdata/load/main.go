@@ -66,6 +66,7 @@ type options struct {
 	svgPath    string
 	flood      bool
 	floodRate  int // /me requests per second during the flood comparison
+	keep       bool
 	only       map[string]bool
 }
 
@@ -95,6 +96,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.svgPath, "svg", "", "write a bar chart of each scenario against its baseline to this SVG file")
 	fs.BoolVar(&o.flood, "p99-during-flood", false, "also compare /me p99 alone with /me p99 during a login flood")
 	fs.IntVar(&o.floodRate, "flood-me-rate", 1000, "with -p99-during-flood, /me requests per second (paced, 8 clients)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (the servers' logs and data) and print where it is")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -145,7 +147,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("making a temporary directory: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	if o.keep {
+		fmt.Fprintf(stderr, "keeping the servers' logs and data in %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
 
 	rep := newReport(o)
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }

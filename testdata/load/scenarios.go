@@ -109,11 +109,11 @@ func expect(method, path string, status int, body []byte, err error, want int, c
 		return errBusy
 	}
 	if status != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %.200s", method, path, status, want, body)
+		return fmt.Errorf("%s %s: status %d, want %d: %.200s", method, path, status, want, bytes.TrimSpace(body))
 	}
 	for _, s := range contains {
 		if !bytes.Contains(body, []byte(s)) {
-			return fmt.Errorf("%s %s: body lacks %s: %.200s", method, path, s, body)
+			return fmt.Errorf("%s %s: body lacks %s: %.200s", method, path, s, bytes.TrimSpace(body))
 		}
 	}
 	return nil
