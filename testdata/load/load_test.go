@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary serve as a baseline server, as the driver
+// starts it again for each baseline.
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(baselineEnv); kind != "" {
+		if err := serveBaseline(kind, os.Stdout); err != nil {
+			os.Stderr.WriteString("baseline server: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs the whole driver for a second per scenario with four
+// clients, and checks that the report holds every scenario and baseline,
+// answered as expected, in the table, the JSON and the SVG.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs corkboard; skipped with -short")
+	}
+	dir := t.TempDir()
+	jsonPath, svgPath := filepath.Join(dir, "report.json"), filepath.Join(dir, "chart.svg")
+	args := []string{"-duration", "1s", "-clients", "4", "-bcrypt-cost", "4", "-cards", "50",
+		"-p99-during-flood", "-flood-me-rate", "100", "-json", jsonPath, "-svg", svgPath}
+	if uri := os.Getenv("MONGO_URI"); uri != "" {
+		args = append(args, "-mongo-uri", uri)
+	}
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, &stdout, &stderr)
+	}
+	t.Logf("report:\n%s", &stdout)
+
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("the JSON report does not decode: %v\n%s", err, b)
+	}
+	if rep.Failed {
+		t.Errorf("report says failed:\n%s", &stdout)
+	}
+	checkResult := func(where string, r result) {
+		t.Helper()
+		if r.Status != "ok" || r.Requests == 0 || r.Failures != 0 || r.ReqPerSec <= 0 || r.P99ms <= 0 {
+			t.Errorf("%s %s: status %s, %d requests, %d failures, %.1f req/s, p99 %.2f ms; want ok, some requests, none failed (errors: %v)",
+				where, r.Name, r.Status, r.Requests, r.Failures, r.ReqPerSec, r.P99ms, r.Errors)
+		}
+	}
+	var baselines []string
+	for _, bl := range rep.Baselines {
+		checkResult("baseline", bl)
+		baselines = append(baselines, bl.Name)
+	}
+	if got := strings.Join(baselines, ","); got != "bare,fsync,bcrypt" {
+		t.Errorf("baselines %s, want bare,fsync,bcrypt", got)
+	}
+	wantStores := 1
+	if os.Getenv("MONGO_URI") != "" {
+		wantStores = 2
+	}
+	if len(rep.Stores) != wantStores {
+		t.Fatalf("%d stores in the report, want %d", len(rep.Stores), wantStores)
+	}
+	for _, s := range rep.Stores {
+		var names []string
+		for _, sc := range s.Scenarios {
+			checkResult(s.Store, sc)
+			names = append(names, sc.Name)
+			if sc.Baseline != "" && sc.Ratio <= 0 {
+				t.Errorf("%s %s: no ratio to %s", s.Store, sc.Name, sc.Baseline)
+			}
+		}
+		if got, want := strings.Join(names, ","), "me,refresh,board,move,login,signup,mixed"; got != want {
+			t.Errorf("%s: scenarios %s, want %s", s.Store, got, want)
+		}
+		if s.PeakRSS <= 0 {
+			t.Errorf("%s: no peak RSS", s.Store)
+		}
+		if s.Flood == nil {
+			t.Errorf("%s: no flood comparison", s.Store)
+		} else {
+			checkResult(s.Store, s.Flood.Alone)
+			checkResult(s.Store, s.Flood.DuringFlood)
+			checkResult(s.Store, s.Flood.Logins)
+			if s.Flood.P99Ratio <= 0 {
+				t.Errorf("%s: no p99 ratio", s.Store)
+			}
+		}
+	}
+	for _, want := range []string{"baseline", "bare", "fsync", "bcrypt", "me", "refresh", "login", "signup", "board", "move", "mixed", "peak RSS"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, &stdout)
+		}
+	}
+
+	svg, err := os.ReadFile(svgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	rects := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the SVG is not well-formed XML: %v\n%s", err, svg)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	// A background, and two bars for each of the six scenarios with a
+	// baseline, per store.
+	if want := 1 + 12*wantStores; rects != want {
+		t.Errorf("the SVG has %d rects, want %d", rects, want)
+	}
+}
+
+// TestWrongAnswerFails checks that the driver judges answers: a server
+// that answers 200 with another user's /me body makes the me scenario
+// FAILED, while the same server answering the client's own user passes.
+func TestWrongAnswerFails(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want string
+	}{
+		{`{"user":{"id":"aaaaaaaaaaaaaaaaaaaaaaaa","username":"someone"}}`, "ok"},
+		{`{"user":{"id":"bbbbbbbbbbbbbbbbbbbbbbbb","username":"another"}}`, "FAILED"},
+	} {
+		url, stop, err := startBaseline(context.Background(), "bare", []byte(tc.body), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx := &fixture{users: []*account{{id: "aaaaaaaaaaaaaaaaaaaaaaaa", access: "x"}}, meBody: []byte(tc.body)}
+		res := drive(context.Background(), url, fx, 2, 200*time.Millisecond, stepMe, nil)
+		stop()
+		if res.Status != tc.want {
+			t.Errorf("me against a server answering %s: status %s (%d requests, %d failures), want %s", tc.body, res.Status, res.Requests, res.Failures, tc.want)
+		}
+	}
+}

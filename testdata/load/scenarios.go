@@ -1,0 +1,546 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// account is a user the driver signed up, with the tokens of one session.
+type account struct {
+	id, username, email, password string
+	access, refresh               string
+}
+
+// fixture is the data every scenario runs on.
+type fixture struct {
+	tag     string // makes this run's user names unique
+	users   []*account
+	owner   *account // owns the board; the board clients share its session
+	boardID string
+	listIDs []string
+	cardIDs []string
+	meBody  []byte // one /me answer, which the bare baseline repeats
+	// boardBytes is the size of the board's answer.
+	boardBytes int
+}
+
+// client is one keep-alive client: its own connection, its own user and
+// token chain.
+type client struct {
+	base   string
+	hc     *http.Client
+	fx     *fixture
+	user   *account
+	rng    *rand.Rand
+	n      int // sign-ups made, for unique names
+	id     int
+	buf    bytes.Buffer
+	bodies [][]byte
+}
+
+func newClient(base string, fx *fixture, id int, user *account) *client {
+	tr := &http.Transport{
+		MaxIdleConnsPerHost:   1,
+		DisableCompression:    true,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
+	return &client{
+		base: base, fx: fx, id: id, user: user,
+		hc:  &http.Client{Transport: tr, Timeout: 60 * time.Second},
+		rng: rand.New(rand.NewPCG(uint64(id), uint64(time.Now().UnixNano()))),
+	}
+}
+
+func (c *client) close() { c.hc.CloseIdleConnections() }
+
+// errBusy marks a 503 "busy" answer: the contract's answer to overload
+// (every bcrypt slot taken for 2 s, or a board that kept changing), with
+// Retry-After. It is counted apart from failures.
+var errBusy = errors.New("503 busy")
+
+// do sends one request and returns the answer's status and body (valid
+// until the next call). A transport error is an error; the status is the
+// caller's to judge.
+func (c *client) do(ctx context.Context, method, path, token string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	c.buf.Reset()
+	if _, err := c.buf.ReadFrom(resp.Body); err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("%s %s: reading the body: %w", method, path, err)
+	}
+	return resp.StatusCode, c.buf.Bytes(), nil
+}
+
+// expect checks an answer: the status wanted and, in the body, each of
+// the strings in contains (a field and its value, found without decoding,
+// so that checking costs the driver little of the CPU it shares).
+func expect(method, path string, status int, body []byte, err error, want int, contains ...string) error {
+	if err != nil {
+		return err
+	}
+	if status == http.StatusServiceUnavailable && bytes.Contains(body, []byte(`"code":"busy"`)) {
+		return errBusy
+	}
+	if status != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %.200s", method, path, status, want, bytes.TrimSpace(body))
+	}
+	for _, s := range contains {
+		if !bytes.Contains(body, []byte(s)) {
+			return fmt.Errorf("%s %s: body lacks %s: %.200s", method, path, s, bytes.TrimSpace(body))
+		}
+	}
+	return nil
+}
+
+func jsonBody(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// The steps: one request each, checked.
+
+func stepMe(ctx context.Context, c *client) error {
+	st, b, err := c.do(ctx, "GET", "/api/users/me", c.user.access, nil)
+	return expect("GET", "/api/users/me", st, b, err, 200, `"id":"`+c.user.id+`"`)
+}
+
+// stepBare sends /me's request to the bare baseline, whose answer is one
+// user's /me body whatever the token.
+func stepBare(ctx context.Context, c *client) error {
+	st, b, err := c.do(ctx, "GET", "/api/users/me", c.user.access, nil)
+	if err == nil && len(b) != len(c.fx.meBody) {
+		return fmt.Errorf("bare: %d bytes, want %d", len(b), len(c.fx.meBody))
+	}
+	return expect("GET", "/bare", st, b, err, 200, `"user":`)
+}
+
+// stepFsync sends a refresh-sized body to the fsync baseline.
+func stepFsync(ctx context.Context, c *client) error {
+	body := jsonBody(map[string]string{"refreshToken": c.user.refresh})
+	st, b, err := c.do(ctx, "POST", "/api/auth/refresh", "", body)
+	return expect("POST", "/fsync", st, b, err, 200, `"user":`)
+}
+
+// stepRefresh rotates the client's own refresh token, kept in the body.
+func stepRefresh(ctx context.Context, c *client) error {
+	body := jsonBody(map[string]string{"refreshToken": c.user.refresh})
+	st, b, err := c.do(ctx, "POST", "/api/auth/refresh", "", body)
+	if err := expect("POST", "/api/auth/refresh", st, b, err, 200); err != nil {
+		return err
+	}
+	var t struct{ AccessToken, RefreshToken string }
+	if err := json.Unmarshal(b, &t); err != nil || t.AccessToken == "" || t.RefreshToken == "" {
+		return fmt.Errorf("POST /api/auth/refresh: no new tokens in %.200s (%v)", b, err)
+	}
+	c.user.access, c.user.refresh = t.AccessToken, t.RefreshToken
+	return nil
+}
+
+func stepLogin(ctx context.Context, c *client) error {
+	body := jsonBody(map[string]string{"email": c.user.email, "password": c.user.password})
+	st, b, err := c.do(ctx, "POST", "/api/auth/login", "", body)
+	return expect("POST", "/api/auth/login", st, b, err, 200, `"accessToken":"`, `"id":"`+c.user.id+`"`)
+}
+
+func stepSignup(ctx context.Context, c *client) error {
+	c.n++
+	name := fmt.Sprintf("s%s_%d_%d", c.fx.tag, c.id, c.n)
+	body := jsonBody(map[string]string{"username": name, "email": name + "@load.example", "password": "load-password-" + name})
+	st, b, err := c.do(ctx, "POST", "/api/auth/signup", "", body)
+	return expect("POST", "/api/auth/signup", st, b, err, 201, `"username":"`+name+`"`, `"accessToken":"`)
+}
+
+func stepBoard(ctx context.Context, c *client) error {
+	path := "/api/boards/" + c.fx.boardID
+	st, b, err := c.do(ctx, "GET", path, c.fx.owner.access, nil)
+	return expect("GET", path, st, b, err, 200, `"id":"`+c.fx.boardID+`"`)
+}
+
+// stepMove moves a random card to a random list and position: always
+// valid, since cards are never deleted and a position past the end means
+// last.
+func stepMove(ctx context.Context, c *client) error {
+	card := c.fx.cardIDs[c.rng.IntN(len(c.fx.cardIDs))]
+	list := c.fx.listIDs[c.rng.IntN(len(c.fx.listIDs))]
+	pos := c.rng.IntN(len(c.fx.cardIDs)/len(c.fx.listIDs) + 1)
+	path := "/api/boards/" + c.fx.boardID + "/cards/" + card
+	body := jsonBody(map[string]any{"listId": list, "position": pos})
+	st, b, err := c.do(ctx, "PATCH", path, c.fx.owner.access, body)
+	return expect("PATCH", "/api/boards/{id}/cards/{cardId}", st, b, err, 200, `"id":"`+c.fx.boardID+`"`, `"id":"`+card+`"`)
+}
+
+// stepMixed is a day of use, by request: mostly reads, some writes, and a
+// rare login (whose bcrypt costs as much as thousands of reads).
+func stepMixed(ctx context.Context, c *client) error {
+	switch r := c.rng.IntN(100); {
+	case r < 45:
+		return stepMe(ctx, c)
+	case r < 70:
+		return stepBoard(ctx, c)
+	case r < 85:
+		return stepMove(ctx, c)
+	case r < 99:
+		return stepRefresh(ctx, c)
+	default:
+		return stepLogin(ctx, c)
+	}
+}
+
+// scenario is one route (or mix) to drive, and what it is compared with:
+// a baseline, or another scenario of the same run.
+type scenario struct {
+	name, baseline string
+	step           func(context.Context, *client) error
+}
+
+var scenarios = []scenario{
+	{"me", "bare", stepMe},
+	{"refresh", "bare", stepRefresh},
+	{"board", "bare", stepBoard},
+	{"move", "refresh", stepMove},
+	{"login", "bcrypt", stepLogin},
+	{"signup", "bcrypt", stepSignup},
+	{"mixed", "", stepMixed},
+}
+
+func scenarioByName(name string) *scenario {
+	for i := range scenarios {
+		if scenarios[i].name == name {
+			return &scenarios[i]
+		}
+	}
+	return nil
+}
+
+// result is what one scenario or baseline measured.
+type result struct {
+	Name      string   `json:"name"`
+	Baseline  string   `json:"baseline,omitempty"`
+	Clients   int      `json:"clients"`
+	Seconds   float64  `json:"seconds"`
+	Requests  int      `json:"requests"` // answered as expected
+	ReqPerSec float64  `json:"reqPerSec"`
+	P50ms     float64  `json:"p50ms"`
+	P90ms     float64  `json:"p90ms"`
+	P99ms     float64  `json:"p99ms"`
+	Busy      int      `json:"busy"`     // 503 busy answers
+	Failures  int      `json:"failures"` // any other unexpected answer or error
+	Errors    []string `json:"errors,omitempty"`
+	PeakRSS   int64    `json:"peakRSSBytes,omitempty"`
+	Ratio     float64  `json:"ratio,omitempty"` // ReqPerSec over the baseline's
+	Status    string   `json:"status"`
+}
+
+// drive runs step on clients keep-alive clients for d and measures every
+// answer. pace, when not nil, is the interval each client keeps between
+// the starts of its requests; latency is then measured from when a
+// request was due, so that a stalled server shows in it.
+func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Duration, step func(context.Context, *client) error, pace *time.Duration) result {
+	type tally struct {
+		lat      []time.Duration
+		busy     int
+		failures int
+		errs     []string
+	}
+	tallies := make([]tally, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := range clients {
+		c := newClient(base, fx, i, fx.users[i%len(fx.users)])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.close()
+			t := &tallies[i]
+			t.lat = make([]time.Duration, 0, 1024)
+			due := time.Now()
+			if pace != nil {
+				// Spread the clients' first requests over one interval.
+				due = due.Add(time.Duration(i) * *pace / time.Duration(clients))
+			}
+			for {
+				if pace != nil {
+					time.Sleep(time.Until(due))
+				} else {
+					due = time.Now()
+				}
+				if due.After(deadline) || ctx.Err() != nil {
+					return
+				}
+				err := step(ctx, c)
+				switch {
+				case err == nil:
+					t.lat = append(t.lat, time.Since(due))
+				case errors.Is(err, errBusy):
+					t.busy++
+				default:
+					t.failures++
+					if len(t.errs) < 3 {
+						t.errs = append(t.errs, err.Error())
+					}
+				}
+				if pace != nil {
+					due = due.Add(*pace)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	res := result{Clients: clients, Seconds: elapsed.Seconds()}
+	var all []time.Duration
+	for _, t := range tallies {
+		all = append(all, t.lat...)
+		res.Busy += t.busy
+		res.Failures += t.failures
+		for _, e := range t.errs {
+			if len(res.Errors) < 5 {
+				res.Errors = append(res.Errors, e)
+			}
+		}
+	}
+	res.Requests = len(all)
+	res.ReqPerSec = float64(len(all)) / elapsed.Seconds()
+	res.P50ms, res.P90ms, res.P99ms = percentiles(all)
+	res.Status = "ok"
+	if res.Failures > 0 || res.Requests == 0 {
+		res.Status = "FAILED"
+	}
+	return res
+}
+
+func percentiles(lat []time.Duration) (p50, p90, p99 float64) {
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(lat)
+	at := func(q float64) float64 {
+		i := int(q * float64(len(lat)-1))
+		return float64(lat[i]) / float64(time.Millisecond)
+	}
+	return at(0.50), at(0.90), at(0.99)
+}
+
+// floodResult compares /me's latency alone with its latency while logins
+// flood the server.
+type floodResult struct {
+	MeRate       int     `json:"meRequestsPerSecond"`
+	Alone        result  `json:"alone"`
+	DuringFlood  result  `json:"duringFlood"`
+	Logins       result  `json:"logins"`
+	P99Ratio     float64 `json:"p99Ratio"`
+	Status       string  `json:"status"`
+	LoginClients int     `json:"loginClients"`
+}
+
+// floodCompare measures /me at a steady rate (8 paced clients), alone and
+// then while o.clients clients log in as fast as they can.
+func floodCompare(ctx context.Context, base string, fx *fixture, o options) *floodResult {
+	const meClients = 8
+	pace := time.Duration(meClients) * time.Second / time.Duration(o.floodRate)
+	fr := &floodResult{MeRate: o.floodRate, LoginClients: o.clients}
+	fr.Alone = drive(ctx, base, fx, meClients, o.duration, stepMe, &pace)
+	fr.Alone.Name = "me alone"
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		fr.Logins = drive(ctx, base, fx, o.clients, o.duration, stepLogin, nil)
+		fr.Logins.Name = "login flood"
+	}()
+	fr.DuringFlood = drive(ctx, base, fx, meClients, o.duration, stepMe, &pace)
+	fr.DuringFlood.Name = "me during flood"
+	wg.Wait()
+	if fr.Alone.P99ms > 0 {
+		fr.P99Ratio = fr.DuringFlood.P99ms / fr.Alone.P99ms
+	}
+	fr.Status = "ok"
+	for _, r := range []result{fr.Alone, fr.DuringFlood, fr.Logins} {
+		if r.Status != "ok" {
+			fr.Status = "FAILED"
+		}
+	}
+	return fr
+}
+
+// setup signs up o.users users (each keeping one session's tokens) and an
+// owner, who makes a board of o.cards cards in five lists.
+func setup(ctx context.Context, base string, o options) (*fixture, error) {
+	fx := &fixture{tag: randomHex(3)}
+	fx.users = make([]*account, o.users)
+	if err := parallel(ctx, 4, o.users, func(c *client, i int) error {
+		a, err := signup(ctx, c, fmt.Sprintf("u%s_%d", fx.tag, i))
+		fx.users[i] = a
+		return err
+	}, base, fx); err != nil {
+		return nil, err
+	}
+	c := newClient(base, fx, 0, nil)
+	defer c.close()
+	owner, err := signup(ctx, c, "owner"+fx.tag)
+	if err != nil {
+		return nil, err
+	}
+	fx.owner = owner
+	c.user = fx.users[0]
+	st, b, err := c.do(ctx, "GET", "/api/users/me", c.user.access, nil)
+	if err := expect("GET", "/api/users/me", st, b, err, 200); err != nil {
+		return nil, err
+	}
+	fx.meBody = bytes.Clone(b)
+
+	var id struct {
+		Board, List, Card struct{ ID string }
+	}
+	create := func(path string, body any, want string) error {
+		st, b, err := c.do(ctx, "POST", path, owner.access, jsonBody(body))
+		if err := expect("POST", path, st, b, err, 201, want); err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &id)
+	}
+	if err := create("/api/boards", map[string]string{"title": "Load test board"}, `"board":`); err != nil {
+		return nil, err
+	}
+	fx.boardID = id.Board.ID
+	const lists = 5
+	for l := range lists {
+		if err := create("/api/boards/"+fx.boardID+"/lists", map[string]string{"name": fmt.Sprintf("List %d", l+1)}, `"list":`); err != nil {
+			return nil, err
+		}
+		fx.listIDs = append(fx.listIDs, id.List.ID)
+	}
+	fx.cardIDs = make([]string, o.cards)
+	if err := parallel(ctx, 8, o.cards, func(c *client, i int) error {
+		path := "/api/boards/" + fx.boardID + "/lists/" + fx.listIDs[i%lists] + "/cards"
+		body := jsonBody(map[string]string{
+			"title":       fmt.Sprintf("Task %03d: check what the load run says", i),
+			"description": "A card of ordinary size, with a sentence or two of description.",
+		})
+		for {
+			st, b, err := c.do(ctx, "POST", path, owner.access, body)
+			err = expect("POST", path, st, b, err, 201, `"card":`)
+			if errors.Is(err, errBusy) {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			var v struct{ Card struct{ ID string } }
+			if err := json.Unmarshal(b, &v); err != nil {
+				return err
+			}
+			fx.cardIDs[i] = v.Card.ID
+			return nil
+		}
+	}, base, fx); err != nil {
+		return nil, err
+	}
+	// The board must hold every card: the board scenarios rest on it.
+	st, b, err = c.do(ctx, "GET", "/api/boards/"+fx.boardID, owner.access, nil)
+	if err := expect("GET", "/api/boards/{id}", st, b, err, 200); err != nil {
+		return nil, err
+	}
+	if n := bytes.Count(b, []byte(`"description":`)); n != o.cards {
+		return nil, fmt.Errorf("the board holds %d cards, want %d", n, o.cards)
+	}
+	fx.boardBytes = len(b)
+	return fx, nil
+}
+
+// signup signs up a user named name (retrying on 503 busy) and returns it
+// with its session's tokens.
+func signup(ctx context.Context, c *client, name string) (*account, error) {
+	a := &account{username: name, email: strings.ToLower(name) + "@load.example", password: "load-password-" + name}
+	body := jsonBody(map[string]any{"username": a.username, "email": a.email, "password": a.password, "returnRefreshToken": true})
+	for {
+		st, b, err := c.do(ctx, "POST", "/api/auth/signup", "", body)
+		err = expect("POST", "/api/auth/signup", st, b, err, 201)
+		if errors.Is(err, errBusy) {
+			time.Sleep(time.Second)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var v struct {
+			User                      struct{ ID string }
+			AccessToken, RefreshToken string
+		}
+		if err := json.Unmarshal(b, &v); err != nil || v.User.ID == "" || v.AccessToken == "" || v.RefreshToken == "" {
+			return nil, fmt.Errorf("sign-up answered %.200s (%v)", b, err)
+		}
+		a.id, a.access, a.refresh = v.User.ID, v.AccessToken, v.RefreshToken
+		return a, nil
+	}
+}
+
+// parallel runs f for 0..n-1 on workers clients, stopping at the first
+// error.
+func parallel(ctx context.Context, workers, n int, f func(*client, int) error, base string, fx *fixture) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		c := newClient(base, fx, w, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.close()
+			for i := range next {
+				if err := f(c, i); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
+}

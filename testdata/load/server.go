@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// findRepo returns the corkboard repository's root: dir if given, else the
+// nearest directory above the working directory whose go.mod declares
+// module corkboard.
+func findRepo(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && bytes.HasPrefix(b, []byte("module corkboard\n")) {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", errors.New("no corkboard repository above the working directory; give -repo")
+		}
+		d = parent
+	}
+}
+
+// buildCorkboard builds the static binary the way it ships
+// (CGO_ENABLED=0) into dir and returns its path.
+func buildCorkboard(ctx context.Context, repo, dir string) (string, error) {
+	repo, err := findRepo(repo)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "corkboard")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build in %s: %w\n%s", repo, err, out)
+	}
+	return bin, nil
+}
+
+// server is a corkboard process started by the driver.
+type server struct {
+	cmd     *exec.Cmd
+	url     string // http://127.0.0.1:port
+	logPath string // its stderr: one line per request
+	done    chan struct{}
+}
+
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startCorkboard starts bin on a loopback port with store, a fresh data
+// directory under tmp, rate limits off (every client is 127.0.0.1) and the
+// configured bcrypt cost, and waits for /healthz to answer 200.
+func startCorkboard(ctx context.Context, bin, store string, o options, tmp string) (*server, error) {
+	dir, err := os.MkdirTemp(tmp, store+"-")
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "corkboard.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	// The server writes its log straight to a file: a pipe would make the
+	// driver copy every request's log line, on the same cores it measures.
+	defer logFile.Close()
+	args := []string{"-addr", "127.0.0.1:0", "-store", store, "-data", filepath.Join(dir, "data")}
+	if store == "mongo" {
+		args = append(args, "-mongo-uri", o.mongoURI, "-mongo-db", "corkboard_load_"+randomHex(4))
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"BCRYPT_COST=" + strconv.Itoa(o.bcryptCost),
+		"RATE_LIMITS=off",
+		// Cookies go over plain HTTP on loopback; the clients keep their
+		// refresh tokens in the body anyway.
+		"COOKIE_SECURE=false",
+		"ACCESS_TOKEN_SECRET=" + randomHex(32),
+		"REFRESH_TOKEN_SECRET=" + randomHex(32),
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Killed with the driver, should the driver die without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting corkboard: %w", err)
+	}
+	s := &server{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(s.done)
+	}()
+	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) waitHealthy(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for s.url == "" {
+		b, _ := os.ReadFile(s.logPath)
+		if m := listenRE.FindSubmatch(b); m != nil {
+			s.url = "http://" + string(m[1])
+			break
+		}
+		if s.exited() {
+			return fmt.Errorf("corkboard exited before listening:\n%s", lastLines(b, 20))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("corkboard did not listen within %v:\n%s", limit, lastLines(b, 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for {
+		resp, err := hc.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("GET /healthz did not answer 200 within %v (last: %v)", limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// logTail returns the last lines of the server's log: the log file goes
+// with the run's temporary directory.
+func (s *server) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	return lastLines(b, 20)
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+func (s *server) exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks corkboard to stop as systemd would (SIGTERM), and kills it if
+// it has not stopped within its shutdown budget.
+func (s *server) stop() {
+	if s.exited() {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// peakRSS returns the process's peak resident set size so far in bytes
+// (VmHWM), or 0 once it has exited or where /proc does not tell.
+func (s *server) peakRSS() int64 {
+	return procPeakRSS(s.pid())
+}
+
+func procPeakRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
