@@ -71,6 +71,7 @@ type config struct {
 	acmeEmail     string
 	acmeDirectory string
 	acmeHTTPAddr  string // HTTP-01 challenges and the redirect to HTTPS
+	debugAddr     string // profiles and counters, loopback only; empty: off
 
 	version bool // -version: print the build's version and exit
 
@@ -140,6 +141,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	fset.StringVar(&c.acmeEmail, "acme-email", "", "contact address for the ACME account (env ACME_EMAIL)")
 	fset.StringVar(&c.acmeDirectory, "acme-directory", "", "ACME directory URL (env ACME_DIRECTORY; default Let's Encrypt production)")
 	fset.StringVar(&c.acmeHTTPAddr, "acme-http-addr", "", "with -acme-domain, address of the HTTP-01 challenges and the redirect to HTTPS (env ACME_HTTP_ADDR; default :80)")
+	fset.StringVar(&c.debugAddr, "debug-addr", "", "serve profiles (/debug/pprof/) and counters (/debug/vars) on this loopback address (env DEBUG_ADDR; default off)")
 	fset.BoolVar(&c.version, "version", false, "print the version and the revision it was built from, and exit")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -182,6 +184,7 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	orEnv(&c.acmeEmail, "ACME_EMAIL", "")
 	orEnv(&c.acmeDirectory, "ACME_DIRECTORY", acme.LetsEncryptURL)
 	orEnv(&c.acmeHTTPAddr, "ACME_HTTP_ADDR", ":80")
+	orEnv(&c.debugAddr, "DEBUG_ADDR", "")
 
 	p := parser{env: env}
 	c.accessSecret = []byte(env("ACCESS_TOKEN_SECRET"))
@@ -236,6 +239,11 @@ func loadConfig(args []string, getenv func(string) string, dotenv map[string]str
 	}
 	if err := c.checkTLS(acmeDomains); err != nil {
 		return c, err
+	}
+	if c.debugAddr != "" {
+		if err := checkDebugAddr(c.debugAddr); err != nil {
+			return c, err
+		}
 	}
 	if c.cookieSameSite == http.SameSiteNoneMode && !c.cookieSecure {
 		return c, errors.New("COOKIE_SAMESITE=None needs COOKIE_SECURE=true: browsers drop such cookies otherwise")

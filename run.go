@@ -485,6 +485,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Info("removed files no record points at", "files", n)
 	}
 
+	if cfg.debugAddr != "" {
+		debugLn, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fmt.Errorf("listening for profiles (DEBUG_ADDR): %w", err)
+		}
+		dbg := debugServer()
+		// Closed, not drained, when serve returns: a profile under way is
+		// of no use once the program stops.
+		defer dbg.Close()
+		go dbg.Serve(debugLn)
+		log.Info("serving profiles and counters", "addr", debugLn.Addr().String())
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err

@@ -92,6 +92,58 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 }
 
+// TestDebugListener checks that -debug-addr serves the profiles and the
+// counters on a listener of its own, that the counters leave out the
+// command line (which can carry a connection string's password), and that
+// the API's listener serves neither.
+func TestDebugListener(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir(), "BCRYPT_COST": "4"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"corkboard", "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0", "-mongo-uri", "mongodb://corkboard:hunter2@127.0.0.1:1/"},
+			func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	addr := waitForListen(t, &stderr, done)
+	m := regexp.MustCompile(`msg="serving profiles and counters" addr=(\S+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no debug listener in the log:\n%s", stderr.String())
+	}
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if st, body := get("http://" + m[1] + "/debug/vars"); st != 200 || !strings.Contains(body, `"memstats"`) || strings.Contains(body, "hunter2") || strings.Contains(body, `"cmdline"`) {
+		t.Errorf("GET /debug/vars = %d, %.300s; want 200 with memstats and without the command line", st, body)
+	}
+	if st, body := get("http://" + m[1] + "/debug/pprof/heap?debug=1"); st != 200 || !strings.Contains(body, "heap profile") {
+		t.Errorf("GET /debug/pprof/heap = %d, %.200s; want the heap profile", st, body)
+	}
+	if st, _ := get("http://" + m[1] + "/debug/pprof/cmdline"); st == 200 {
+		t.Errorf("GET /debug/pprof/cmdline = 200; the command line must not be served")
+	}
+	for _, path := range []string{"/debug/vars", "/debug/pprof/"} {
+		if st, _ := get("http://" + addr + path); st != 404 {
+			t.Errorf("API listener GET %s = %d, want 404", path, st)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run returned %v", err)
+	}
+}
+
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // waitForListen waits for run's "listening" log line and returns the address.
@@ -135,6 +187,9 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"unknown flag", []string{"-nope"}, nil, "flag provided but not defined"},
 		{"bad port", nil, map[string]string{"PORT": "eighty"}, "PORT"},
 		{"stray argument", []string{"extra"}, nil, `unexpected argument "extra"`},
+		{"debug addr on the network", []string{"-debug-addr", "0.0.0.0:6060"}, nil, "loopback"},
+		{"debug addr without a port", nil, map[string]string{"DEBUG_ADDR": "127.0.0.1"}, "-debug-addr"},
+		{"debug addr by name", nil, map[string]string{"DEBUG_ADDR": "example.com:6060"}, "loopback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
