@@ -22,14 +22,16 @@ import (
 
 // The environment variables that make this program a baseline server.
 const (
-	baselineEnv     = "CORKBOARD_LOAD_BASELINE"      // bare or fsync
+	baselineEnv     = "CORKBOARD_LOAD_BASELINE"      // bare, bare-board or fsync
 	baselineBodyEnv = "CORKBOARD_LOAD_BASELINE_BODY" // file holding the answer's bytes
 	baselineDirEnv  = "CORKBOARD_LOAD_BASELINE_DIR"  // where fsync appends
 )
 
 // serveBaseline runs a baseline server on a loopback port, printing
 // "addr=host:port" on out once it listens, until it is killed. bare answers
-// every request with the bytes of one /me answer; fsync also appends a
+// every request with the bytes of one /me answer, bare-board with those of
+// the board's answer (so the board is compared with a handler that writes
+// as many bytes, not with a small answer); fsync also appends a
 // 200-byte line to a file and fsyncs it before answering, once per request:
 // the naive durable write that group commit is measured against.
 func serveBaseline(kind string, out io.Writer) error {
@@ -43,7 +45,7 @@ func serveBaseline(kind string, out io.Writer) error {
 	}
 	var h http.Handler
 	switch kind {
-	case "bare":
+	case "bare", "bare-board":
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
 			answer(w)
@@ -123,9 +125,13 @@ func runBaselines(ctx context.Context, o options, fx *fixture, tmp string, logf 
 	var out []result
 	for _, b := range []struct {
 		kind string
+		body []byte
 		step func(context.Context, *client) error
-	}{{"bare", stepBare}, {"fsync", stepFsync}} {
-		url, stop, err := startBaseline(ctx, b.kind, fx.meBody, tmp)
+	}{{"bare", fx.meBody, stepBare}, {"bare-board", fx.boardBody, stepBareBoard}, {"fsync", fx.meBody, stepFsync}} {
+		if b.kind == "bare-board" && o.only != nil && !o.only["board"] && !o.only["mixed"] {
+			continue
+		}
+		url, stop, err := startBaseline(ctx, b.kind, b.body, tmp)
 		if err != nil {
 			return nil, err
 		}

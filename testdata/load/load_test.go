@@ -12,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	mongooptions "go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // TestMain lets the test binary serve as a baseline server, as the driver
@@ -36,16 +40,21 @@ func TestSmoke(t *testing.T) {
 	}
 	dir := t.TempDir()
 	jsonPath, svgPath := filepath.Join(dir, "report.json"), filepath.Join(dir, "chart.svg")
+	profiles := filepath.Join(dir, "profiles")
 	args := []string{"-duration", "1s", "-clients", "4", "-bcrypt-cost", "4", "-cards", "50",
-		"-p99-during-flood", "-flood-me-rate", "100", "-json", jsonPath, "-svg", svgPath}
+		"-p99-during-flood", "-flood-me-rate", "100", "-json", jsonPath, "-svg", svgPath, "-profile", profiles}
 	if uri := os.Getenv("MONGO_URI"); uri != "" {
 		args = append(args, "-mongo-uri", uri)
 	}
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	loadDBsBefore := loadDatabases(t)
 	if err := run(ctx, args, &stdout, &stderr); err != nil {
 		t.Fatalf("run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, &stdout, &stderr)
+	}
+	if after := loadDatabases(t); len(after) > len(loadDBsBefore) {
+		t.Errorf("the run left MongoDB databases behind: %v before, %v after", loadDBsBefore, after)
 	}
 	t.Logf("report:\n%s", &stdout)
 
@@ -72,8 +81,8 @@ func TestSmoke(t *testing.T) {
 		checkResult("baseline", bl)
 		baselines = append(baselines, bl.Name)
 	}
-	if got := strings.Join(baselines, ","); got != "bare,fsync,bcrypt" {
-		t.Errorf("baselines %s, want bare,fsync,bcrypt", got)
+	if got := strings.Join(baselines, ","); got != "bare,bare-board,fsync,bcrypt" {
+		t.Errorf("baselines %s, want bare,bare-board,fsync,bcrypt", got)
 	}
 	wantStores := 1
 	if os.Getenv("MONGO_URI") != "" {
@@ -89,6 +98,15 @@ func TestSmoke(t *testing.T) {
 			names = append(names, sc.Name)
 			if sc.Baseline != "" && sc.Ratio <= 0 {
 				t.Errorf("%s %s: no ratio to %s", s.Store, sc.Name, sc.Baseline)
+			}
+			if want := s.Store == "file" && sc.Name != "signup" && sc.Name != "mixed"; want != (sc.Target > 0) {
+				t.Errorf("%s %s: target %.2f; want one only on the file store's targeted scenarios", s.Store, sc.Name, sc.Target)
+			}
+			for _, kind := range []string{"cpu", "allocs"} {
+				path := filepath.Join(profiles, s.Store+"-"+sc.Name+"-"+kind+".pprof")
+				if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+					t.Errorf("%s %s: no %s profile: %v", s.Store, sc.Name, kind, err)
+				}
 			}
 		}
 		if got, want := strings.Join(names, ","), "me,refresh,board,move,login,signup,mixed"; got != want {
@@ -137,6 +155,28 @@ func TestSmoke(t *testing.T) {
 	if want := 1 + 12*wantStores; rects != want {
 		t.Errorf("the SVG has %d rects, want %d", rects, want)
 	}
+}
+
+// loadDatabases lists the databases of load runs on MONGO_URI's server
+// (none without MONGO_URI).
+func loadDatabases(t *testing.T) []string {
+	t.Helper()
+	uri := os.Getenv("MONGO_URI")
+	if uri == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := mongo.Connect(mongooptions.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	names, err := client.ListDatabaseNames(ctx, bson.D{{Key: "name", Value: bson.D{{Key: "$regex", Value: "^corkboard_load_"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 // TestWrongAnswerFails checks that the driver judges answers: a server

@@ -67,6 +67,7 @@ type options struct {
 	flood      bool
 	floodRate  int // /me requests per second during the flood comparison
 	keep       bool
+	profileDir string
 	only       map[string]bool
 }
 
@@ -97,6 +98,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.flood, "p99-during-flood", false, "also compare /me p99 alone with /me p99 during a login flood")
 	fs.IntVar(&o.floodRate, "flood-me-rate", 1000, "with -p99-during-flood, /me requests per second (paced, 8 clients)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (the servers' logs and data) and print where it is")
+	fs.StringVar(&o.profileDir, "profile", "", "save corkboard's CPU and allocation profiles of each scenario into this directory (STORE-SCENARIO-cpu.pprof, …-allocs.pprof)")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -142,6 +144,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseOptions(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return fmt.Errorf("-profile: %w", err)
+		}
 	}
 	tmp, err := os.MkdirTemp("", "corkboard-load-")
 	if err != nil {
@@ -215,20 +222,53 @@ func runStore(ctx context.Context, o options, bin, store, tmp string, logf func(
 	if err != nil {
 		return sr, nil, err
 	}
-	defer srv.stop()
+	defer func() {
+		srv.stop()
+		if o.keep {
+			return
+		}
+		if err := srv.dropDatabase(context.WithoutCancel(ctx)); err != nil {
+			logf("%s store: %v", store, err)
+		}
+	}()
 	logf("%s store: corkboard pid %d at %s; setting up %d users and a board of %d cards…", store, srv.pid(), srv.url, o.users, o.cards)
 	fx, err := setup(ctx, srv.url, o)
 	if err != nil {
 		return sr, nil, fmt.Errorf("setting up the data: %w\nthe server's last log lines:\n%s", err, srv.logTail())
 	}
-	sr.MeBytes, sr.BoardBytes = len(fx.meBody), fx.boardBytes
+	sr.MeBytes, sr.BoardBytes = len(fx.meBody), len(fx.boardBody)
 	for _, sc := range scenarios {
 		if o.only != nil && !o.only[sc.name] {
 			continue
 		}
 		logf("%s store: %s, %d clients for %v…", store, sc.name, o.clients, o.duration)
+		cmds0, err := srv.mongoCommands(ctx)
+		if err != nil {
+			return sr, nil, err
+		}
+		profiled := make(chan error, 1)
+		if o.profileDir != "" {
+			// A whole number of seconds, ending before the scenario does.
+			secs := max(1, int(o.duration.Seconds())-1)
+			go func() { profiled <- srv.profile(ctx, o.profileDir, store+"-"+sc.name, secs) }()
+		} else {
+			profiled <- nil
+		}
 		res := drive(ctx, srv.url, fx, o.clients, o.duration, sc.step, nil)
+		if err := <-profiled; err != nil {
+			return sr, nil, fmt.Errorf("profiling %s: %w", sc.name, err)
+		}
+		cmds1, err := srv.mongoCommands(ctx)
+		if err != nil {
+			return sr, nil, err
+		}
+		if sent := res.Requests + res.Busy + res.Failures; sent > 0 && cmds1 > cmds0 {
+			res.CommandsPerRequest = float64(cmds1-cmds0) / float64(sent)
+		}
 		res.Name, res.Baseline = sc.name, sc.baseline
+		if store == "file" {
+			res.Target = sc.target
+		}
 		res.PeakRSS = srv.peakRSS()
 		sr.Scenarios = append(sr.Scenarios, res)
 		if ctx.Err() != nil {

@@ -87,6 +87,7 @@ func (r *report) finish() {
 			}
 			if base := r.find(s, sc.Baseline); base != nil && base.ReqPerSec > 0 {
 				sc.Ratio = sc.ReqPerSec / base.ReqPerSec
+				sc.Met = sc.Target > 0 && sc.Ratio >= sc.Target
 			}
 		}
 		if s.Flood != nil && s.Flood.Status != "ok" {
@@ -115,17 +116,26 @@ func (r *report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "settings: %d clients, %s per scenario, %d users, a board of %d cards, bcrypt cost %d\n\n",
 		r.Settings.Clients, r.Settings.Duration, r.Settings.Users, r.Settings.Cards, r.Settings.BcryptCost)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "store\tscenario\treq/s\tp50 ms\tp90 ms\tp99 ms\tbusy\tfailures\tpeak RSS\tratio\tto\tstatus\t")
+	fmt.Fprintln(tw, "store\tscenario\treq/s\tp50 ms\tp90 ms\tp99 ms\tbusy\tfailures\tpeak RSS\tcmds/req\tratio\tto\ttarget\tstatus\t")
 	row := func(store string, x result) {
-		ratio, rss := "", ""
+		ratio, rss, cmds, target := "", "", "", ""
+		if x.Target > 0 {
+			target = fmt.Sprintf("≥%.2f× missed", x.Target)
+			if x.Met {
+				target = fmt.Sprintf("≥%.2f× met", x.Target)
+			}
+		}
+		if x.CommandsPerRequest > 0 {
+			cmds = fmt.Sprintf("%.1f", x.CommandsPerRequest)
+		}
 		if x.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f×", x.Ratio)
 		}
 		if x.PeakRSS > 0 {
 			rss = fmt.Sprintf("%.0f MiB", float64(x.PeakRSS)/(1<<20))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t%s\t%s\t%s\t\n",
-			store, x.Name, x.ReqPerSec, x.P50ms, x.P90ms, x.P99ms, x.Busy, x.Failures, rss, ratio, x.Baseline, x.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			store, x.Name, x.ReqPerSec, x.P50ms, x.P90ms, x.P99ms, x.Busy, x.Failures, rss, cmds, ratio, x.Baseline, target, x.Status)
 	}
 	for _, b := range r.Baselines {
 		row("baseline", b)

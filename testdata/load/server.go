@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,8 +17,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	mongooptions "go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // findRepo returns the corkboard repository's root: dir if given, else the
@@ -64,11 +70,18 @@ func buildCorkboard(ctx context.Context, repo, dir string) (string, error) {
 type server struct {
 	cmd     *exec.Cmd
 	url     string // http://127.0.0.1:port
+	debug   string // its debug listener (profiles and counters): http://127.0.0.1:port
+	// mongoURI and database are where a -store mongo server keeps its
+	// data: a database of its own, dropped by dropDatabase.
+	mongoURI, database string
 	logPath string // its stderr: one line per request
 	done    chan struct{}
 }
 
-var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var (
+	listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	debugRE  = regexp.MustCompile(`msg="serving profiles and counters" addr=(\S+)`)
+)
 
 // startCorkboard starts bin on a loopback port with store, a fresh data
 // directory under tmp, rate limits off (every client is 127.0.0.1) and the
@@ -87,8 +100,10 @@ func startCorkboard(ctx context.Context, bin, store string, o options, tmp strin
 	// driver copy every request's log line, on the same cores it measures.
 	defer logFile.Close()
 	args := []string{"-addr", "127.0.0.1:0", "-store", store, "-data", filepath.Join(dir, "data")}
+	var database string
 	if store == "mongo" {
-		args = append(args, "-mongo-uri", o.mongoURI, "-mongo-db", "corkboard_load_"+randomHex(4))
+		database = "corkboard_load_" + randomHex(4)
+		args = append(args, "-mongo-uri", o.mongoURI, "-mongo-db", database)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{
@@ -100,6 +115,10 @@ func startCorkboard(ctx context.Context, bin, store string, o options, tmp strin
 		"COOKIE_SECURE=false",
 		"ACCESS_TOKEN_SECRET=" + randomHex(32),
 		"REFRESH_TOKEN_SECRET=" + randomHex(32),
+		// Profiles and counters, on a loopback port of its own: the
+		// driver reads the MongoDB command counters around each scenario,
+		// and takes profiles with -profile.
+		"DEBUG_ADDR=127.0.0.1:0",
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Killed with the driver, should the driver die without cleaning up.
@@ -107,7 +126,7 @@ func startCorkboard(ctx context.Context, bin, store string, o options, tmp strin
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting corkboard: %w", err)
 	}
-	s := &server{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	s := &server{cmd: cmd, logPath: logPath, done: make(chan struct{}), mongoURI: o.mongoURI, database: database}
 	go func() {
 		cmd.Wait()
 		close(s.done)
@@ -125,6 +144,10 @@ func (s *server) waitHealthy(ctx context.Context, limit time.Duration) error {
 		b, _ := os.ReadFile(s.logPath)
 		if m := listenRE.FindSubmatch(b); m != nil {
 			s.url = "http://" + string(m[1])
+			// The debug listener is up before the API's.
+			if m := debugRE.FindSubmatch(b); m != nil {
+				s.debug = "http://" + string(m[1])
+			}
 			break
 		}
 		if s.exited() {
@@ -232,4 +255,102 @@ func splitComma(s string) []string {
 		}
 	}
 	return out
+}
+
+// mongoCommands returns how many MongoDB commands corkboard has sent since
+// it started, from its mongo.commands counters (0 on the file store, which
+// publishes none).
+func (s *server) mongoCommands(ctx context.Context) (int64, error) {
+	if s.debug == "" {
+		return 0, errors.New("corkboard has no debug listener")
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", s.debug+"/debug/vars", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var vars struct {
+		Commands map[string]int64 `json:"mongo.commands"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
+		return 0, fmt.Errorf("reading /debug/vars: %w", err)
+	}
+	var n int64
+	for _, c := range vars.Commands {
+		n += c
+	}
+	return n, nil
+}
+
+// profile saves corkboard's CPU profile and its allocations (a delta
+// profile) over the next seconds into dir as name-cpu.pprof and
+// name-allocs.pprof, for go tool pprof.
+func (s *server) profile(ctx context.Context, dir, name string, seconds int) error {
+	if s.debug == "" {
+		return errors.New("corkboard has no debug listener")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, kind := range []string{"cpu", "allocs"} {
+		path := "/debug/pprof/profile"
+		if kind == "allocs" {
+			path = "/debug/pprof/allocs"
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fetchTo(ctx, fmt.Sprintf("%s%s?seconds=%d", s.debug, path, seconds), filepath.Join(dir, name+"-"+kind+".pprof"))
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func fetchTo(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// dropDatabase drops the MongoDB database the server used, once it has
+// stopped, so that runs leave nothing behind (with -keep it stays, as the
+// file store's data directory does).
+func (s *server) dropDatabase(ctx context.Context) error {
+	if s.database == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client, err := mongo.Connect(mongooptions.Client().ApplyURI(s.mongoURI))
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.Background())
+	if err := client.Database(s.database).Drop(ctx); err != nil {
+		return fmt.Errorf("dropping database %s: %w", s.database, err)
+	}
+	return nil
 }
