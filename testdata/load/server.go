@@ -68,14 +68,14 @@ func buildCorkboard(ctx context.Context, repo, dir string) (string, error) {
 
 // server is a corkboard process started by the driver.
 type server struct {
-	cmd     *exec.Cmd
-	url     string // http://127.0.0.1:port
-	debug   string // its debug listener (profiles and counters): http://127.0.0.1:port
+	cmd   *exec.Cmd
+	url   string // http://127.0.0.1:port
+	debug string // its debug listener (profiles and counters): http://127.0.0.1:port
 	// mongoURI and database are where a -store mongo server keeps its
 	// data: a database of its own, dropped by dropDatabase.
 	mongoURI, database string
-	logPath string // its stderr: one line per request
-	done    chan struct{}
+	logPath            string // its stderr: one line per request
+	done               chan struct{}
 }
 
 var (
