@@ -84,6 +84,10 @@ type Options struct {
 	// Monitor, when set, is told of every command sent to the server. The
 	// benchmarks use it to count round trips per request.
 	Monitor *event.CommandMonitor
+	// Commands, when set, counts every command sent to the server by
+	// name (see CommandCounts); the program publishes it for the load
+	// driver and for operators.
+	Commands *CommandCounts
 }
 
 // Store keeps every record in one MongoDB database. It is safe for
@@ -157,7 +161,10 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		SetAppName("corkboard").
 		SetServerSelectionTimeout(serverSelectionTimeout).
 		SetConnectTimeout(connectTimeout)
-	if opts.Monitor != nil {
+	switch {
+	case opts.Commands != nil:
+		co.SetMonitor(opts.Commands.monitor(opts.Monitor))
+	case opts.Monitor != nil:
 		co.SetMonitor(opts.Monitor)
 	}
 	client, err := mongo.Connect(co)
