@@ -115,6 +115,16 @@ type Store struct {
 	// serialized. (Several processes sharing one FerretDB 1.x are still
 	// not safe; it is a test stand-in, not a production target.)
 	updateLock chan struct{}
+	// idOnlyFilters is set with updateLock, on FerretDB 1.x: the session
+	// compare-and-swaps then read the document by _id, check their
+	// conditions here and write by _id, under updateLock, instead of
+	// sending the conditions in the filter (see "Query shapes" in the
+	// README). FerretDB 1.x passes a filter to SQLite only when it is
+	// exactly {_id: <id>}; any other filter makes it decode and test every
+	// document of the collection, so a refresh cost grew with the number of
+	// sessions stored. On MongoDB the conditions stay in the filter, where
+	// the server checks them atomically.
+	idOnlyFilters bool
 
 	// undos are the compensations of failed sign-ups still running (see
 	// undoUser); closing tells them the store is closing.
@@ -206,6 +216,7 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		s.log.Info("server is FerretDB 1.x, whose updates are not atomic: this process runs its updates one at a time",
 			slog.String("ferretdb_version", version))
 		s.updateLock = make(chan struct{}, 1)
+		s.idOnlyFilters = true
 	}
 	if err := s.ensureIndexes(ctx, !opts.NoTTLIndex); err != nil {
 		closeClient()
