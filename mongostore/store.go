@@ -118,8 +118,9 @@ type Store struct {
 	// idOnlyFilters is set with updateLock, on FerretDB 1.x: the session
 	// compare-and-swaps then read the document by _id, check their
 	// conditions here and write by _id, under updateLock, instead of
-	// sending the conditions in the filter (see "Query shapes" in the
-	// README). FerretDB 1.x passes a filter to SQLite only when it is
+	// sending the conditions in the filter, and a rate limit finds its
+	// first free slot by lookups by _id rather than one $in (see "Query
+	// shapes" in the README). FerretDB 1.x passes a filter to SQLite only when it is
 	// exactly {_id: <id>}; any other filter makes it decode and test every
 	// document of the collection, so a refresh cost grew with the number of
 	// sessions stored. On MongoDB the conditions stay in the filter, where
