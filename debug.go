@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
+
+	"corkboard/mongostore"
 )
 
 // debugHandler serves the runtime's profiles (/debug/pprof/) and counters
@@ -66,3 +69,15 @@ func debugServer() *http.Server {
 		IdleTimeout:       time.Minute,
 	}
 }
+
+// mongoCommands returns the counts of MongoDB commands sent, published once
+// per process as the expvar "mongo.commands" (a map from command name to
+// count), which the load driver reads before and after each scenario. expvar
+// names are process-wide and publishing one twice panics, while run may be
+// called many times in one process (the tests do): hence one CommandCounts
+// per process, counting for every store opened in it.
+var mongoCommands = sync.OnceValue(func() *mongostore.CommandCounts {
+	c := new(mongostore.CommandCounts)
+	expvar.Publish("mongo.commands", c)
+	return c
+})

@@ -107,7 +107,7 @@ type store interface {
 func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, error) {
 	switch cfg.store {
 	case "mongo":
-		return mongostore.Open(ctx, cfg.mongoURI, cfg.mongoDB, mongostore.Options{Logger: log})
+		return mongostore.Open(ctx, cfg.mongoURI, cfg.mongoDB, mongostore.Options{Logger: log, Commands: mongoCommands()})
 	default:
 		return filestore.Open(cfg.dataDir, filestore.Options{Logger: log, CompactBytes: int64(cfg.compactBytes), NoCompaction: cfg.noCompaction})
 	}

@@ -66,9 +66,9 @@ var _ auth.RateLimiter = rateLimiter{}
 // every whole minute) rather than at a key's first event, so that every
 // instance agrees on the current window without asking the others.
 //
-// A Take costs about log2(max+1) lookups by _id (a binary search for the
-// first free slot) and one insert; Undo costs the same with a delete, Reset
-// one deleteMany. On a store error (the server is down) the limiter fails
+// A Take costs one find of the window's slots and one insert (on FerretDB
+// 1.x, about log2(max+1) lookups by _id and one insert: see firstFree);
+// Undo costs the same with a delete, Reset one deleteMany. On a store error (the server is down) the limiter fails
 // closed: Take returns the error, unavailable ones answered with 503.
 func (s *Store) RateLimiter(name string, max int, window time.Duration) auth.RateLimiter {
 	return rateLimiter{s: s, name: name, max: max, window: window}
@@ -89,12 +89,59 @@ func (l rateLimiter) slotID(key string, n int64, slot int) string {
 	return l.name + "|" + key + "|" + strconv.FormatInt(n, 10) + "|" + strconv.Itoa(slot)
 }
 
+// inListMax is the largest limit whose slots firstFree asks for in one find
+// ({_id: {$in: [...]}}); a larger limit is searched slot by slot.
+const inListMax = 64
+
 // firstFree returns the lowest slot in 0..max of window n of key that does
-// not exist, by binary search: slots are taken from the bottom up, so the
-// ones that exist are (but for a concurrent Undo) 0 up to some count. max
-// means the window is full. Each probe is a lookup by _id, whose cost does
-// not grow with the collection on any server.
+// not exist; max means the window is full.
+//
+// On MongoDB it is one find of every slot's _id at once ({_id: {$in}}, one
+// index lookup per slot, one round trip), which sees every gap an Undo left.
+// On FerretDB 1.x, which hands SQLite only a filter that is exactly
+// {_id: <value>} and decodes the whole collection for any other (see
+// Store.idOnlyFilters), and for limits over inListMax, it is a binary search
+// of lookups by _id, about log2(max+1) round trips: slots are taken from the
+// bottom up, so the ones that exist are (but for a concurrent Undo) 0 up to
+// some count.
 func (l rateLimiter) firstFree(ctx context.Context, key string, n int64) (int, error) {
+	if l.s.idOnlyFilters || l.max > inListMax {
+		return l.searchFree(ctx, key, n)
+	}
+	ids := make(bson.A, l.max)
+	for i := range ids {
+		ids[i] = l.slotID(key, n, i)
+	}
+	cur, err := l.s.ratelimits.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return 0, err
+	}
+	var found []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &found); err != nil {
+		return 0, err
+	}
+	taken := make([]bool, l.max)
+	for _, f := range found {
+		for i, id := range ids {
+			if id == f.ID {
+				taken[i] = true
+				break
+			}
+		}
+	}
+	for i, t := range taken {
+		if !t {
+			return i, nil
+		}
+	}
+	return l.max, nil
+}
+
+// searchFree is firstFree by binary search, one lookup by _id per probe.
+func (l rateLimiter) searchFree(ctx context.Context, key string, n int64) (int, error) {
 	lo, hi := 0, l.max
 	for lo < hi {
 		mid := (lo + hi) / 2

@@ -28,6 +28,32 @@ func TestRateLimiterContract(t *testing.T) {
 	})
 }
 
+// TestRateLimiterContractShapes runs the contract with each way of finding
+// a window's first free slot, whatever the server: one find of every slot
+// ({_id: {$in}}, as on MongoDB) and a binary search of lookups by _id (as on
+// FerretDB 1.x). The second needs the update lock, which only FerretDB 1.x
+// gets.
+func TestRateLimiterContractShapes(t *testing.T) {
+	mongotest.URI(t)
+	for _, tc := range []struct {
+		name   string
+		idOnly bool
+	}{{"in-list", false}, {"id-only", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ratelimittest.TestRateLimiter(t, func(t *testing.T, max int, window time.Duration) (a, b auth.RateLimiter) {
+				name := mongotest.NewDatabaseName(t)
+				one, two := mongotest.OpenDatabase(t, name), mongotest.OpenDatabase(t, name)
+				if tc.idOnly && !mongostore.UpdatesSerialized(one) {
+					t.Skip("the server is not FerretDB 1.x: id-only filters are not used on it")
+				}
+				mongostore.SetIDOnlyFilters(one, tc.idOnly)
+				mongostore.SetIDOnlyFilters(two, tc.idOnly)
+				return one.RateLimiter("test", max, window), two.RateLimiter("test", max, window)
+			})
+		})
+	}
+}
+
 // TestRateLimitWindows checks where windows start (on multiples of their
 // length, whatever the time of the first event), what a slot looks like,
 // and that limits of different names count apart.

@@ -157,6 +157,9 @@ func (s *Store) RotateSession(ctx context.Context, id string, gen uint64, now, e
 		// No stored generation can equal gen, and gen+1 would not fit.
 		return auth.Session{}, s.conflictOrNotFound(ctx, oid)
 	}
+	if s.idOnlyFilters {
+		return s.rotateByID(ctx, oid, gen, now, expires)
+	}
 	filter := bson.D{
 		{Key: "_id", Value: oid},
 		{Key: "generation", Value: int64(gen)},
@@ -180,6 +183,46 @@ func (s *Store) RotateSession(ctx context.Context, id string, gen uint64, now, e
 	default:
 		return auth.Session{}, s.fail("rotate session", err)
 	}
+}
+
+// rotateByID is RotateSession on FerretDB 1.x (see Store.idOnlyFilters):
+// a find by _id, the compare-and-swap's conditions checked here, then an
+// update by _id, every filter exactly {_id} so that FerretDB hands it to
+// SQLite instead of decoding the whole collection. The caller holds the
+// update lock, so no other update of this process comes between the find and
+// the update; FerretDB 1.x's own findAndModify is no more atomic than that
+// (it too reads, then writes back by _id).
+func (s *Store) rotateByID(ctx context.Context, oid bson.ObjectID, gen uint64, now, expires time.Time) (auth.Session, error) {
+	var d sessionDoc
+	if err := s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return auth.Session{}, auth.ErrSessionNotFound
+		}
+		return auth.Session{}, s.fail("rotate session", err)
+	}
+	// The filter's conditions, as the server would test them: dates are
+	// stored in whole milliseconds, and compared with now in milliseconds.
+	now, expires = bsonTime(now), bsonTime(expires)
+	if d.Generation != int64(gen) || !d.RevokedAt.IsZero() || !d.ExpiresAt.After(now) {
+		return auth.Session{}, auth.ErrSessionConflict
+	}
+	res, err := s.sessions.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "generation", Value: int64(gen) + 1},
+		{Key: "rotatedAt", Value: now},
+		{Key: "lastUsedAt", Value: now},
+		{Key: "expiresAt", Value: expires},
+	}}})
+	switch {
+	case err != nil:
+		return auth.Session{}, s.fail("rotate session", err)
+	case res.MatchedCount == 0:
+		// Deleted since the find (an expiry sweep or a user's deletion,
+		// which do not take the update lock).
+		return auth.Session{}, auth.ErrSessionNotFound
+	}
+	d.Generation = int64(gen) + 1
+	d.RotatedAt, d.LastUsedAt, d.ExpiresAt = now, now, expires
+	return d.toSession(), nil
 }
 
 // conflictOrNotFound explains why a compare-and-swap on session id matched
@@ -220,6 +263,9 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 		return err
 	}
 	defer done()
+	if s.idOnlyFilters {
+		return s.revokeByID(ctx, oid, now)
+	}
 	res, err := s.sessions.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: oid}, notRevoked},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: now}}}})
@@ -235,6 +281,31 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 	case err != nil:
 		return s.fail("revoke session", err)
 	case !exists:
+		return auth.ErrSessionNotFound
+	}
+	return nil
+}
+
+// revokeByID is RevokeSession on FerretDB 1.x (see Store.idOnlyFilters and
+// rotateByID): a find by _id, then, unless the session is revoked already,
+// an update by _id. The caller holds the update lock.
+func (s *Store) revokeByID(ctx context.Context, oid bson.ObjectID, now time.Time) error {
+	var d sessionDoc
+	if err := s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return auth.ErrSessionNotFound
+		}
+		return s.fail("revoke session", err)
+	}
+	if !d.RevokedAt.IsZero() {
+		return nil // the first revocation's time stays
+	}
+	res, err := s.sessions.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: now}}}})
+	switch {
+	case err != nil:
+		return s.fail("revoke session", err)
+	case res.MatchedCount == 0:
 		return auth.ErrSessionNotFound
 	}
 	return nil

@@ -84,6 +84,10 @@ type Options struct {
 	// Monitor, when set, is told of every command sent to the server. The
 	// benchmarks use it to count round trips per request.
 	Monitor *event.CommandMonitor
+	// Commands, when set, counts every command sent to the server by
+	// name (see CommandCounts); the program publishes it for the load
+	// driver and for operators.
+	Commands *CommandCounts
 }
 
 // Store keeps every record in one MongoDB database. It is safe for
@@ -111,6 +115,17 @@ type Store struct {
 	// serialized. (Several processes sharing one FerretDB 1.x are still
 	// not safe; it is a test stand-in, not a production target.)
 	updateLock chan struct{}
+	// idOnlyFilters is set with updateLock, on FerretDB 1.x: the session
+	// compare-and-swaps then read the document by _id, check their
+	// conditions here and write by _id, under updateLock, instead of
+	// sending the conditions in the filter, and a rate limit finds its
+	// first free slot by lookups by _id rather than one $in (see "Query
+	// shapes" in the README). FerretDB 1.x passes a filter to SQLite only when it is
+	// exactly {_id: <id>}; any other filter makes it decode and test every
+	// document of the collection, so a refresh cost grew with the number of
+	// sessions stored. On MongoDB the conditions stay in the filter, where
+	// the server checks them atomically.
+	idOnlyFilters bool
 
 	// undos are the compensations of failed sign-ups still running (see
 	// undoUser); closing tells them the store is closing.
@@ -157,7 +172,10 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		SetAppName("corkboard").
 		SetServerSelectionTimeout(serverSelectionTimeout).
 		SetConnectTimeout(connectTimeout)
-	if opts.Monitor != nil {
+	switch {
+	case opts.Commands != nil:
+		co.SetMonitor(opts.Commands.monitor(opts.Monitor))
+	case opts.Monitor != nil:
 		co.SetMonitor(opts.Monitor)
 	}
 	client, err := mongo.Connect(co)
@@ -199,6 +217,7 @@ func Open(ctx context.Context, uri, database string, opts Options) (*Store, erro
 		s.log.Info("server is FerretDB 1.x, whose updates are not atomic: this process runs its updates one at a time",
 			slog.String("ferretdb_version", version))
 		s.updateLock = make(chan struct{}, 1)
+		s.idOnlyFilters = true
 	}
 	if err := s.ensureIndexes(ctx, !opts.NoTTLIndex); err != nil {
 		closeClient()

@@ -32,6 +32,31 @@ func TestSessionStore(t *testing.T) {
 	authtest.TestSessionStore(t, func(t *testing.T) auth.SessionStore { return mongotest.Open(t) })
 }
 
+// TestSessionStoreShapes runs the session contract suite with each shape of
+// the session compare-and-swaps, whatever the server (see "Query shapes" in
+// the README): the conditions in one filter, as on MongoDB, and a find and
+// an update by _id, as on FerretDB 1.x. FerretDB 1.x runs the first one
+// correctly too (only slowly), so both are checked wherever the tests run.
+// The second needs the update lock, which only FerretDB 1.x gets.
+func TestSessionStoreShapes(t *testing.T) {
+	mongotest.URI(t)
+	for _, tc := range []struct {
+		name   string
+		idOnly bool
+	}{{"filter", false}, {"id-only", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			authtest.TestSessionStore(t, func(t *testing.T) auth.SessionStore {
+				s := mongotest.Open(t)
+				if tc.idOnly && !mongostore.UpdatesSerialized(s) {
+					t.Skip("the server is not FerretDB 1.x: id-only filters are not used on it")
+				}
+				mongostore.SetIDOnlyFilters(s, tc.idOnly)
+				return s
+			})
+		})
+	}
+}
+
 func TestTokenStore(t *testing.T) {
 	mongotest.URI(t)
 	authtest.TestTokenStore(t, func(t *testing.T) auth.TokenStore { return mongotest.Open(t) })
