@@ -102,6 +102,9 @@ func TestSmoke(t *testing.T) {
 			if want := s.Store == "file" && sc.Name != "signup" && sc.Name != "mixed"; want != (sc.Target > 0) {
 				t.Errorf("%s %s: target %.2f; want one only on the file store's targeted scenarios", s.Store, sc.Name, sc.Target)
 			}
+			if (s.Store == "mongo") != (sc.CommandsPerRequest > 0) {
+				t.Errorf("%s %s: %.2f MongoDB commands per request; want some on MongoDB only", s.Store, sc.Name, sc.CommandsPerRequest)
+			}
 			for _, kind := range []string{"cpu", "allocs"} {
 				path := filepath.Join(profiles, s.Store+"-"+sc.Name+"-"+kind+".pprof")
 				if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
