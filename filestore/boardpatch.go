@@ -107,7 +107,7 @@ func diffBoard(old, nb board.Board) *boardPatch {
 				if oldCards == nil {
 					oldCards = newCardIndex(old.Lists)
 				}
-				if was, ok := oldCards.find(c.ID); !ok || !sameCard(was, c) {
+				if was, ok := oldCards.find(c.ID, j, h+k); !ok || !sameCard(was, c) {
 					p.Cards = append(p.Cards, c)
 				}
 			}
@@ -160,13 +160,13 @@ func applyBoardPatch(old board.Board, ok bool, p *boardPatch) (board.Board, erro
 			}
 			cards = make([]board.Card, 0, s.Head+len(s.Mid)+s.Tail)
 			cards = append(cards, oc[:s.Head]...)
-			for _, id := range s.Mid {
+			for k, id := range s.Mid {
 				c, ok := changed[id]
 				if !ok {
 					if oldCards == nil {
 						oldCards = newCardIndex(old.Lists)
 					}
-					if c, ok = oldCards.find(id); !ok {
+					if c, ok = oldCards.find(id, j, s.Head+k); !ok {
 						return board.Board{}, fmt.Errorf("list %q: card %q is neither in the patch nor on the board", lp.ID, id)
 					}
 				}
@@ -213,7 +213,19 @@ type cardIndex struct {
 
 func newCardIndex(lists []board.List) *cardIndex { return &cardIndex{lists: lists} }
 
-func (x *cardIndex) find(id string) (board.Card, bool) {
+// find returns the card id, looking first near position pos of list (-1:
+// none), where a card shifted by a move within its list is: a move of a
+// card k places down a list names the k cards in between, each one place
+// from where it was.
+func (x *cardIndex) find(id string, list, pos int) (board.Card, bool) {
+	if list >= 0 && list < len(x.lists) {
+		cards := x.lists[list].Cards
+		for _, p := range [...]int{pos, pos + 1, pos - 1} {
+			if p >= 0 && p < len(cards) && cards[p].ID == id {
+				return cards[p], true
+			}
+		}
+	}
 	if x.byID == nil && x.looks < 8 {
 		x.looks++
 		for _, l := range x.lists {

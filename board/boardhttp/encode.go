@@ -173,16 +173,19 @@ func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, err
 	}
 	copied := false // whether next.cards is a map of its own yet
 	total := 0
-	var buf []byte
 	for i, l := range lists {
+		size := 64 + 256*len(l.Cards) // a guess, for a list not seen before
 		if prev != nil {
-			if j := slices.IndexFunc(prev.lists, func(p board.ListView) bool { return p.ID == l.ID }); j >= 0 && sameList(prev.lists[j], l) {
-				next.lists[i], next.each[i] = prev.lists[j], prev.each[j]
-				total += len(next.each[i])
-				continue
+			if j := slices.IndexFunc(prev.lists, func(p board.ListView) bool { return p.ID == l.ID }); j >= 0 {
+				if sameList(prev.lists[j], l) {
+					next.lists[i], next.each[i] = prev.lists[j], prev.each[j]
+					total += len(next.each[i])
+					continue
+				}
+				size = len(prev.each[j]) + 512
 			}
 		}
-		buf = buf[:0]
+		buf := make([]byte, 0, size)
 		buf = append(buf, `{"id":`...)
 		buf = appendString(buf, l.ID)
 		buf = append(buf, `,"name":`...)
@@ -219,7 +222,7 @@ func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, err
 			buf = append(buf, ']')
 		}
 		buf = append(buf, '}')
-		next.lists[i], next.each[i] = own, slices.Clone(buf)
+		next.lists[i], next.each[i] = own, buf
 		total += len(buf)
 	}
 	next.whole = make([]byte, 0, total+len(lists)+2)
