@@ -230,6 +230,7 @@ func TestBoardMoveJournalsLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := data[before.Size():]
+	t.Logf("a card move on a board of 500 cards journals %d bytes", len(line))
 	if len(line) > 2048 || !bytes.Contains(line, []byte(`"op":"patch"`)) || !bytes.HasPrefix(line, []byte(`{"version":3,`)) {
 		t.Errorf("a card move journalled %d bytes, want a version 3 patch of under 2 KB:\n%.400s", len(line), line)
 	}

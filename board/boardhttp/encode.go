@@ -56,10 +56,10 @@ type encodedLists struct {
 	// lists are the lists encoded, a copy that shares nothing with any
 	// view (the card views' attachment slices included).
 	lists []board.ListView
-	// each holds the bytes of each list; whole the bytes of the array of
-	// them all.
-	each  [][]byte
-	whole []byte
+	// each holds the bytes of each list. They are not joined here: the
+	// answer is made by appending them, and joining them first would copy
+	// a big board once more on every change.
+	each [][]byte
 	// cards are the bytes of every card of lists, and perhaps of some
 	// cards since moved off the board, by id, to find a card that moved to
 	// another list or place. Several entries may share one map: it is
@@ -92,7 +92,18 @@ func (e *boardEncoder) appendBoard(dst []byte, v board.View) ([]byte, error) {
 	dst = append(dst, `{"board":`...)
 	dst = append(dst, head[:len(head)-1]...) // without its closing brace
 	dst = append(dst, `,"lists":`...)
-	dst = append(dst, lists...)
+	if lists == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i, b := range lists.each {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, b...)
+		}
+		dst = append(dst, ']')
+	}
 	dst = append(dst, ',')
 	dst = append(dst, tail[1:]...) // without its opening brace
 	return append(dst, "}\n"...), nil
@@ -116,23 +127,24 @@ type viewTail struct {
 }
 
 // lists returns the bytes of lists, the lists of the board id, reusing
-// what it can of the bytes it made last time for that board.
-func (e *boardEncoder) lists(id string, lists []board.ListView) ([]byte, error) {
+// what it can of the bytes it made last time for that board; nil for nil
+// lists (JSON null).
+func (e *boardEncoder) lists(id string, lists []board.ListView) (*encodedLists, error) {
 	if lists == nil {
-		return []byte("null"), nil
+		return nil, nil
 	}
 	e.mu.Lock()
 	prev := e.boards[id]
 	e.mu.Unlock()
 	if prev != nil && slices.EqualFunc(prev.lists, lists, sameList) {
-		return prev.whole, nil
+		return prev, nil
 	}
 	next, err := encodeLists(prev, lists)
 	if err != nil {
 		return nil, err
 	}
 	e.store(id, prev, next)
-	return next.whole, nil
+	return next, nil
 }
 
 // store keeps next as the lists of the board id, unless another request
@@ -225,15 +237,6 @@ func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, err
 		next.lists[i], next.each[i] = own, buf
 		total += len(buf)
 	}
-	next.whole = make([]byte, 0, total+len(lists)+2)
-	next.whole = append(next.whole, '[')
-	for i, b := range next.each {
-		if i > 0 {
-			next.whole = append(next.whole, ',')
-		}
-		next.whole = append(next.whole, b...)
-	}
-	next.whole = append(next.whole, ']')
 
 	// The map of cards keeps cards that left the board only until it
 	// holds twice as many as the board: then it is made again of the
@@ -254,7 +257,7 @@ func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, err
 	next.cards = cards
 	// The size counts the bytes twice over (the lists, and the cards
 	// they are made of) and the views about as much again.
-	next.size = 3 * len(next.whole)
+	next.size = 3 * total
 	return next, nil
 }
 
