@@ -81,6 +81,36 @@ func (t *boardTable) delete(id string) {
 	}
 }
 
+func (t *boardTable) get(id string) (any, bool) {
+	b, ok := t.byID[id]
+	return b, ok
+}
+
+func (t *boardTable) decodePatch(dec *json.Decoder) (any, error) {
+	var p boardPatch
+	err := dec.Decode(&p)
+	return &p, err
+}
+
+// applyPatch applies a boardPatch. A patch the store made itself carries
+// the board it makes, which UpdateBoard checked and validated; one read
+// from a file is applied and validated here.
+func (t *boardTable) applyPatch(id string, old any, ok bool, patch any) (any, error) {
+	p, isPatch := patch.(*boardPatch)
+	if !isPatch {
+		return nil, fmt.Errorf("board patch carries a %T", patch)
+	}
+	if p.result != nil {
+		return *p.result, nil
+	}
+	ob, _ := old.(board.Board)
+	nb, err := applyBoardPatch(ob, ok, p)
+	if err == nil {
+		err = t.validate(id, nb)
+	}
+	return nb, err
+}
+
 // check has nothing to find: no key of a board but its id is unique, and
 // put and delete keep the indexes whatever the files hold.
 func (t *boardTable) check() error { return nil }
@@ -199,8 +229,12 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 		if err := nb.Validate(); err != nil {
 			return nil, fmt.Errorf("filestore: update board %s: the edit made an invalid board: %w", id, err)
 		}
+		c := putBoardChange(old, nb)
+		if p, ok := c.Record.(*boardPatch); ok {
+			nb = *p.result // equal to nb, and shares what did not change with old
+		}
 		stored = nb
-		return []change{putBoard(nb)}, nil
+		return []change{c}, nil
 	})
 	if err != nil {
 		return board.Board{}, err
@@ -299,7 +333,10 @@ func (s *Store) MarkBoardDeleting(ctx context.Context, id string, now time.Time)
 		b.DeletingAt = utc(now)
 		b.Version = old.Version + 1
 		marked = cleanBoard(*b)
-		return []change{putBoard(marked)}, nil
+		if err := marked.Validate(); err != nil {
+			return nil, fmt.Errorf("filestore: mark board %s deleting: %w", id, err)
+		}
+		return []change{putBoardChange(old, marked)}, nil
 	})
 	if err != nil {
 		return board.Board{}, err

@@ -18,6 +18,9 @@ import (
 const (
 	opPut    = "put"
 	opDelete = "delete"
+	// opPatch changes a stored record by a patch of its kind's own (only
+	// boards have one: boardPatch), in lines of version 3.
+	opPatch = "patch"
 )
 
 // change is one step of a batch, on one record of one kind. It either puts
@@ -30,7 +33,13 @@ const (
 //	{"op":"delete","kind":"session","id":"…"}
 //
 // Both are idempotent, so replaying a batch the state already reflects does
-// no harm. Record is a value of the kind's own type (user.User,
+// no harm. Since version 3 a change may also patch a board (see boardPatch):
+//
+//	{"op":"patch","kind":"board","id":"…","record":{"base":41,"board":{…},"lists":[…],"cards":[…]}}
+//
+// which is not idempotent, but needs not be: a batch is replayed once, in
+// sequence, on the state its predecessors left, and a patch checks that
+// the board is at the version it was made from. Record is a value of the kind's own type (user.User,
 // auth.Session), encoded with that type's JSON tags; state.validate checks
 // that Kind, ID and Record agree.
 type change struct {
@@ -60,9 +69,15 @@ type rawChange struct {
 	Record json.RawMessage `json:"record,omitempty"`
 }
 
-// journalVersion is the format of the journal lines this package writes.
-// It reads version 1 lines too (format_v1.go).
-const journalVersion = 2
+// journalVersion is the format of the journal lines this package writes
+// when a line patches a board; the others are written as version 2
+// (journalVersionPlain), which the versions before patches read too, so
+// that a journal holds lines an older program cannot read only once it
+// holds a patch. It reads version 1 lines too (format_v1.go).
+const (
+	journalVersion      = 3
+	journalVersionPlain = 2
+)
 
 // batch is one journal line: the changes of one write, applied all or
 // nothing, numbered by a sequence that grows by one per batch.
@@ -91,7 +106,11 @@ func encodeLine(seq uint64, changes []change) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(batch{Version: journalVersion, Seq: seq, Changes: changes}); err != nil { // Encode adds the newline
+	version := journalVersionPlain
+	if slices.ContainsFunc(changes, func(c change) bool { return c.Op == opPatch }) {
+		version = journalVersion
+	}
+	if err := enc.Encode(batch{Version: version, Seq: seq, Changes: changes}); err != nil { // Encode adds the newline
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -105,10 +124,15 @@ func decodeBatch(line []byte) (rawBatch, error) {
 		return rawBatch{}, err
 	case v == 1:
 		return decodeBatchV1(line)
-	case v == journalVersion:
+	case v == journalVersionPlain || v == journalVersion:
 		var b rawBatch
-		err := decodeStrict(bytes.NewReader(line), &b)
-		return b, err
+		if err := decodeStrict(bytes.NewReader(line), &b); err != nil {
+			return b, err
+		}
+		if v == journalVersionPlain && slices.ContainsFunc(b.Changes, func(c rawChange) bool { return c.Op == opPatch }) {
+			return b, errors.New("a patch in a journal line of version 2, which has none")
+		}
+		return b, nil
 	default:
 		return rawBatch{}, fmt.Errorf("journal line of format version %d; this program reads versions 1 to %d", v, journalVersion)
 	}

@@ -200,6 +200,18 @@ func FuzzJournal(f *testing.F) {
 	}
 	f.Add(uint8(2), append(bad, '\n'), false)
 	f.Add(uint8(2), bad, false) // the same, unterminated
+	// The board's patch (a version 3 line), out of place and altered: a
+	// patch applies only to the version of the board it was made from.
+	for i, l := range lines {
+		if !bytes.Contains(l, []byte(`"op":"patch"`)) {
+			continue
+		}
+		f.Add(uint8(i), l, false)                                                                // in place
+		f.Add(uint8(i+1), l, false)                                                              // applied twice
+		f.Add(uint8(i), bytes.Replace(l, []byte(`"base":0`), []byte(`"base":1`), 1), false)      // on another version
+		f.Add(uint8(i), bytes.Replace(l, []byte(`"head":0`), []byte(`"head":1`), 1), false)      // a splice past the end
+		f.Add(uint8(i), bytes.Replace(l, []byte(`"version":3`), []byte(`"version":2`), 1), true) // in a version 2 line
+	}
 	if v1, err := os.ReadFile(filepath.Join(version1Dir, "journal-000002.jsonl")); err == nil {
 		f.Add(uint8(0), v1, false) // version 1 lines after no snapshot: out of sequence
 		v1 = bytes.Replace(v1, []byte(`"seq":11`), []byte(`"seq":1`), 1)
@@ -315,7 +327,7 @@ func namedChanges(data []byte) (named map[string]namedChange, single bool) {
 			default:
 				op, kind, id = opDelete, str("delete"), str("id")
 			}
-			named[kind+" "+id] = namedChange{named: true, put: op == opPut}
+			named[kind+" "+id] = namedChange{named: true, put: op == opPut || op == opPatch}
 		}
 	}
 	nl := bytes.Count(data, []byte("\n"))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -75,6 +76,24 @@ type table interface {
 	list() []change
 }
 
+// A patchTable is a table whose records a change may also patch (op
+// "patch"): only boards, whose writes are big records with small changes.
+type patchTable interface {
+	table
+
+	// decodePatch decodes the next JSON value of dec, a decoder that
+	// refuses unknown fields, as a patch read from a file.
+	decodePatch(dec *json.Decoder) (patch any, err error)
+
+	// applyPatch returns the record patch makes of old (ok false: there
+	// is no record with the patch's id), checked as validate checks a put
+	// of it, or why it cannot.
+	applyPatch(id string, old any, ok bool, patch any) (any, error)
+
+	// get returns the record with id.
+	get(id string) (any, bool)
+}
+
 // newState returns an empty state.
 func newState() state {
 	var st state
@@ -102,12 +121,24 @@ func (st *state) applyBatch(changes []change) error {
 	if len(changes) == 0 {
 		return errors.New("empty batch")
 	}
+	// Patches become the puts of the records they make, each of the
+	// record as the changes before it in the batch left it.
+	puts := make([]change, len(changes))
 	for i, c := range changes {
+		if c.Op == opPatch {
+			rec, err := st.patched(c, puts[:i])
+			if err != nil {
+				return fmt.Errorf("change %d: %w", i, err)
+			}
+			puts[i] = putChange(c.Kind, c.ID, rec)
+			continue
+		}
 		if err := st.validate(c); err != nil {
 			return fmt.Errorf("change %d: %w", i, err)
 		}
+		puts[i] = c
 	}
-	for _, c := range changes {
+	for _, c := range puts {
 		if t := st.table(c.Kind); c.Op == opPut {
 			t.put(c.Record)
 		} else {
@@ -130,8 +161,33 @@ func (st *state) validate(c change) error {
 		return t.validate(c.ID, c.Record)
 	case c.Op == opDelete && c.Record == nil:
 		return nil
+	case c.Op == opPatch && c.Record != nil:
+		_, err := st.patched(c, nil)
+		return err
 	}
-	return errors.New("a change must put one record or delete one by id")
+	return errors.New("a change must put one record, patch one or delete one by id")
+}
+
+// patched returns the record the patch c makes of the record as the
+// changes before it in its batch, earlier, leave it.
+func (st *state) patched(c change, earlier []change) (any, error) {
+	t, ok := st.table(c.Kind).(patchTable)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("a patch of kind %q, which has none", c.Kind)
+	case c.ID == "":
+		return nil, fmt.Errorf("%s change without an id", c.Kind)
+	case c.Record == nil:
+		return nil, errors.New("a patch without its record")
+	}
+	old, found := t.get(c.ID)
+	for _, e := range slices.Backward(earlier) {
+		if e.Kind == c.Kind && e.ID == c.ID {
+			old, found = e.Record, e.Op == opPut
+			break
+		}
+	}
+	return t.applyPatch(c.ID, old, found, c.Record)
 }
 
 // decode turns changes read from a journal into changes to apply, each
@@ -145,7 +201,13 @@ func (st *state) decode(raws []rawChange) ([]change, error) {
 			if t == nil {
 				return nil, fmt.Errorf("change %d: unknown kind %q", i, rc.Kind)
 			}
-			rec, _, err := t.decode(strictDecoder(bytes.NewReader(rc.Record)))
+			var rec any
+			var err error
+			if pt, ok := t.(patchTable); ok && rc.Op == opPatch {
+				rec, err = pt.decodePatch(strictDecoder(bytes.NewReader(rc.Record)))
+			} else {
+				rec, _, err = t.decode(strictDecoder(bytes.NewReader(rc.Record)))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("change %d: %s %s: %w", i, rc.Kind, rc.ID, err)
 			}

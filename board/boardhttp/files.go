@@ -97,7 +97,7 @@ func (h *Handlers) SetBackground() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeBoard(w, http.StatusOK, v)
+		return h.writeBoard(w, http.StatusOK, v)
 	})
 }
 

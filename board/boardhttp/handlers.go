@@ -1,8 +1,11 @@
 package boardhttp
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"corkboard/auth"
 	"corkboard/board"
@@ -15,11 +18,18 @@ import (
 type Handlers struct {
 	svc *board.Service
 	log *slog.Logger
+	// boards writes the answers that hold a whole board (see
+	// boardEncoder).
+	boards *boardEncoder
+	// buffers holds the buffers board answers are made in, so that a
+	// board of 110 KB read again and again does not make as much garbage
+	// each time.
+	buffers sync.Pool
 }
 
 // New returns the board routes over svc.
 func New(svc *board.Service, log *slog.Logger) *Handlers {
-	return &Handlers{svc: svc, log: log}
+	return &Handlers{svc: svc, log: log, boards: newBoardEncoder(defaultEncoderBytes)}
 }
 
 // handle adapts a handler body, answering errors through board's table.
@@ -39,11 +49,32 @@ func noContent(w http.ResponseWriter) error {
 	return nil
 }
 
-// writeBoard writes the answer of every route that returns a board.
-func writeBoard(w http.ResponseWriter, status int, v board.View) error {
-	web.WriteJSON(w, status, map[string]board.View{"board": v})
+// writeBoard writes the answer of every route that returns a board,
+// {"board": v}, the bytes web.WriteJSON would write, made by h.boards.
+func (h *Handlers) writeBoard(w http.ResponseWriter, status int, v board.View) error {
+	bp, _ := h.buffers.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer func() {
+		if cap(*bp) <= maxPooledAnswer {
+			h.buffers.Put(bp)
+		}
+	}()
+	b, err := h.boards.appendBoard((*bp)[:0], v)
+	if err != nil {
+		return fmt.Errorf("encoding board %s: %w", v.ID, err)
+	}
+	*bp = b
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
 	return nil
 }
+
+// maxPooledAnswer keeps one huge board from pinning its buffer.
+const maxPooledAnswer = 4 << 20
 
 // createRequest is the body of POST /api/boards.
 type createRequest struct {
@@ -66,7 +97,7 @@ func (h *Handlers) Create() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeBoard(w, http.StatusCreated, v)
+		return h.writeBoard(w, http.StatusCreated, v)
 	})
 }
 
@@ -90,7 +121,7 @@ func (h *Handlers) Get() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeBoard(w, http.StatusOK, v)
+		return h.writeBoard(w, http.StatusOK, v)
 	})
 }
 
@@ -114,7 +145,7 @@ func (h *Handlers) Update() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeBoard(w, http.StatusOK, v)
+		return h.writeBoard(w, http.StatusOK, v)
 	})
 }
 
@@ -217,7 +248,7 @@ func (h *Handlers) EditList() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeBoard(w, http.StatusOK, v)
+		return h.writeBoard(w, http.StatusOK, v)
 	})
 }
 
@@ -276,7 +307,7 @@ func (h *Handlers) EditCard() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeBoard(w, http.StatusOK, v)
+		return h.writeBoard(w, http.StatusOK, v)
 	})
 }
 

@@ -49,7 +49,7 @@ func (h *Handlers) Accept() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeBoard(w, http.StatusOK, v)
+		return h.writeBoard(w, http.StatusOK, v)
 	})
 }
 

@@ -1,0 +1,229 @@
+package boardhttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"corkboard/board"
+)
+
+// TestViewFieldsCovered checks that the fields the encoder writes around
+// the lists, viewHead then "lists" then viewTail, are every field of
+// board.View in its order: a field added to View must be added there too,
+// or the answers would lose it.
+func TestViewFieldsCovered(t *testing.T) {
+	names := func(v any) []string {
+		var out []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			if f := rt.Field(i); f.IsExported() {
+				out = append(out, f.Tag.Get("json"))
+			}
+		}
+		return out
+	}
+	got := append(append(names(viewHead{}), "lists"), names(viewTail{})...)
+	if want := names(board.View{}); !slices.Equal(got, want) {
+		t.Errorf("the encoder writes the fields %v, board.View has %v", got, want)
+	}
+}
+
+// TestEncoderMatchesEncodingJSON writes a long random history of views of
+// a few boards, each a small change of the one before (a card moved,
+// edited, added or deleted, an attachment, a list renamed, moved, added or
+// deleted, the caller or the members changed), and checks that every
+// answer is byte for byte what encoding/json writes for it: reused bytes
+// are never stale, whatever changed.
+func TestEncoderMatchesEncodingJSON(t *testing.T) {
+	for _, maxSize := range []int{defaultEncoderBytes, 20_000} { // the second keeps dropping boards
+		t.Run(fmt.Sprint(maxSize), func(t *testing.T) {
+			e := newBoardEncoder(maxSize)
+			rng := rand.New(rand.NewPCG(3, uint64(maxSize)))
+			views := []board.View{randomView(rng, 0), randomView(rng, 1), randomView(rng, 2)}
+			for step := range 3000 {
+				i := rng.IntN(len(views))
+				if rng.IntN(3) > 0 { // a third of the reads see no change
+					views[i] = changeView(rng, views[i])
+				}
+				v := views[i]
+				var want bytes.Buffer
+				if err := json.NewEncoder(&want).Encode(map[string]board.View{"board": v}); err != nil {
+					t.Fatal(err)
+				}
+				got, err := e.appendBoard(nil, v)
+				if err != nil {
+					t.Fatalf("step %d: appendBoard = %v", step, err)
+				}
+				if !bytes.Equal(got, want.Bytes()) {
+					t.Fatalf("step %d: the encoder wrote\n%s\nencoding/json writes\n%s", step, got, want.Bytes())
+				}
+				e.mu.Lock()
+				size := e.size
+				e.mu.Unlock()
+				if size > maxSize {
+					t.Fatalf("step %d: the encoder holds %d bytes, more than its %d", step, size, maxSize)
+				}
+			}
+		})
+	}
+}
+
+// randomView returns a view of board n with a few lists of cards.
+func randomView(rng *rand.Rand, n int) board.View {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	v := board.View{
+		ID: fmt.Sprintf("%024x", 0xb0000+n), Title: "Board <&> \u2028 ü", OwnerID: fmt.Sprintf("%024x", 0xa0000),
+		Members:   []board.MemberView{{ID: fmt.Sprintf("%024x", 0xa0000), Username: "alice", Owner: true}},
+		CreatedAt: at, UpdatedAt: at,
+	}
+	for range 1 + rng.IntN(4) {
+		v = addList(rng, v)
+	}
+	return v
+}
+
+// ids numbers the lists, cards and attachments the tests make.
+var ids atomic.Int64
+
+func nextID() string { return fmt.Sprintf("%024x", 0xc00000+ids.Add(1)) }
+
+func randomCard(rng *rand.Rand, boardID string) board.CardView {
+	c := board.CardView{
+		ID: nextID(), Title: fmt.Sprintf("Card %d <b>&</b>", rng.IntN(100)), Description: "line\nline \"quoted\"",
+		Attachments: []board.AttachmentView{},
+		CreatedAt:   time.Date(2026, 5, 1, 12, rng.IntN(60), 0, rng.IntN(1000), time.UTC),
+	}
+	if rng.IntN(4) == 0 {
+		c.CreatedAt = c.CreatedAt.In(time.FixedZone("CEST", 2*3600)) // the same instant, written otherwise
+	}
+	if rng.IntN(5) == 0 {
+		id := nextID()
+		c.Attachments = append(c.Attachments, board.AttachmentView{ID: id, Name: "a.pdf", ContentType: "application/pdf", Size: 3,
+			URL: "/api/boards/" + boardID + "/cards/" + c.ID + "/attachments/" + id})
+	}
+	return c
+}
+
+func addList(rng *rand.Rand, v board.View) board.View {
+	l := board.ListView{ID: nextID(), Name: fmt.Sprintf("List %d", rng.IntN(10)), Cards: []board.CardView{}}
+	for range rng.IntN(6) {
+		l.Cards = append(l.Cards, randomCard(rng, v.ID))
+	}
+	v.Lists = append(v.Lists, l)
+	return v
+}
+
+// changeView returns a copy of v with one random change; v itself is
+// left as it is, as a store hands out a new board on every read.
+func changeView(rng *rand.Rand, v board.View) board.View {
+	lists := make([]board.ListView, len(v.Lists))
+	for i, l := range v.Lists {
+		l.Cards = slices.Clone(l.Cards)
+		for k := range l.Cards {
+			l.Cards[k].Attachments = slices.Clone(l.Cards[k].Attachments)
+		}
+		lists[i] = l
+	}
+	v.Lists = lists
+	v.Members = slices.Clone(v.Members)
+	if len(v.Lists) == 0 {
+		return addList(rng, v)
+	}
+	l := &v.Lists[rng.IntN(len(v.Lists))]
+	switch rng.IntN(12) {
+	case 0:
+		if len(l.Cards) > 0 {
+			to := &v.Lists[rng.IntN(len(v.Lists))]
+			k := rng.IntN(len(l.Cards))
+			c := l.Cards[k]
+			l.Cards = slices.Delete(l.Cards, k, k+1)
+			to.Cards = slices.Insert(to.Cards, rng.IntN(len(to.Cards)+1), c)
+		}
+	case 1:
+		if len(l.Cards) > 0 {
+			l.Cards[rng.IntN(len(l.Cards))].Title = fmt.Sprintf("Edited %d", rng.IntN(1000))
+		}
+	case 2:
+		if len(l.Cards) > 0 {
+			c := &l.Cards[rng.IntN(len(l.Cards))]
+			c.CreatedAt = c.CreatedAt.In(time.FixedZone("X", 3600)) // the same instant, encoded otherwise
+		}
+	case 3:
+		if len(l.Cards) > 0 {
+			c := &l.Cards[rng.IntN(len(l.Cards))]
+			if len(c.Attachments) > 0 {
+				c.Attachments[0].Name = "renamed.pdf"
+			} else {
+				c.Attachments = nil // null, not []
+			}
+		}
+	case 4:
+		l.Cards = append(l.Cards, randomCard(rng, v.ID))
+	case 5:
+		if len(l.Cards) > 0 {
+			l.Cards = l.Cards[1:]
+		} else {
+			l.Cards = nil
+		}
+	case 6:
+		l.Name = fmt.Sprintf("Renamed %d", rng.IntN(1000))
+	case 7:
+		if len(v.Lists) > 1 {
+			v.Lists[0], v.Lists[len(v.Lists)-1] = v.Lists[len(v.Lists)-1], v.Lists[0]
+		}
+	case 8:
+		if len(v.Lists) < 6 {
+			v = addList(rng, v)
+		} else {
+			v.Lists = v.Lists[1:]
+		}
+	case 9:
+		v.IsFavourite = !v.IsFavourite
+	case 10:
+		v.Members = append(v.Members, board.MemberView{ID: nextID(), Username: fmt.Sprintf("m%d", rng.IntN(100)), Color: "#123456"})
+	case 11:
+		if rng.IntN(10) == 0 {
+			v.Lists = nil
+		} else {
+			v.Title = fmt.Sprintf("Title %d", rng.IntN(1000))
+			v.UpdatedAt = v.UpdatedAt.Add(time.Second)
+		}
+	}
+	return v
+}
+
+// TestEncoderConcurrent has several goroutines write changing views of the
+// same boards at once, as concurrent requests do, each checking its answer
+// against encoding/json's: run with -race, it shows that the entries and
+// their maps of cards, shared between requests, are never written to once
+// shared.
+func TestEncoderConcurrent(t *testing.T) {
+	e := newBoardEncoder(defaultEncoderBytes)
+	base := []board.View{randomView(rand.New(rand.NewPCG(7, 0)), 10), randomView(rand.New(rand.NewPCG(7, 1)), 11)}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(8, uint64(g)))
+			v := base[g%2]
+			for step := range 200 {
+				v = changeView(rng, v)
+				var want bytes.Buffer
+				json.NewEncoder(&want).Encode(map[string]board.View{"board": v})
+				got, err := e.appendBoard(nil, v)
+				if err != nil || !bytes.Equal(got, want.Bytes()) {
+					t.Errorf("goroutine %d step %d: the encoder wrote %d bytes (%v), encoding/json %d", g, step, len(got), err, want.Len())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,337 @@
+package filestore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"corkboard/board"
+	"corkboard/objectid"
+)
+
+// randomEdit makes one random change of every kind a board has: lists and
+// cards added, renamed, edited, moved and deleted, attachments, members,
+// invitations, favourites, the title and the background. It returns its
+// name; an edit the board refuses (a limit, nothing to move) is no error.
+func randomEdit(rng *rand.Rand, b *board.Board, now time.Time) (string, error) {
+	card := func() string {
+		var ids []string
+		for _, l := range b.Lists {
+			for _, c := range l.Cards {
+				ids = append(ids, c.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return objectid.New(now)
+		}
+		return ids[rng.IntN(len(ids))]
+	}
+	list := func() string {
+		if len(b.Lists) == 0 {
+			return objectid.New(now)
+		}
+		return b.Lists[rng.IntN(len(b.Lists))].ID
+	}
+	text := func() string { return fmt.Sprintf("text %d <&> ü \u2028", rng.IntN(1000)) }
+	var err error
+	name := ""
+	switch rng.IntN(16) {
+	case 0:
+		name = "add list"
+		_, err = b.AddList(text(), now)
+	case 1:
+		name = "rename list"
+		err = b.RenameList(list(), text())
+	case 2:
+		name = "move list"
+		err = b.MoveList(list(), rng.IntN(len(b.Lists)+1))
+	case 3:
+		name = "delete list"
+		if len(b.Lists) > 3 {
+			_, err = b.DeleteList(list())
+		}
+	case 4, 5:
+		name = "add card"
+		_, err = b.AddCard(list(), text(), text()+"\nline two", now)
+	case 6:
+		name = "edit card"
+		t, d := text(), text()
+		err = b.EditCard(card(), &t, &d)
+	case 7, 8, 9:
+		name = "move card to another list"
+		err = b.MoveCard(card(), list(), rng.IntN(12))
+	case 10:
+		name = "move card in its list"
+		err = b.MoveCard(card(), "", rng.IntN(12))
+	case 11:
+		name = "delete card"
+		_, err = b.DeleteCard(card())
+	case 12:
+		name = "attachment"
+		c := card()
+		var on []board.Attachment
+		for _, l := range b.Lists {
+			for _, x := range l.Cards {
+				if x.ID == c {
+					on = x.Attachments
+				}
+			}
+		}
+		if len(on) > 0 && rng.IntN(2) == 0 {
+			_, err = b.RemoveAttachment(c, on[rng.IntN(len(on))].ID)
+		} else {
+			err = b.AddAttachment(c, board.Attachment{ID: objectid.New(now), Name: "plan.pdf", ContentType: "application/pdf", Size: 12, CreatedAt: now})
+		}
+	case 13:
+		name = "members and favourites"
+		u := boardUser(1 + rng.IntN(3))
+		if b.IsMember(u) {
+			err = b.SetFavourite(u, !b.IsFavourite(u))
+		} else if b.IsInvited(u) {
+			err = b.AcceptInvite(u)
+		} else {
+			err = b.Invite(b.OwnerID, u)
+		}
+	case 14:
+		name = "title"
+		err = b.SetTitle(text())
+	case 15:
+		name = "background"
+		_, err = b.SetBackgroundURL(fmt.Sprintf("https://example.com/%d.png", rng.IntN(9)))
+	}
+	var limit *board.LimitError
+	if errors.Is(err, board.ErrCardNotFound) || errors.Is(err, board.ErrListNotFound) || errors.As(err, &limit) {
+		err = nil
+	}
+	b.UpdatedAt = now
+	return name, err
+}
+
+// TestBoardPatchReplay makes a long random history of board edits of every
+// kind and checks, after each, that the journal line is a patch that
+// rebuilds exactly the board the edit made, and at the end that a
+// restart, from the journal and then from a snapshot, rebuilds exactly the
+// state served: replay equals the live state.
+func TestBoardPatchReplay(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	ctx := context.Background()
+	now := testTime()
+	b, err := board.New(boardUser(0), "Patched", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateBoard(ctx, *b); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 600 {
+		before, err := s.BoardByID(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(time.Duration(i) * time.Second)
+		var name string
+		after, err := s.UpdateBoard(ctx, b.ID, func(e *board.Board) error {
+			var err error
+			name, err = randomEdit(rng, e, at)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("step %d (%s): UpdateBoard = %v", i, name, err)
+		}
+		// The store journalled a patch, not the whole board (a fallback
+		// would hide a patch that does not rebuild the board).
+		if c := putBoardChange(before, after); c.Op != opPatch {
+			t.Fatalf("step %d (%s): the store would journal the whole board: the patch does not rebuild it", i, name)
+		}
+		p := diffBoard(before, after)
+		rebuilt, err := applyBoardPatch(before, true, p)
+		if err != nil || !sameBoard(rebuilt, after) {
+			t.Fatalf("step %d (%s): the patch rebuilds %+v, %v; want %+v", i, name, rebuilt, err, after)
+		}
+		// What a replay reads is the JSON: the patch must survive it.
+		line, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read boardPatch
+		if err := decodeStrict(bytes.NewReader(line), &read); err != nil {
+			t.Fatalf("step %d (%s): the patch does not decode: %v\n%s", i, name, err, line)
+		}
+		if again, err := applyBoardPatch(before, true, &read); err != nil || !sameBoard(again, after) {
+			t.Fatalf("step %d (%s): the patch read back rebuilds %+v, %v; want %+v", i, name, again, err, after)
+		}
+	}
+	want := dumpBoards(t, s)
+	closeStore(t, s)
+
+	s = openStore(t, dir, Options{})
+	checkDump(t, "after replaying a journal of patches", dumpBoards(t, s), want)
+	forceCompaction(s)
+	closeStore(t, s)
+	s = openStore(t, dir, Options{})
+	checkDump(t, "after reopening from a snapshot", dumpBoards(t, s), want)
+	closeStore(t, s)
+}
+
+// bigBoard stores a board of cards cards in five lists and returns it.
+func bigBoard(t *testing.T, s *Store, cards int) board.Board {
+	t.Helper()
+	now := testTime()
+	b, err := board.New(boardUser(0), "Big", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range 5 {
+		if _, err := b.AddList(fmt.Sprintf("List %d", l), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range cards {
+		if _, err := b.AddCard(b.Lists[i%5].ID, fmt.Sprintf("Task %03d: check what the load run says", i),
+			"A card of ordinary size, with a sentence or two of description.", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateBoard(context.Background(), *b); err != nil {
+		t.Fatal(err)
+	}
+	return *b
+}
+
+// TestBoardMoveJournalsLittle checks that a card move on a board of 500
+// cards journals a patch of under 2 KB, not the board's 100 KB and more.
+func TestBoardMoveJournalsLittle(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	defer closeStore(t, s)
+	b := bigBoard(t, s, 500)
+	path := filepath.Join(dir, journalName(1))
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateBoard(context.Background(), b.ID, func(e *board.Board) error {
+		return e.MoveCard(e.Lists[0].Cards[40].ID, e.Lists[3].ID, 17)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := data[before.Size():]
+	t.Logf("a card move on a board of 500 cards journals %d bytes", len(line))
+	if len(line) > 2048 || !bytes.Contains(line, []byte(`"op":"patch"`)) || !bytes.HasPrefix(line, []byte(`{"version":3,`)) {
+		t.Errorf("a card move journalled %d bytes, want a version 3 patch of under 2 KB:\n%.400s", len(line), line)
+	}
+}
+
+// TestBoardPatchRefused checks that a journal line whose patch does not
+// apply to the board as stored (a hand edit, or a line out of place) makes
+// Open fail with ErrCorrupt rather than load a guess.
+func TestBoardPatchRefused(t *testing.T) {
+	dir0 := t.TempDir()
+	s := openStore(t, dir0, Options{})
+	b := bigBoard(t, s, 20)
+	if _, err := s.UpdateBoard(context.Background(), b.ID, func(e *board.Board) error {
+		return e.MoveCard(e.Lists[0].Cards[1].ID, e.Lists[2].ID, 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	closeStore(t, s)
+	journal, err := os.ReadFile(filepath.Join(dir0, journalName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(journal, []byte("\n"))
+	good := string(lines[1])
+	if !strings.Contains(good, `"op":"patch"`) {
+		t.Fatalf("the move journalled %s, want a patch", good)
+	}
+	first, second := b.Lists[0].Cards[1].ID, b.Lists[0].Cards[2].ID
+	for _, tt := range []struct{ name, old, new string }{
+		{"another base version", `"base":0`, `"base":7`},
+		{"an unknown card", `"mid":["` + first + `"]`, `"mid":["` + objectid.New(testTime()) + `"]`},
+		{"a card twice", `"mid":["` + first + `"]`, `"mid":["` + first + `","` + second + `"]`},
+		{"a splice past the end", `"tail":3`, `"tail":30`},
+		{"a negative splice", `"head":1`, `"head":-1`},
+		{"lists in the board", `"lists":null`, `"lists":[]`},
+		{"another board", `"kind":"board","id":"` + b.ID + `"`, `"kind":"board","id":"` + objectid.New(testTime()) + `"`},
+		{"a patch of a user", `"kind":"board"`, `"kind":"user"`},
+		{"a patch in a version 2 line", `{"version":3,`, `{"version":2,`},
+		{"an unknown field", `"base":0`, `"base":0,"extra":1`},
+		{"an invalid result", `"title":"Big"`, `"title":""`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(good, tt.old) {
+				t.Fatalf("the line has no %s: %s", tt.old, good)
+			}
+			dir := t.TempDir()
+			bad := string(lines[0]) + strings.Replace(good, tt.old, tt.new, 1)
+			if err := os.WriteFile(filepath.Join(dir, journalName(1)), []byte(bad), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(dir, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open of a journal with %s = nil, want ErrCorrupt", tt.name)
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open of a journal with %s = %v, want ErrCorrupt", tt.name, err)
+			}
+		})
+	}
+}
+
+// TestWholeBoardJournalLoads checks that a journal written before patches,
+// where every write of a board put the whole board in a version 2 line,
+// still opens, and that the next write patches the board it loaded.
+func TestWholeBoardJournalLoads(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	b := bigBoard(t, s, 30)
+	closeStore(t, s)
+	edited := cleanBoard(*b.Clone())
+	if err := edited.MoveCard(edited.Lists[0].Cards[0].ID, edited.Lists[1].ID, 3); err != nil {
+		t.Fatal(err)
+	}
+	edited.Version = 1
+	line, err := encodeLine(2, []change{putBoard(edited)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(line, []byte(`{"version":2,`)) {
+		t.Fatalf("a whole board is journalled as %.40s, want version 2", line)
+	}
+	appendFile(t, filepath.Join(dir, journalName(1)), line)
+
+	s = openStore(t, dir, Options{})
+	got, err := s.BoardByID(context.Background(), b.ID)
+	if err != nil || !sameBoard(got, edited) {
+		t.Fatalf("BoardByID after a whole-board line = %+v, %v; want %+v", got, err, edited)
+	}
+	after, err := s.UpdateBoard(context.Background(), b.ID, func(e *board.Board) error {
+		return e.MoveCard(e.Lists[1].Cards[0].ID, e.Lists[2].ID, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dumpBoards(t, s)
+	closeStore(t, s)
+	s = openStore(t, dir, Options{})
+	defer closeStore(t, s)
+	checkDump(t, "after a patch of a board a whole-board line put", dumpBoards(t, s), want)
+	if again, _ := s.BoardByID(context.Background(), b.ID); !sameBoard(again, after) {
+		t.Errorf("reopened board = %+v, want %+v", again, after)
+	}
+}
