@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -52,7 +53,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
 		return nil
 	}
-	log := slog.New(web.RequestIDs(slog.NewTextHandler(stderr, nil)))
+	logOut := stderr
+	if f, ok := stderr.(*os.File); ok {
+		// The process's own stderr (a file, a pipe to journald): lines
+		// logged at once share a write (see web.LogWriter). Any other
+		// writer (a test's buffer) gets each line as it is logged.
+		lw := web.NewLogWriter(f)
+		defer lw.Close()
+		logOut = lw
+	}
+	log := slog.New(web.RequestIDs(slog.NewTextHandler(logOut, nil)))
 
 	switch cmd {
 	case "export":
