@@ -500,6 +500,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("listening for profiles (DEBUG_ADDR): %w", err)
 		}
+		// Sample lock contention for /debug/pprof/mutex, which is empty
+		// otherwise: one contended unlock in mutexProfileRate is recorded,
+		// cheap enough for a server being profiled, and only then.
+		prev := runtime.SetMutexProfileFraction(mutexProfileRate)
+		defer runtime.SetMutexProfileFraction(prev)
 		dbg := debugServer()
 		// Closed, not drained, when serve returns: a profile under way is
 		// of no use once the program stops.
