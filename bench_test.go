@@ -244,3 +244,35 @@ func benchRefresh(b *testing.B, h http.Handler, commands *atomic.Int64) {
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "refreshes/s")
 }
+
+// BenchmarkAuthenticate measures the Authenticate middleware alone, over a
+// handler that writes nothing: the access token's verification and the
+// session and account lookups that every authenticated route pays.
+func BenchmarkAuthenticate(b *testing.B) {
+	st := openBenchFileStore(b, filestore.Options{})
+	cfg, err := baseConfig(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.rateLimits = false
+	a, err := newApp(cfg, st, storeClock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.close(ctx)
+	})
+	access, _ := benchSignup(b, a.routes(), "bench")
+	h := a.sessions.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if w := serveOne(h, "GET", "/", "", "Authorization", "Bearer "+access); w.Code != http.StatusNoContent {
+				b.Fatalf("authenticate: %d %s", w.Code, w.Body)
+			}
+		}
+	})
+}

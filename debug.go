@@ -14,6 +14,10 @@ import (
 	"corkboard/mongostore"
 )
 
+// mutexProfileRate is the mutex profile's sampling rate while the debug
+// listener is on (see runtime.SetMutexProfileFraction).
+const mutexProfileRate = 10
+
 // debugHandler serves the runtime's profiles (/debug/pprof/) and counters
 // (/debug/vars) for the load driver and for an operator chasing a slow
 // request. It is served on its own listener (-debug-addr), never on the API's:

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -52,7 +53,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
 		return nil
 	}
-	log := slog.New(web.RequestIDs(slog.NewTextHandler(stderr, nil)))
+	logOut := stderr
+	if f, ok := stderr.(*os.File); ok {
+		// The process's own stderr (a file, a pipe to journald): lines
+		// logged at once share a write (see web.LogWriter). Any other
+		// writer (a test's buffer) gets each line as it is logged.
+		lw := web.NewLogWriter(f)
+		defer lw.Close()
+		logOut = lw
+	}
+	log := slog.New(web.RequestIDs(slog.NewTextHandler(logOut, nil)))
 
 	switch cmd {
 	case "export":
@@ -490,6 +500,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("listening for profiles (DEBUG_ADDR): %w", err)
 		}
+		// Sample lock contention for /debug/pprof/mutex, which is empty
+		// otherwise: one contended unlock in mutexProfileRate is recorded,
+		// cheap enough for a server being profiled, and only then.
+		prev := runtime.SetMutexProfileFraction(mutexProfileRate)
+		defer runtime.SetMutexProfileFraction(prev)
 		dbg := debugServer()
 		// Closed, not drained, when serve returns: a profile under way is
 		// of no use once the program stops.

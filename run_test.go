@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +131,14 @@ func TestDebugListener(t *testing.T) {
 	if st, body := get("http://" + m[1] + "/debug/pprof/heap?debug=1"); st != 200 || !strings.Contains(body, "heap profile") {
 		t.Errorf("GET /debug/pprof/heap = %d, %.200s; want the heap profile", st, body)
 	}
+	// The mutex profile is sampled only while the debug listener is on
+	// (the rate is process-wide; tests that profile nothing leave it off).
+	if st, body := get("http://" + m[1] + "/debug/pprof/mutex?debug=1"); st != 200 || !strings.Contains(body, "--- mutex:") {
+		t.Errorf("GET /debug/pprof/mutex = %d, %.200s; want the mutex profile", st, body)
+	}
+	if rate := runtime.SetMutexProfileFraction(-1); rate != mutexProfileRate {
+		t.Errorf("mutex profile rate %d with -debug-addr, want %d", rate, mutexProfileRate)
+	}
 	if st, _ := get("http://" + m[1] + "/debug/pprof/cmdline"); st == 200 {
 		t.Errorf("GET /debug/pprof/cmdline = 200; the command line must not be served")
 	}
@@ -141,6 +150,9 @@ func TestDebugListener(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run returned %v", err)
+	}
+	if rate := runtime.SetMutexProfileFraction(-1); rate != 0 {
+		t.Errorf("mutex profile rate %d after run returned, want 0 (off again)", rate)
 	}
 }
 

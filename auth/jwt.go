@@ -101,17 +101,30 @@ type Claims struct {
 // for concurrent use.
 type TokenKey struct {
 	use string
-	// macs holds HMAC-SHA256 states already keyed with the secret. An HMAC
-	// is not safe for concurrent use, so each call borrows one; keying a
-	// fresh one per call costs two SHA-256 blocks and several allocations.
-	// This pool is the one optimisation kept from the first release. In
-	// BenchmarkMe (GET /api/users/me end to end, file store; one run, the
-	// builds alternating), the first release took 12.8 µs; with the claims
-	// decoded by encoding/json and this pool, 13.9 µs (+9%); without the
-	// pool as well, 15.1 µs (+18%), more than the 10% the plainer code was
-	// allowed to cost.
-	macs sync.Pool
+	// scratch holds macScratch values: an HMAC-SHA256 state already keyed
+	// with the secret, and buffers for the bytes it hashes and the sum. An
+	// HMAC is not safe for concurrent use, so each call borrows one.
+	// Keying a fresh HMAC per call costs two SHA-256 blocks and several
+	// allocations; in BenchmarkMe (GET /api/users/me end to end, file
+	// store) the first release took 12.8 µs, with the claims decoded by
+	// encoding/json and a pool of keyed HMACs 13.9 µs, without the pool
+	// 15.1 µs. The buffers came later, from the load driver's profiles:
+	// with them Verify allocates only what encoding/json does, and Sign
+	// one buffer besides (see BenchmarkSign, BenchmarkVerify).
+	scratch sync.Pool
 }
+
+// macScratch is what a Sign or Verify borrows from TokenKey.scratch.
+type macScratch struct {
+	mac hash.Hash // keyed with the secret
+	buf []byte    // the bytes to hash, then (Verify) the decoded claims
+	sum []byte    // the MAC
+}
+
+// maxScratch caps the buffer a macScratch keeps for reuse: tokens are a
+// few hundred bytes, and one long token (up to MaxTokenBytes) need not pin
+// its buffer in the pool.
+const maxScratch = 1 << 10
 
 // NewTokenKey returns a key that signs and verifies tokens of the given use
 // (UseAccess or UseRefresh) with secret, which it copies. It panics on an
@@ -126,8 +139,23 @@ func NewTokenKey(secret []byte, use string) *TokenKey {
 	}
 	secret = bytes.Clone(secret)
 	k := &TokenKey{use: use}
-	k.macs.New = func() any { return hmac.New(sha256.New, secret) }
+	k.scratch.New = func() any { return &macScratch{mac: hmac.New(sha256.New, secret)} }
 	return k
+}
+
+// borrow returns a macScratch whose HMAC is reset; give it back with
+// giveBack.
+func (k *TokenKey) borrow() *macScratch {
+	sc := k.scratch.Get().(*macScratch)
+	sc.mac.Reset()
+	return sc
+}
+
+func (k *TokenKey) giveBack(sc *macScratch) {
+	if cap(sc.buf) > maxScratch {
+		sc.buf = nil
+	}
+	k.scratch.Put(sc)
 }
 
 // Sign returns the compact JWS of c with header {"alg":"HS256","typ":"JWT"}.
@@ -148,18 +176,20 @@ func (k *TokenKey) Sign(c Claims) string {
 		// Claims holds only strings, integers and a string slice.
 		panic("auth: marshal claims: " + err.Error())
 	}
-	signed := headerB64 + "." + tokenB64.EncodeToString(payload)
-	return signed + "." + tokenB64.EncodeToString(k.mac(signed))
-}
-
-// mac returns the HMAC-SHA256 of signed, the token's "header.payload" part.
-// An HMAC is not safe for concurrent use: each call borrows a keyed one.
-func (k *TokenKey) mac(signed string) []byte {
-	h := k.macs.Get().(hash.Hash)
-	defer k.macs.Put(h)
-	h.Reset()
-	h.Write([]byte(signed))
-	return h.Sum(nil)
+	// The token is built in one buffer: header, payload, then the
+	// signature of the two, each base64url-encoded after a dot.
+	sc := k.borrow()
+	defer k.giveBack(sc)
+	n := len(headerB64) + 1 + tokenB64.EncodedLen(len(payload))
+	token := make([]byte, 0, n+1+sigB64Len)
+	token = append(token, headerB64...)
+	token = append(token, '.')
+	token = tokenB64.AppendEncode(token, payload)
+	sc.mac.Write(token)
+	sc.sum = sc.mac.Sum(sc.sum[:0])
+	token = append(token, '.')
+	token = tokenB64.AppendEncode(token, sc.sum)
+	return string(token)
 }
 
 // Verify checks token at time now and returns its claims. A token that is
@@ -195,21 +225,26 @@ func (k *TokenKey) Verify(token string, now time.Time) (Claims, error) {
 	if len(sig) != sigB64Len || !isBase64URL(sig) || !isBase64URL(payload) {
 		return Claims{}, errEncoding
 	}
-	gotMAC, err := tokenB64.DecodeString(sig)
-	if err != nil {
+	var gotMAC [sha256.Size]byte
+	if n, err := tokenB64.Decode(gotMAC[:], []byte(sig)); err != nil || n != len(gotMAC) {
 		return Claims{}, errEncoding
 	}
 
 	// 4. Signature, in constant time.
-	signed := token[:len(header)+1+len(payload)]
-	if !hmac.Equal(k.mac(signed), gotMAC) {
+	sc := k.borrow()
+	defer k.giveBack(sc)
+	sc.buf = append(sc.buf[:0], token[:len(header)+1+len(payload)]...)
+	sc.mac.Write(sc.buf)
+	sc.sum = sc.mac.Sum(sc.sum[:0])
+	if !hmac.Equal(sc.sum, gotMAC[:]) {
 		return Claims{}, errSignature
 	}
 
 	// 5. Claims. Strict decoding still matters here: it keeps the claims
 	// canonical, and it is what stands between a bug in Sign and the
 	// JSON decoder.
-	claimsJSON, err := tokenB64.DecodeString(payload)
+	claimsJSON, err := tokenB64.AppendDecode(sc.buf[:0], []byte(payload))
+	sc.buf = claimsJSON
 	if err != nil {
 		return Claims{}, errEncoding
 	}

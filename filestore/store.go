@@ -176,6 +176,10 @@ type Store struct {
 	failed      atomic.Pointer[error]
 	brokenReads atomic.Bool // reads fail too: memory and the files may differ
 
+	// rounds lets writers wait for the group commit under way without
+	// queueing on syncMu (see waitDurable).
+	rounds syncRounds
+
 	// After the disk refused a journal write (see rollback): gen counts the
 	// rollbacks, rollbacks[g] says how generation g ended (guarded by
 	// syncMu), and writes get refused's error until retryAt (Unix ns).

@@ -23,9 +23,8 @@ const MaxBodyBytes = 1 << 20
 // large, 400 for malformed JSON, 422 for unknown fields, wrong types or a
 // string that is not valid UTF-8.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json.")
+	if err := checkJSONType(r); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -41,6 +40,27 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
 	}
 	return decodeStrict(body, dst)
+}
+
+// DecodeJSONBody is DecodeJSON for a handler that has already read the
+// body, at most MaxBodyBytes of it, itself: it checks the media type and
+// decodes body as strictly, with the same problems, without reading the
+// body a second time.
+func DecodeJSONBody(r *http.Request, body []byte, dst any) error {
+	if err := checkJSONType(r); err != nil {
+		return err
+	}
+	return decodeStrict(body, dst)
+}
+
+// checkJSONType refuses (415) a request whose body does not say it is
+// application/json.
+func checkJSONType(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json.")
+	}
+	return nil
 }
 
 // decodeStrict is DecodeJSON without the HTTP parts, so it can be fuzzed.

@@ -145,8 +145,7 @@ func presentedRefreshToken(w http.ResponseWriter, r *http.Request, lenient bool)
 	}
 	if err == nil && len(bytes.TrimSpace(body)) > 0 {
 		var req refreshRequest
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		switch err := web.DecodeJSON(w, r, &req); {
+		switch err := web.DecodeJSONBody(r, body, &req); {
 		case err != nil && !lenient:
 			return "", false, err
 		case err == nil && req.RefreshToken != "":

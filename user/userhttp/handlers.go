@@ -168,9 +168,16 @@ func (h *Handlers) Me() http.Handler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, u.ID, u.Roles)})
+		web.WriteJSON(w, http.StatusOK, userBody{user.ViewFor(u, u.ID, u.Roles)})
 		return nil
 	})
+}
+
+// userBody is the {"user": ...} answer of the routes that return one user.
+// A struct, not a map: it encodes to the same bytes without sorting keys,
+// on the path of GET /api/users/me.
+type userBody struct {
+	User user.View `json:"user"`
 }
 
 // Get serves GET /api/users/{id}.
@@ -181,7 +188,7 @@ func (h *Handlers) Get() http.Handler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, p.UserID, p.Roles)})
+		web.WriteJSON(w, http.StatusOK, userBody{user.ViewFor(u, p.UserID, p.Roles)})
 		return nil
 	})
 }
@@ -235,7 +242,7 @@ func (h *Handlers) SetRoles() http.Handler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, p.UserID, p.Roles)})
+		web.WriteJSON(w, http.StatusOK, userBody{user.ViewFor(u, p.UserID, p.Roles)})
 		return nil
 	})
 }
@@ -259,7 +266,7 @@ func (h *Handlers) UpdateProfile() http.Handler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, p.UserID, p.Roles)})
+		web.WriteJSON(w, http.StatusOK, userBody{user.ViewFor(u, p.UserID, p.Roles)})
 		return nil
 	})
 }

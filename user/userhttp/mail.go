@@ -81,7 +81,7 @@ func (h *Handlers) VerifyEmail() http.Handler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, u.ID, u.Roles)})
+		web.WriteJSON(w, http.StatusOK, userBody{user.ViewFor(u, u.ID, u.Roles)})
 		return nil
 	})
 }

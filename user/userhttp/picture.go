@@ -104,7 +104,7 @@ func (h *Handlers) SetPicture() http.Handler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]user.View{"user": user.ViewFor(u, p.UserID, p.Roles)})
+		web.WriteJSON(w, http.StatusOK, userBody{user.ViewFor(u, p.UserID, p.Roles)})
 		return nil
 	})
 }
