@@ -12,14 +12,15 @@ import (
 
 // A store of a hundred thousand users holds about a million sessions, and
 // decoding them with encoding/json's reflection was most of the time Open
-// took. decodeSessionFast and decodeUserFast decode the one shape of
-// session and user record that this package writes (compact JSON, the
-// fields of the type under their own names, each once, plain ASCII
-// strings, no nulls) by hand; any other input — escapes, other spellings of a key, whitespace, null, a number in
-// another form, or anything invalid — makes it report false, and the
-// record is decoded by encoding/json as before. So it accepts nothing
-// encoding/json would refuse and gives exactly what encoding/json gives
-// (TestSessionDecodeFast and FuzzSessionDecode hold it to that).
+// took. decodeSessionFast and decodeUserFast decode by hand the one shape
+// of session and user record that this package writes: compact JSON, the
+// fields of the type under their own names, each once, strings of
+// printable ASCII without escapes, null only for roles. Any other input —
+// escapes, other spellings of a key, whitespace, another null, a number
+// in another form, anything invalid — makes them report false, and the
+// record is decoded by encoding/json as before. So they accept nothing
+// encoding/json would refuse and give exactly what encoding/json gives
+// (TestFastDecode and FuzzFastDecode hold them to that).
 
 // Bits of the session fields seen, so that a repeated key falls back.
 const (
@@ -316,9 +317,13 @@ func (p *fastParser) time(t *time.Time) bool {
 	return t.UnmarshalJSON(p.data[start:p.pos]) == nil
 }
 
-// roles consumes an array of strings. Like encoding/json, it gives an
-// empty slice, not nil, for [].
+// roles consumes an array of strings, or null. Like encoding/json, it
+// gives nil for null and an empty slice, not nil, for [].
 func (p *fastParser) roles(in *interner) ([]string, bool) {
+	if bytes.HasPrefix(p.data[p.pos:], []byte("null")) {
+		p.pos += len("null")
+		return nil, true
+	}
 	start := p.pos
 	if !p.byte('[') {
 		return nil, false
