@@ -107,6 +107,10 @@ func (t *sessionTable) check() error { return nil }
 
 func (t *sessionTable) list() []change { return listOf(sessionKind, t.byID) }
 
+func (t *sessionTable) copyLater() func() kindRecords {
+	return copyLaterOf(sessionKind, t.byID, func(s *auth.Session) string { return s.ID })
+}
+
 // putSession returns a change that stores s.
 func putSession(s auth.Session) change { return putChange(sessionKind, s.ID, s) }
 

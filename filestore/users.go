@@ -117,6 +117,10 @@ func (t *userTable) check() error {
 
 func (t *userTable) list() []change { return listOf(userKind, t.byID) }
 
+func (t *userTable) copyLater() func() kindRecords {
+	return copyLaterOf(userKind, t.byID, func(u *user.User) string { return u.ID })
+}
+
 // putUser returns a change that stores u.
 func putUser(u user.User) change { return putChange(userKind, u.ID, u) }
 
