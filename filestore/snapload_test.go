@@ -275,3 +275,28 @@ func otherUser(rec []byte) []byte {
 	i := bytes.Index(rec, []byte(`"userId":"`)) + len(`"userId":"`)
 	return append(append(bytes.Clone(rec[:i]), "0123456789abcdef01234567"...), rec[i+24:]...)
 }
+
+// TestCopyRecordsLater checks that a compaction, which copies sessions and
+// users in bulk under the lock and makes them changes after
+// (copyRecordsLater), writes the very snapshot copyRecords gives.
+func TestCopyRecordsLater(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{NoSync: true})
+	writeHistory(t, s, "user", 20)
+	writeBoardHistory(t, s, 3)
+	encode := func(snap snapshot) string {
+		var buf bytes.Buffer
+		if err := writeSnapshot(&buf, &snap); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	s.mu.Lock()
+	want := encode(s.st.copyRecords())
+	build := s.st.copyRecordsLater()
+	s.mu.Unlock()
+	// A write after the copy must not show in the snapshot made of it.
+	mustCreateUsers(t, s, "later", 1)
+	if got := encode(build()); got != want {
+		t.Errorf("copyRecordsLater's snapshot differs from copyRecords':\ngot  %.600s\nwant %.600s", got, want)
+	}
+}

@@ -213,19 +213,21 @@ type bulkCopier interface {
 }
 
 // copyLaterOf copies the records of m, a table's records by id, and
-// returns a function that makes them put changes of the kind; id gives a
-// record's id.
+// returns a function that makes them put changes of the kind, for a
+// snapshot to encode and nothing else; id gives a record's id.
 func copyLaterOf[T any](kind string, m map[string]T, id func(*T) string) func() kindRecords {
 	recs := make([]T, 0, len(m))
 	for _, rec := range m {
 		recs = append(recs, rec)
 	}
 	return func() kindRecords {
+		// Each change carries a pointer into recs rather than a copy
+		// of the record: that costs no allocation per record, and the
+		// snapshot, which only encodes them, writes the same JSON.
 		k := kindRecords{Kind: kind, Records: make([]change, 0, len(recs))}
 		for i := range recs {
-			k.Records = append(k.Records, putChange(kind, id(&recs[i]), recs[i]))
+			k.Records = append(k.Records, putChange(kind, id(&recs[i]), &recs[i]))
 		}
-		recs = nil
 		return k
 	}
 }
