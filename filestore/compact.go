@@ -88,10 +88,11 @@ func (s *Store) switchJournal() (snapshot, error) {
 		return snapshot{}, ErrClosed
 	}
 	buf, upTo := s.takePendingLocked()
-	snap := s.st.copyRecords()
-	snap.Journal, snap.Seq = s.journalNum, upTo
-	next := s.journalNum + 1
+	build := s.st.copyRecordsLater()
+	journal, next := s.journalNum, s.journalNum+1
 	s.mu.Unlock()
+	snap := build()
+	snap.Journal, snap.Seq = journal, upTo
 
 	if err := s.flush(buf, upTo); err != nil {
 		return snapshot{}, err

@@ -132,17 +132,23 @@ func (s *Store) load() error {
 // covers. Unless s.readOnly, it removes covered journals and repairs a torn
 // last line; a read-only load fails on a torn line instead.
 func (s *Store) loadState() (nums []int, covered int, err error) {
-	snap, size, err := readSnapshot(s.path(snapshotName), &s.st)
-	if err != nil {
-		return nil, 0, err
-	}
-	// Loading a snapshot goes through the same applyBatch as the journal.
-	for _, k := range snap.Kinds {
-		if len(k.Records) == 0 {
-			continue
+	// A snapshot this package wrote loads on every core (snapload.go);
+	// any other is read as before, from a fresh state.
+	snap, size, ok := loadCanonicalSnapshot(s.path(snapshotName), &s.st)
+	if !ok {
+		s.st = newState()
+		var err error
+		if snap, size, err = readSnapshot(s.path(snapshotName), &s.st); err != nil {
+			return nil, 0, err
 		}
-		if err := s.st.applyBatch(k.Records); err != nil {
-			return nil, 0, fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
+		// Loading a snapshot goes through the same applyBatch as the journal.
+		for _, k := range snap.Kinds {
+			if len(k.Records) == 0 {
+				continue
+			}
+			if err := s.st.applyBatch(k.Records); err != nil {
+				return nil, 0, fmt.Errorf("filestore: %s: %w: %v", s.path(snapshotName), ErrCorrupt, err)
+			}
 		}
 	}
 	s.snapshotSize = size

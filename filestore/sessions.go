@@ -31,6 +31,14 @@ func (t *sessionTable) reset() {
 	}
 }
 
+// reserve makes room for n sessions in an empty table, so that loading a
+// snapshot does not grow the map step by step.
+func (t *sessionTable) reserve(n int) {
+	if len(t.byID) == 0 {
+		t.byID = make(map[string]auth.Session, n)
+	}
+}
+
 func (t *sessionTable) decode(dec *json.Decoder) (any, string, error) {
 	var s auth.Session
 	err := dec.Decode(&s)
@@ -51,10 +59,27 @@ func (t *sessionTable) validate(id string, rec any) error {
 	return s.Validate()
 }
 
-func (t *sessionTable) put(rec any) {
-	s := rec.(auth.Session)
+func (t *sessionTable) put(rec any) { t.add(rec.(auth.Session)) }
+
+// add is put without the boxing: loading a snapshot puts a million
+// sessions.
+func (t *sessionTable) add(s auth.Session) {
 	t.delete(s.ID) // in case the user id changed
 	t.byID[s.ID] = s
+	t.addByUser(s)
+}
+
+// addByID and addByUser are add in two steps, for loading a snapshot into
+// an empty table, where the two maps fill on two cores: addByID stores s
+// unless a session with its id is there already, and reports whether it
+// did; addByUser indexes s by user.
+func (t *sessionTable) addByID(s auth.Session) bool {
+	n := len(t.byID)
+	t.byID[s.ID] = s
+	return len(t.byID) > n
+}
+
+func (t *sessionTable) addByUser(s auth.Session) {
 	ids := t.byUser[s.UserID]
 	if ids == nil {
 		ids = make(map[string]struct{})
@@ -81,6 +106,10 @@ func (t *sessionTable) delete(id string) {
 func (t *sessionTable) check() error { return nil }
 
 func (t *sessionTable) list() []change { return listOf(sessionKind, t.byID) }
+
+func (t *sessionTable) copyLater() func() kindRecords {
+	return copyLaterOf(sessionKind, t.byID, func(s *auth.Session) string { return s.ID })
+}
 
 // putSession returns a change that stores s.
 func putSession(s auth.Session) change { return putChange(sessionKind, s.ID, s) }

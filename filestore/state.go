@@ -242,6 +242,58 @@ func (st *state) copyRecords() snapshot {
 	return snap
 }
 
+// copyRecordsLater is copyRecords in two steps, so that writers wait only
+// for the first: it copies every record now, and returns a function that
+// makes the snapshot of them later, without the lock. Tables of many
+// records (sessions, users) copy them into one slice of their own type,
+// which is a copy of memory; boxing each record into a change, which
+// copyRecords does under the lock, held every reader and writer up for
+// seconds at a million sessions.
+func (st *state) copyRecordsLater() func() snapshot {
+	var parts []func() kindRecords
+	for _, t := range st.tables() {
+		if b, ok := t.(bulkCopier); ok {
+			parts = append(parts, b.copyLater())
+			continue
+		}
+		k := kindRecords{Kind: t.kind(), Records: t.list()}
+		parts = append(parts, func() kindRecords { return k })
+	}
+	return func() snapshot {
+		var snap snapshot
+		for _, part := range parts {
+			snap.Kinds = append(snap.Kinds, part())
+		}
+		return snap
+	}
+}
+
+// bulkCopier is a table that copies its records for a snapshot in bulk
+// (see copyRecordsLater).
+type bulkCopier interface {
+	copyLater() func() kindRecords
+}
+
+// copyLaterOf copies the records of m, a table's records by id, and
+// returns a function that makes them put changes of the kind, for a
+// snapshot to encode and nothing else; id gives a record's id.
+func copyLaterOf[T any](kind string, m map[string]T, id func(*T) string) func() kindRecords {
+	recs := make([]T, 0, len(m))
+	for _, rec := range m {
+		recs = append(recs, rec)
+	}
+	return func() kindRecords {
+		// Each change carries a pointer into recs rather than a copy
+		// of the record: that costs no allocation per record, and the
+		// snapshot, which only encodes them, writes the same JSON.
+		k := kindRecords{Kind: kind, Records: make([]change, 0, len(recs))}
+		for i := range recs {
+			k.Records = append(k.Records, putChange(kind, id(&recs[i]), &recs[i]))
+		}
+		return k
+	}
+}
+
 // listOf returns a put change of the given kind for every record of m, a
 // table's records by id.
 func listOf[T any](kind string, m map[string]T) []change {

@@ -35,6 +35,15 @@ func (t *userTable) reset() {
 	}
 }
 
+// reserve makes room for n users in an empty table (see sessionTable).
+func (t *userTable) reserve(n int) {
+	if len(t.byID) == 0 {
+		t.byID = make(map[string]user.User, n)
+		t.byEmail = make(map[string]string, n)
+		t.byName = make(map[string]string, n)
+	}
+}
+
 func (t *userTable) decode(dec *json.Decoder) (any, string, error) {
 	var u user.User
 	err := dec.Decode(&u)
@@ -56,8 +65,10 @@ func (t *userTable) validate(id string, rec any) error {
 	return u.Validate()
 }
 
-func (t *userTable) put(rec any) {
-	u := rec.(user.User)
+func (t *userTable) put(rec any) { t.add(rec.(user.User)) }
+
+// add is put without the boxing, for loading a snapshot.
+func (t *userTable) add(u user.User) {
 	t.delete(u.ID) // drops the old index entries, in case they changed
 	t.byID[u.ID] = u
 	t.byEmail[strings.ToLower(u.Email)] = u.ID
@@ -105,6 +116,10 @@ func (t *userTable) check() error {
 }
 
 func (t *userTable) list() []change { return listOf(userKind, t.byID) }
+
+func (t *userTable) copyLater() func() kindRecords {
+	return copyLaterOf(userKind, t.byID, func(u *user.User) string { return u.ID })
+}
 
 // putUser returns a change that stores u.
 func putUser(u user.User) change { return putChange(userKind, u.ID, u) }

@@ -1,0 +1,356 @@
+package filestore
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"time"
+
+	"corkboard/auth"
+	"corkboard/user"
+)
+
+// A store of a hundred thousand users holds about a million sessions, and
+// decoding them with encoding/json's reflection was most of the time Open
+// took. decodeSessionFast and decodeUserFast decode by hand the one shape
+// of session and user record that this package writes: compact JSON, the
+// fields of the type under their own names, each once, strings of
+// printable ASCII without escapes, null only for roles. Any other input —
+// escapes, other spellings of a key, whitespace, another null, a number
+// in another form, anything invalid — makes them report false, and the
+// record is decoded by encoding/json as before. So they accept nothing
+// encoding/json would refuse and give exactly what encoding/json gives
+// (TestFastDecode and FuzzFastDecode hold them to that).
+
+// Bits of the session fields seen, so that a repeated key falls back.
+const (
+	sfID = 1 << iota
+	sfUserID
+	sfGeneration
+	sfRoles
+	sfCreatedAt
+	sfRotatedAt
+	sfLastUsedAt
+	sfExpiresAt
+	sfRevokedAt
+	sfUserAgent
+	sfIP
+	sfCredentialVersion
+)
+
+// interner hands out one copy of each string it has seen, so that a
+// million sessions from a few browsers hold a few user agent strings,
+// not a million. It stops adding once full, so that a snapshot of unique
+// values costs no more than without it. One goroutine uses it.
+type interner struct {
+	strs  map[string]string
+	roles map[string][]string
+}
+
+// maxInterned caps the strings an interner keeps.
+const maxInterned = 4096
+
+func newInterner() *interner {
+	return &interner{strs: make(map[string]string), roles: make(map[string][]string)}
+}
+
+// str returns b as a string, shared with earlier equal ones where it can.
+func (in *interner) str(b []byte) string {
+	if s, ok := in.strs[string(b)]; ok { // the conversion does not allocate
+		return s
+	}
+	s := string(b)
+	if len(in.strs) < maxInterned {
+		in.strs[s] = s
+	}
+	return s
+}
+
+// decodeSessionFast decodes data, one whole session record, if it is in
+// the shape described above, and reports whether it was. Records are never
+// modified in place (state.go), so sessions may share interned strings and
+// role slices.
+func decodeSessionFast(data []byte, in *interner) (auth.Session, bool) {
+	var s auth.Session
+	p := fastParser{data: data}
+	if !p.byte('{') {
+		return s, false
+	}
+	if p.byte('}') {
+		return s, p.pos == len(p.data)
+	}
+	seen := 0
+	for {
+		key, ok := p.str()
+		if !ok || !p.byte(':') {
+			return s, false
+		}
+		var bit int
+		switch string(key) {
+		case "id":
+			bit = sfID
+			s.ID, ok = p.string(nil)
+		case "userId":
+			bit = sfUserID
+			s.UserID, ok = p.string(nil)
+		case "generation":
+			bit = sfGeneration
+			s.Generation, ok = p.uint()
+		case "roles":
+			bit = sfRoles
+			s.Roles, ok = p.roles(in)
+		case "createdAt":
+			bit = sfCreatedAt
+			ok = p.time(&s.CreatedAt)
+		case "rotatedAt":
+			bit = sfRotatedAt
+			ok = p.time(&s.RotatedAt)
+		case "lastUsedAt":
+			bit = sfLastUsedAt
+			ok = p.time(&s.LastUsedAt)
+		case "expiresAt":
+			bit = sfExpiresAt
+			ok = p.time(&s.ExpiresAt)
+		case "revokedAt":
+			bit = sfRevokedAt
+			ok = p.time(&s.RevokedAt)
+		case "userAgent":
+			bit = sfUserAgent
+			s.UserAgent, ok = p.string(in)
+		case "ip":
+			bit = sfIP
+			s.IP, ok = p.string(in)
+		case "credentialVersion":
+			bit = sfCredentialVersion
+			s.CredentialVersion, ok = p.uint()
+		default:
+			return s, false
+		}
+		if !ok || seen&bit != 0 {
+			return s, false
+		}
+		seen |= bit
+		switch {
+		case p.byte(','):
+		case p.byte('}'):
+			return s, p.pos == len(p.data)
+		default:
+			return s, false
+		}
+	}
+}
+
+// Bits of the user fields seen.
+const (
+	ufID = 1 << iota
+	ufUsername
+	ufEmail
+	ufEmailVerified
+	ufFullName
+	ufColor
+	ufRoles
+	ufPictureID
+	ufPasswordHash
+	ufCredentialVersion
+	ufCreatedAt
+	ufUpdatedAt
+	ufDeletingAt
+)
+
+// decodeUserFast is decodeSessionFast for a user record.
+func decodeUserFast(data []byte, in *interner) (user.User, bool) {
+	var u user.User
+	p := fastParser{data: data}
+	if !p.byte('{') {
+		return u, false
+	}
+	if p.byte('}') {
+		return u, p.pos == len(p.data)
+	}
+	seen := 0
+	for {
+		key, ok := p.str()
+		if !ok || !p.byte(':') {
+			return u, false
+		}
+		var bit int
+		switch string(key) {
+		case "id":
+			bit = ufID
+			u.ID, ok = p.string(nil)
+		case "username":
+			bit = ufUsername
+			u.Username, ok = p.string(nil)
+		case "email":
+			bit = ufEmail
+			u.Email, ok = p.string(nil)
+		case "emailVerified":
+			bit = ufEmailVerified
+			u.EmailVerified, ok = p.bool()
+		case "fullName":
+			bit = ufFullName
+			u.FullName, ok = p.string(nil)
+		case "color":
+			bit = ufColor
+			u.Color, ok = p.string(in)
+		case "roles":
+			bit = ufRoles
+			u.Roles, ok = p.roles(in)
+		case "pictureId":
+			bit = ufPictureID
+			u.PictureID, ok = p.string(nil)
+		case "passwordHash":
+			bit = ufPasswordHash
+			u.PasswordHash, ok = p.string(nil)
+		case "credentialVersion":
+			bit = ufCredentialVersion
+			u.CredentialVersion, ok = p.uint()
+		case "createdAt":
+			bit = ufCreatedAt
+			ok = p.time(&u.CreatedAt)
+		case "updatedAt":
+			bit = ufUpdatedAt
+			ok = p.time(&u.UpdatedAt)
+		case "deletingAt":
+			bit = ufDeletingAt
+			ok = p.time(&u.DeletingAt)
+		default:
+			return u, false
+		}
+		if !ok || seen&bit != 0 {
+			return u, false
+		}
+		seen |= bit
+		switch {
+		case p.byte(','):
+		case p.byte('}'):
+			return u, p.pos == len(p.data)
+		default:
+			return u, false
+		}
+	}
+}
+
+// fastParser reads the plain JSON that decodeSessionFast accepts.
+type fastParser struct {
+	data []byte
+	pos  int
+}
+
+// byte consumes c if it comes next.
+func (p *fastParser) byte(c byte) bool {
+	if p.pos < len(p.data) && p.data[p.pos] == c {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+// str consumes a string of printable ASCII without escapes and returns
+// its contents, which point into the data.
+func (p *fastParser) str() ([]byte, bool) {
+	if !p.byte('"') {
+		return nil, false
+	}
+	start := p.pos
+	for ; p.pos < len(p.data); p.pos++ {
+		switch c := p.data[p.pos]; {
+		case c == '"':
+			p.pos++
+			return p.data[start : p.pos-1], true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// string consumes a string as str does and returns it as a Go string,
+// interned by in unless in is nil.
+func (p *fastParser) string(in *interner) (string, bool) {
+	b, ok := p.str()
+	switch {
+	case !ok:
+		return "", false
+	case in != nil:
+		return in.str(b), true
+	}
+	return string(b), true
+}
+
+// bool consumes true or false.
+func (p *fastParser) bool() (bool, bool) {
+	for _, lit := range []string{"false", "true"} {
+		if bytes.HasPrefix(p.data[p.pos:], []byte(lit)) {
+			p.pos += len(lit)
+			return lit == "true", true
+		}
+	}
+	return false, false
+}
+
+// uint consumes a JSON integer without sign, fraction or exponent that
+// fits in a uint64.
+func (p *fastParser) uint() (uint64, bool) {
+	start := p.pos
+	for p.pos < len(p.data) && '0' <= p.data[p.pos] && p.data[p.pos] <= '9' {
+		p.pos++
+	}
+	digits := p.data[start:p.pos]
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return 0, false
+	}
+	if p.pos < len(p.data) && bytes.IndexByte([]byte(".eE"), p.data[p.pos]) >= 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(digits), 10, 64)
+	return n, err == nil
+}
+
+// time consumes a string and decodes it as encoding/json does, with
+// time.Time's own UnmarshalJSON.
+func (p *fastParser) time(t *time.Time) bool {
+	start := p.pos
+	if _, ok := p.str(); !ok {
+		return false
+	}
+	return t.UnmarshalJSON(p.data[start:p.pos]) == nil
+}
+
+// roles consumes an array of strings, or null. Like encoding/json, it
+// gives nil for null and an empty slice, not nil, for [].
+func (p *fastParser) roles(in *interner) ([]string, bool) {
+	if bytes.HasPrefix(p.data[p.pos:], []byte("null")) {
+		p.pos += len("null")
+		return nil, true
+	}
+	start := p.pos
+	if !p.byte('[') {
+		return nil, false
+	}
+	for first := true; !p.byte(']'); first = false {
+		if !first && !p.byte(',') {
+			return nil, false
+		}
+		if _, ok := p.str(); !ok {
+			return nil, false
+		}
+	}
+	raw := p.data[start:p.pos]
+	if r, ok := in.roles[string(raw)]; ok {
+		return r, true
+	}
+	sub := fastParser{data: raw, pos: 1}
+	roles := []string{}
+	for !sub.byte(']') {
+		sub.byte(',')
+		v, _ := sub.str()
+		roles = append(roles, in.str(v))
+	}
+	// Clipped, so that an append to a shared slice copies it.
+	roles = slices.Clip(roles)
+	if len(in.roles) < maxInterned {
+		in.roles[string(raw)] = roles
+	}
+	return roles, true
+}

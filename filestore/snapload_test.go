@@ -1,0 +1,302 @@
+package filestore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"corkboard/auth"
+	"corkboard/objectid"
+	"corkboard/user"
+)
+
+// encodeRecord encodes rec as writeSnapshot does.
+func encodeRecord(t testing.TB, rec any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// checkFastDecode holds the hand decoders to encoding/json on data: when
+// one accepts data, encoding/json (strict, as the store reads records)
+// must accept it too and give the same value. It reports whether the
+// session and the user decoder accepted data.
+func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK bool) {
+	t.Helper()
+	if got, ok := decodeSessionFast(data, newInterner()); ok {
+		var want auth.Session
+		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
+			t.Fatalf("decodeSessionFast accepted %q, which encoding/json refuses: %v", data, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeSessionFast(%q) = %#v, encoding/json gives %#v", data, got, want)
+		}
+		sessionOK = true
+	}
+	if got, ok := decodeUserFast(data, newInterner()); ok {
+		var want user.User
+		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
+			t.Fatalf("decodeUserFast accepted %q, which encoding/json refuses: %v", data, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeUserFast(%q) = %#v, encoding/json gives %#v", data, got, want)
+		}
+		userOK = true
+	}
+	return sessionOK, userOK
+}
+
+// fastDecodeSeeds returns records as the store writes them.
+func fastDecodeSeeds(t testing.TB) [][]byte {
+	now := testTime()
+	sess := testSession(objectid.New(now), now)
+	rotated := sess
+	rotated.Generation, rotated.RotatedAt, rotated.RevokedAt, rotated.CredentialVersion = 41, now.Add(time.Hour), now.Add(2*time.Hour), 3
+	rotated.Roles = []string{"user", "admin"}
+	noRoles := sess
+	noRoles.Roles = []string{}
+	nilRoles := sess
+	nilRoles.Roles = nil
+	u := testUser("Ada", now)
+	full := u
+	full.EmailVerified, full.PictureID, full.CredentialVersion, full.Color = true, objectid.New(now), 7, "#3366ff"
+	full.DeletingAt = now.Add(time.Minute)
+	return [][]byte{
+		encodeRecord(t, sess), encodeRecord(t, rotated), encodeRecord(t, noRoles), encodeRecord(t, nilRoles),
+		encodeRecord(t, u), encodeRecord(t, full),
+	}
+}
+
+// TestFastDecode checks that the hand decoders take the records the store
+// writes, and give what encoding/json gives for those and for variants
+// they must either decode alike or leave to encoding/json.
+func TestFastDecode(t *testing.T) {
+	seeds := fastDecodeSeeds(t)
+	for i, data := range seeds {
+		sessionOK, userOK := checkFastDecode(t, data)
+		if i < 4 && !sessionOK {
+			t.Errorf("decodeSessionFast refused a session as the store writes it: %s", data)
+		}
+		if i >= 4 && !userOK {
+			t.Errorf("decodeUserFast refused a user as the store writes it: %s", data)
+		}
+	}
+	sess, usr := string(seeds[1]), string(seeds[5])
+	variants := []string{
+		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":"t\u00e9st"`, 1),
+		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":"tést"`, 1),
+		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":"a\"b"`, 1),
+		strings.Replace(sess, `"userAgent"`, `"UserAgent"`, 1),
+		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":null`, 1),
+		strings.Replace(sess, `"generation":41`, `"generation":041`, 1),
+		strings.Replace(sess, `"generation":41`, `"generation":4.1e1`, 1),
+		strings.Replace(sess, `"generation":41`, `"generation":-41`, 1),
+		strings.Replace(sess, `"generation":41`, `"generation":18446744073709551616`, 1),
+		strings.Replace(sess, `"generation":41`, `"generation":41,"generation":42`, 1),
+		strings.Replace(sess, `"ip"`, `"ipAddress"`, 1),
+		strings.Replace(sess, `,"ip"`, ` ,"ip"`, 1),
+		strings.Replace(sess, `"createdAt":"`, `"createdAt":"x`, 1),
+		strings.Replace(sess, `"roles":["user","admin"]`, `"roles":["user",]`, 1),
+		strings.Replace(sess, `"roles":["user","admin"]`, `"roles":[]`, 1),
+		strings.Replace(sess, `"roles":["user","admin"]`, `"roles":"user"`, 1),
+		sess + " ", sess + "}", sess[:len(sess)-1], "{}", "{", "",
+		strings.Replace(usr, `"emailVerified":true`, `"emailVerified":false`, 1),
+		strings.Replace(usr, `"emailVerified":true`, `"emailVerified":tru`, 1),
+		strings.Replace(usr, `"emailVerified":true`, `"emailVerified":"true"`, 1),
+		strings.Replace(usr, `"fullName":"Ada Example"`, `"fullName":"Ada\tExample"`, 1),
+		strings.Replace(usr, `"fullName":"Ada Example"`, `"fullName":"Ada\u0009Example"`, 1),
+	}
+	for _, v := range variants {
+		checkFastDecode(t, []byte(v))
+	}
+}
+
+// FuzzFastDecode holds the hand decoders to encoding/json on any input.
+func FuzzFastDecode(f *testing.F) {
+	for _, seed := range fastDecodeSeeds(f) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFastDecode(t, data)
+	})
+}
+
+// loadBoth loads the snapshot at path with loadCanonicalSnapshot and with
+// readSnapshot, and fails t unless they agree: the canonical loader may
+// decline any file, but a file it loads must load to the same state, with
+// the same header, by readSnapshot. It reports whether the canonical
+// loader loaded it.
+func loadBoth(t *testing.T, path string) bool {
+	t.Helper()
+	fast := newState()
+	fsnap, _, ok := loadCanonicalSnapshot(path, &fast)
+	if !ok {
+		return false
+	}
+	slow := newState()
+	ssnap, _, err := readSnapshot(path, &slow)
+	if err == nil {
+		for _, k := range ssnap.Kinds {
+			if len(k.Records) > 0 && err == nil {
+				err = slow.applyBatch(k.Records)
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("the canonical loader loaded %s, which readSnapshot refuses: %v", path, err)
+	}
+	if fsnap.Journal != ssnap.Journal || fsnap.Seq != ssnap.Seq {
+		t.Fatalf("canonical loader: journal %d seq %d; readSnapshot: journal %d seq %d", fsnap.Journal, fsnap.Seq, ssnap.Journal, ssnap.Seq)
+	}
+	if err := sameState(&fast, &slow); err != nil {
+		t.Fatalf("the canonical loader and readSnapshot load %s differently: %v", path, err)
+	}
+	return true
+}
+
+// sameState reports how a and b differ in their records or in the
+// session index by user, which the canonical loader builds on its own.
+func sameState(a, b *state) error {
+	bt := b.tables()
+	for i, ta := range a.tables() {
+		ra, rb := recordsByID(ta), recordsByID(bt[i])
+		if !reflect.DeepEqual(ra, rb) {
+			return fmt.Errorf("%s records differ: %d and %d", ta.kind(), len(ra), len(rb))
+		}
+	}
+	if !reflect.DeepEqual(a.sessions.byUser, b.sessions.byUser) {
+		return fmt.Errorf("session index by user differs")
+	}
+	if (a.check() == nil) != (b.check() == nil) {
+		return fmt.Errorf("check: %v and %v", a.check(), b.check())
+	}
+	return nil
+}
+
+func recordsByID(t table) map[string]any {
+	m := make(map[string]any)
+	for _, c := range t.list() {
+		m[c.ID] = c.Record
+	}
+	return m
+}
+
+// TestCanonicalSnapshot writes a snapshot through compaction and checks
+// that the canonical loader takes it and agrees with readSnapshot, and
+// that it declines, leaving the file to readSnapshot, every variant it
+// must not guess about, while Open still opens them all.
+func TestCanonicalSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{NoSync: true})
+	writeHistory(t, s, "user", 30)
+	writeBoardHistory(t, s, 4)
+	forceCompaction(s)
+	closeStore(t, s)
+	path := filepath.Join(dir, snapshotName)
+	if !loadBoth(t, path) {
+		t.Fatalf("the canonical loader declined a snapshot the store wrote")
+	}
+	valid, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, Options{NoSync: true})
+	want := canonicalState(t, s)
+	closeStore(t, s)
+
+	lines := bytes.Split(valid, []byte("\n"))
+	var firstSession []byte
+	for i, l := range lines {
+		if bytes.Equal(l, []byte(`"session":[`)) {
+			firstSession = bytes.TrimSuffix(lines[i+1], []byte(","))
+			break
+		}
+	}
+	if firstSession == nil {
+		t.Fatal("no sessions in the snapshot")
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		same bool // Open loads the state of the valid snapshot
+	}{
+		{"pretty-printed", prettyJSON(t, valid), true},
+		{"trailing blank line", append(bytes.Clone(valid), '\n'), true},
+		{"no final newline", bytes.TrimSuffix(valid, []byte("\n")), true},
+		{"spaces in a record", bytes.Replace(valid, []byte(`,"userId":`), []byte(`, "userId":`), 1), true},
+		// The first session again, of another user: the later record
+		// wins, and the index by user must not keep the first.
+		{"session twice", bytes.Replace(valid, []byte(`"session":[`), append([]byte(`"session":[`+"\n"), append(otherUser(firstSession), ',')...), 1), true},
+		{"escaped user agent", bytes.Replace(valid, []byte(`"userAgent":"test"`), []byte(`"userAgent":"t\u0065st"`), 1), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := t.TempDir()
+			p := filepath.Join(d, snapshotName)
+			if err := os.WriteFile(p, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			loadBoth(t, p)
+			s, err := Open(d, Options{NoSync: true})
+			if err != nil {
+				t.Fatalf("Open = %v, want nil", err)
+			}
+			got := canonicalState(t, s)
+			closeStore(t, s)
+			if tc.same && got != want {
+				t.Errorf("Open loaded another state than from the snapshot as written")
+			}
+		})
+	}
+}
+
+// prettyJSON indents data, a JSON document.
+func prettyJSON(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, data, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// otherUser returns the session record rec with another user id.
+func otherUser(rec []byte) []byte {
+	i := bytes.Index(rec, []byte(`"userId":"`)) + len(`"userId":"`)
+	return append(append(bytes.Clone(rec[:i]), "0123456789abcdef01234567"...), rec[i+24:]...)
+}
+
+// TestCopyRecordsLater checks that a compaction, which copies sessions and
+// users in bulk under the lock and makes them changes after
+// (copyRecordsLater), writes the very snapshot copyRecords gives.
+func TestCopyRecordsLater(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{NoSync: true})
+	writeHistory(t, s, "user", 20)
+	writeBoardHistory(t, s, 3)
+	encode := func(snap snapshot) string {
+		var buf bytes.Buffer
+		if err := writeSnapshot(&buf, &snap); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	s.mu.Lock()
+	want := encode(s.st.copyRecords())
+	build := s.st.copyRecordsLater()
+	s.mu.Unlock()
+	// A write after the copy must not show in the snapshot made of it.
+	mustCreateUsers(t, s, "later", 1)
+	if got := encode(build()); got != want {
+		t.Errorf("copyRecordsLater's snapshot differs from copyRecords':\ngot  %.600s\nwant %.600s", got, want)
+	}
+}
