@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 )
@@ -89,9 +90,34 @@ func startPool(normal, lent int, extraProcs bool, setNice func(int) error) (*poo
 // thread with it, so a thread whose priority was lowered (which an
 // unprivileged process cannot raise again) is never handed back to the
 // runtime to run other goroutines slowly.
+//
+// A worker never keeps the process's main thread: the runtime never ends
+// that thread (it parks it instead), and its nice value is the one ps and
+// top show for the whole process. A worker that finds itself there holds
+// it until a replacement has locked another thread, and then lets it go.
 func (pl *pool) work(nice int, jobs <-chan job, started chan<- error) {
 	defer pl.wg.Done()
 	runtime.LockOSThread()
+	if threadID() == os.Getpid() {
+		moved := make(chan struct{})
+		pl.wg.Add(1)
+		go func() {
+			defer pl.wg.Done()
+			runtime.LockOSThread()
+			close(moved)
+			pl.serve(nice, jobs, started)
+		}()
+		<-moved
+		runtime.UnlockOSThread()
+		return
+	}
+	pl.serve(nice, jobs, started)
+}
+
+// serve lowers the calling thread's priority to nice, when not 0, says so
+// on started, and runs jobs until the pool closes. The goroutine must be
+// locked to its thread.
+func (pl *pool) serve(nice int, jobs <-chan job, started chan<- error) {
 	if nice != 0 {
 		if err := pl.setNice(nice); err != nil {
 			started <- fmt.Errorf("lowering a bcrypt thread's priority to nice %d: %w", nice, err)

@@ -110,6 +110,9 @@ func TestPoolThreads(t *testing.T) {
 	}
 	lent := 0
 	for _, tid := range tids {
+		if tid == os.Getpid() {
+			t.Errorf("thread %d, the process's main thread, is in the pool", tid)
+		}
 		switch n := threadNice(t, tid); n {
 		case lentNice:
 			lent++
@@ -148,13 +151,17 @@ func TestPoolThreads(t *testing.T) {
 }
 
 // blockingCompare makes p's comparisons report the password they compare
-// on entered and then wait for a value on proceed.
-func blockingCompare(p *Passwords, entered chan<- string, proceed <-chan struct{}) {
+// on entered and then wait for a value on proceed. However the test ends,
+// proceed is closed before p closes (Close waits for the computations).
+func blockingCompare(t *testing.T, p *Passwords, entered chan<- string, proceed chan struct{}) (end func()) {
+	end = sync.OnceFunc(func() { close(proceed) })
+	t.Cleanup(end)
 	p.compare = func(hash, pw []byte) error {
 		entered <- string(pw)
 		<-proceed
 		return bcrypt.CompareHashAndPassword(hash, pw)
 	}
+	return end
 }
 
 // TestPoolCancelAndBound: with every thread busy, a caller whose context
@@ -165,7 +172,7 @@ func TestPoolCancelAndBound(t *testing.T) {
 	p := startLending(t, 100*time.Millisecond)
 	slots := p.Admission().Slots
 	entered, proceed := make(chan string, 64), make(chan struct{})
-	blockingCompare(p, entered, proceed)
+	end := blockingCompare(t, p, entered, proceed)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	results := make(chan error, slots)
@@ -206,7 +213,7 @@ func TestPoolCancelAndBound(t *testing.T) {
 		t.Errorf("Hash cancelled while waiting for a slot = %v, want context.Canceled", err)
 	}
 
-	close(proceed)
+	end()
 	for range slots - 1 {
 		if err := <-results; err != nil {
 			t.Errorf("Check = %v once its computation could go on, want nil", err)
@@ -227,7 +234,7 @@ func TestPoolFair(t *testing.T) {
 	p := startLending(t, time.Minute)
 	slots := p.Admission().Slots
 	entered, proceed := make(chan string, 64), make(chan struct{})
-	blockingCompare(p, entered, proceed)
+	end := blockingCompare(t, p, entered, proceed)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	check := func(key, pw string) {
@@ -255,7 +262,7 @@ func TestPoolFair(t *testing.T) {
 	if got := <-entered; got != "other" {
 		t.Errorf("the slot freed behind a flood went to %q, want other", got)
 	}
-	close(proceed)
+	end()
 	wg.Wait()
 }
 
