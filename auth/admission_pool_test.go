@@ -201,7 +201,11 @@ func TestPoolCancelAndBound(t *testing.T) {
 	if free != 0 {
 		t.Errorf("%d slots free while every computation still runs, want 0", free)
 	}
-	if _, err := p.Check(context.Background(), "other", "", "password1"); !errors.Is(err, ErrBusy) {
+	// Bounded by a context too, so that a gate that admitted it anyway
+	// fails the test rather than hangs it.
+	busyCtx, busyCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer busyCancel()
+	if _, err := p.Check(busyCtx, "other", "", "password1"); !errors.Is(err, ErrBusy) {
 		t.Errorf("Check with every thread busy past the bound = %v, want ErrBusy", err)
 	}
 	waitCtx, waitCancel := context.WithCancel(context.Background())
