@@ -59,7 +59,7 @@ type job struct {
 // lentNice, each locked to its own thread, and adds one P per worker to
 // GOMAXPROCS. It fails, having stopped what it started, when a thread's
 // priority cannot be lowered (another OS, or a sandbox that forbids it).
-func startPool(normal, lent int, extraProcs bool, setNice func(int) error) (*pool, error) {
+func startPool(normal, lent int, setNice func(int) error) (*pool, error) {
 	pl := &pool{jobs: make(chan job), spare: make(chan job), quit: make(chan struct{}), setNice: setNice}
 	started := make(chan error)
 	for i := range normal + lent {
@@ -78,10 +78,8 @@ func startPool(normal, lent int, extraProcs bool, setNice func(int) error) (*poo
 		pl.close()
 		return nil, err
 	}
-	if extraProcs {
-		pl.procs = normal + lent
-		lendProcs(pl.procs)
-	}
+	pl.procs = normal + lent
+	lendProcs(pl.procs)
 	return pl, nil
 }
 

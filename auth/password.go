@@ -107,7 +107,7 @@ func startPasswords(cost int, maxWait time.Duration, setNice func(int) error) (*
 		return p, nil
 	}
 	normal, lent := cpus-1, 1
-	if p.pool, err = startPool(normal, lent, true, setNice); err != nil {
+	if p.pool, err = startPool(normal, lent, setNice); err != nil {
 		p.gate = newGate(held, maxWait)
 		p.mode = Admission{Slots: held, Reason: err.Error()}
 		return p, nil
