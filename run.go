@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -136,6 +135,7 @@ type app struct {
 	userSvc    *user.Service // for the sweep of expired tokens, and shutdown
 	boardSvc   *board.Service
 	mail       *auth.MailQueue
+	passwords  *auth.Passwords // its threads stop at close
 }
 
 // limits are the per-client-address request limits of API.md §3, applied
@@ -168,11 +168,18 @@ func newLimiter(st store) auth.NewRateLimiter {
 
 // newApp wires the services over an open store. now is the clock.
 func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app, error) {
-	// Leave a core for everything else: bcrypt at cost 10 takes tens of
-	// milliseconds of CPU per call.
-	passwords, err := auth.NewPasswords(cfg.bcryptCost, runtime.GOMAXPROCS(0)-1, auth.MaxPasswordWait)
+	// bcrypt at cost 10 takes tens of milliseconds of CPU per call: it may
+	// use every core, but only the cores nothing else wants (see
+	// auth.StartPasswords).
+	passwords, err := auth.StartPasswords(cfg.bcryptCost, auth.MaxPasswordWait)
 	if err != nil {
 		return nil, err
+	}
+	adm := passwords.Admission()
+	if adm.Lending {
+		log.Info("bcrypt admission: lending idle cores", "slots", adm.Slots, "normal_threads", adm.Normal, "lent_threads", adm.Lent, "why", adm.Reason)
+	} else {
+		log.Info("bcrypt admission: holding a core back", "slots", adm.Slots, "why", adm.Reason)
 	}
 	sessionSvc := auth.NewService(auth.Config{
 		AccessSecret:  cfg.accessSecret,
@@ -183,6 +190,7 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 	}, st, user.Accounts(st), now, log)
 	mailer, err := newMailer(cfg, log)
 	if err != nil {
+		passwords.Close()
 		return nil, err
 	}
 	mail := auth.NewMailQueue(mailer, log)
@@ -217,6 +225,7 @@ func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app,
 		userSvc:    userSvc,
 		boardSvc:   boardSvc,
 		mail:       mail,
+		passwords:  passwords,
 	}
 	if cfg.rateLimits {
 		limiter := newLimiter(st)
@@ -332,11 +341,13 @@ func referencedFiles(ctx context.Context, st store) (map[fileRef]bool, error) {
 
 // close ends the app's background work within ctx: password reset
 // requests still being looked up, then the mail queue, which delivers what
-// it holds while ctx lasts and logs what it could not.
+// it holds while ctx lasts and logs what it could not. The bcrypt threads
+// stop once the reset requests are done with them.
 func (a *app) close(ctx context.Context) {
 	if err := a.userSvc.Wait(ctx); err != nil {
 		a.log.Warn("password reset requests still in flight at shutdown", "error", err)
 	}
+	a.passwords.Close()
 	if err := a.mail.Close(ctx); err != nil {
 		a.log.Warn("mail queue not drained at shutdown", "error", err)
 	}

@@ -33,8 +33,14 @@ const MaxPasswordWait = 2 * time.Second
 // milliseconds), so that a flood of logins waits here instead of starving
 // every other route of CPU, and it admits them fairly: see gate.
 type Passwords struct {
-	cost  int
-	gate  *gate
+	cost int
+	gate *gate
+	// pool runs the computations on threads of their own (StartPasswords);
+	// nil runs them on the caller's goroutine, on a core held back by the
+	// gate's slot count (NewPasswords, and the fallback).
+	pool *pool
+	// mode says which of the two is in force, for the start-up log.
+	mode  Admission
 	dummy []byte // hash compared against when the user is unknown
 	// pads[c] is a dummy hash at cost c, for every cost below the
 	// configured one: see Check.
@@ -44,8 +50,87 @@ type Passwords struct {
 }
 
 // NewPasswords returns a Passwords using bcrypt cost cost, running at most
-// parallel computations at once; a caller waits at most maxWait for one.
+// parallel computations at once on the callers' goroutines; a caller waits
+// at most maxWait for one.
 func NewPasswords(cost, parallel int, maxWait time.Duration) (*Passwords, error) {
+	p, err := newPasswords(cost)
+	if err != nil {
+		return nil, err
+	}
+	p.gate = newGate(parallel, maxWait)
+	p.mode = Admission{Lending: false, Slots: max(parallel, 1), Reason: "fixed slot count"}
+	return p, nil
+}
+
+// Admission describes how a Passwords shares the CPU with everything else.
+type Admission struct {
+	// Lending is true when bcrypt may use every core, on threads whose
+	// priority is lowered wherever it would take a core from something
+	// else, and false when it runs at normal priority on all cores but one.
+	Lending bool
+	// Slots is how many computations may run at once.
+	Slots int
+	// Normal and Lent count the pool's threads of normal and of lowered
+	// priority (zero without a pool).
+	Normal, Lent int
+	// Reason says why this mode is in force.
+	Reason string
+}
+
+// StartPasswords returns a Passwords using bcrypt cost cost whose
+// computations may use every core without starving the other requests,
+// where the OS allows it: they run on a pool of threads of their own, one
+// per CPU, of which one runs at the lowest priority (nice 19), so that
+// the last core is lent to bcrypt only while nothing else wants it (see
+// pool). It falls back to NewPasswords's mode, with GOMAXPROCS − 1 slots,
+// when GOMAXPROCS is below the CPU count (a container's CPU limit, or
+// GOMAXPROCS set by hand: with a CPU quota, a thread of low priority still
+// spends the quota, and the kernel would then stop every thread of the
+// process until the next period) or when the threads' priority cannot be
+// lowered. Admission says which is in force; Close stops the pool.
+func StartPasswords(cost int, maxWait time.Duration) (*Passwords, error) {
+	return startPasswords(cost, maxWait, setThreadNice)
+}
+
+// startPasswords is StartPasswords with the function that lowers a
+// thread's priority given, so that tests can make it fail.
+func startPasswords(cost int, maxWait time.Duration, setNice func(int) error) (*Passwords, error) {
+	p, err := newPasswords(cost)
+	if err != nil {
+		return nil, err
+	}
+	procsNow, cpus := cpuBudget()
+	held := max(procsNow-1, 1)
+	if procsNow < cpus {
+		p.gate = newGate(held, maxWait)
+		p.mode = Admission{Slots: held, Reason: fmt.Sprintf("GOMAXPROCS %d is below the %d CPUs (a CPU limit or GOMAXPROCS set)", procsNow, cpus)}
+		return p, nil
+	}
+	normal, lent := cpus-1, 1
+	if p.pool, err = startPool(normal, lent, setNice); err != nil {
+		p.gate = newGate(held, maxWait)
+		p.mode = Admission{Slots: held, Reason: err.Error()}
+		return p, nil
+	}
+	p.gate = newGate(normal+lent, maxWait)
+	p.mode = Admission{Lending: true, Slots: normal + lent, Normal: normal, Lent: lent,
+		Reason: fmt.Sprintf("one thread per CPU, %d at nice %d; GOMAXPROCS raised by %d", lent, lentNice, normal+lent)}
+	return p, nil
+}
+
+// Admission says how p shares the CPU.
+func (p *Passwords) Admission() Admission { return p.mode }
+
+// Close stops p's threads, if it has any, after the computations under
+// way. A check or hash after Close runs on its caller's goroutine.
+func (p *Passwords) Close() {
+	if p.pool != nil {
+		p.pool.close()
+	}
+}
+
+// newPasswords makes the dummy and padding hashes for cost.
+func newPasswords(cost int) (*Passwords, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d is outside %d-%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
@@ -62,7 +147,6 @@ func NewPasswords(cost, parallel int, maxWait time.Duration) (*Passwords, error)
 	}
 	return &Passwords{
 		cost:    cost,
-		gate:    newGate(parallel, maxWait),
 		dummy:   dummy,
 		pads:    pads,
 		compare: bcrypt.CompareHashAndPassword,
@@ -75,13 +159,28 @@ func (p *Passwords) Hash(ctx context.Context, key, password string) (string, err
 	if len(password) > MaxPasswordBytes {
 		return "", ErrPasswordTooLong
 	}
-	release, err := p.gate.acquire(ctx, key)
-	if err != nil {
+	var h []byte
+	var herr error
+	if err := p.run(ctx, key, func() { h, herr = bcrypt.GenerateFromPassword([]byte(password), p.cost) }); err != nil {
 		return "", err
 	}
-	defer release()
-	h, err := bcrypt.GenerateFromPassword([]byte(password), p.cost)
-	return string(h), err
+	return string(h), herr
+}
+
+// run runs f once the gate admits key: on a pool thread when p has a pool,
+// else on the calling goroutine. Its error is the gate's (ErrBusy) or the
+// context's; f's results are f's to report.
+func (p *Passwords) run(ctx context.Context, key string, f func()) error {
+	release, err := p.gate.acquire(ctx, key)
+	if err != nil {
+		return err
+	}
+	if p.pool == nil {
+		defer release()
+		f()
+		return nil
+	}
+	return p.pool.do(ctx, f, release)
 }
 
 // Check reports whether password matches hash. key names who asks (the
@@ -91,11 +190,6 @@ func (p *Passwords) Hash(ctx context.Context, key, password string) (string, err
 // matches: comparing it would compare only its first 72 bytes. The error is
 // non-nil only when no comparison could be made (ErrBusy, context).
 func (p *Passwords) Check(ctx context.Context, key, hash, password string) (bool, error) {
-	release, err := p.gate.acquire(ctx, key)
-	if err != nil {
-		return false, err
-	}
-	defer release()
 	target := []byte(hash)
 	if hash == "" {
 		target = p.dummy
@@ -104,20 +198,26 @@ func (p *Passwords) Check(ctx context.Context, key, hash, password string) (bool
 	if tooLong {
 		password = password[:MaxPasswordBytes] // same work, but the answer is no
 	}
-	err = p.compare(target, []byte(password))
-	// A hash made before BCRYPT_COST was raised checks faster than the
-	// dummy hash, which has the configured cost: without padding, a quick
-	// "no" would say the account exists. bcrypt's work doubles with each
-	// cost step, so comparisons at every cost from the hash's up to one
-	// below the configured one add up to what is missing:
-	// 2^c + (2^c + ... + 2^(cost-1)) = 2^cost. The next successful login
-	// rehashes (NeedsRehash), and the padding is no longer needed.
-	if c, cerr := bcrypt.Cost(target); cerr == nil {
-		for ; c < p.cost; c++ {
-			p.compare(p.pads[c], []byte(password))
+	var cerr error
+	err := p.run(ctx, key, func() {
+		cerr = p.compare(target, []byte(password))
+		// A hash made before BCRYPT_COST was raised checks faster than the
+		// dummy hash, which has the configured cost: without padding, a quick
+		// "no" would say the account exists. bcrypt's work doubles with each
+		// cost step, so comparisons at every cost from the hash's up to one
+		// below the configured one add up to what is missing:
+		// 2^c + (2^c + ... + 2^(cost-1)) = 2^cost. The next successful login
+		// rehashes (NeedsRehash), and the padding is no longer needed.
+		if c, err := bcrypt.Cost(target); err == nil {
+			for ; c < p.cost; c++ {
+				p.compare(p.pads[c], []byte(password))
+			}
 		}
+	})
+	if err != nil {
+		return false, err
 	}
-	return err == nil && hash != "" && !tooLong, nil
+	return cerr == nil && hash != "" && !tooLong, nil
 }
 
 // NeedsRehash reports whether hash was made at another cost than the
