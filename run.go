@@ -495,6 +495,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// On every early return too: the bcrypt threads and the Ps lent to
+	// them belong to the process, which may run serve again (tests do).
+	// A second Close, after a.close, does nothing.
+	defer a.passwords.Close()
 	if err := user.EnsureAdmins(ctx, st, st, cfg.adminEmails, storeClock()); err != nil {
 		return fmt.Errorf("granting admin roles: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,6 +154,27 @@ func TestDebugListener(t *testing.T) {
 	}
 	if rate := runtime.SetMutexProfileFraction(-1); rate != 0 {
 		t.Errorf("mutex profile rate %d after run returned, want 0 (off again)", rate)
+	}
+}
+
+// TestRunGivesBackBcryptThreadsOnFailure: a serve that fails after the
+// app is built (here, its port is taken) still stops the bcrypt threads
+// and gives back the Ps lent to them, since run may be called again in the
+// same process.
+func TestRunGivesBackBcryptThreadsOnFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	procs := runtime.GOMAXPROCS(0)
+	env := map[string]string{"DATA_DIR": t.TempDir(), "BCRYPT_COST": "4"}
+	err = run(context.Background(), []string{"corkboard", "-addr", ln.Addr().String()}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("run on a taken port = %v, want address already in use", err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != procs {
+		t.Errorf("GOMAXPROCS after the failed run = %d, want %d: the bcrypt pool was not closed", got, procs)
 	}
 }
 

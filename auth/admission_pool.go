@@ -204,9 +204,9 @@ func lendProcs(n int) {
 }
 
 // cpuBudget returns GOMAXPROCS as it would be without the Ps lent to the
-// pools, and the number of CPUs this process may run on.
-func cpuBudget() (procsNow, cpus int) {
+// pools.
+func cpuBudget() int {
 	procs.Lock()
 	defer procs.Unlock()
-	return runtime.GOMAXPROCS(0) - procs.lent, runtime.NumCPU()
+	return runtime.GOMAXPROCS(0) - procs.lent
 }

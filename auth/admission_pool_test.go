@@ -277,7 +277,11 @@ func TestPoolFair(t *testing.T) {
 func TestStartPasswordsFallback(t *testing.T) {
 	procs := runtime.GOMAXPROCS(0)
 	goroutines := runtime.NumGoroutine()
-	p, err := startPasswords(4, time.Minute, func(int) error { return errors.New("setpriority: operation not permitted") })
+	p, err := startPasswords(4, time.Minute, host{
+		setNice: func(int) error { return errors.New("setpriority: operation not permitted") },
+		quota:   func() (string, bool) { return "", false },
+		numCPU:  runtime.NumCPU,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,5 +314,58 @@ func TestStartPasswordsFallback(t *testing.T) {
 	defer limited.Close()
 	if adm := limited.Admission(); adm.Lending || adm.Slots != max(cpus-2, 1) || !strings.Contains(adm.Reason, "GOMAXPROCS") {
 		t.Errorf("Admission() with GOMAXPROCS %d on %d CPUs = %+v; want no lending, %d slots, GOMAXPROCS as reason", cpus-1, cpus, adm, max(cpus-2, 1))
+	}
+}
+
+// TestStartPasswordsHoldsBackWhenLendingWouldStall: with one CPU the only
+// bcrypt thread would be the lent one, at nice 19, so a busy server would
+// stop logging anyone in; under a CPU quota (which Go's GOMAXPROCS does
+// not always show: it never goes below 2) a thread of low priority still
+// spends the quota. Both hold a core back as before, with no thread
+// started and no P added, and say why.
+func TestStartPasswordsHoldsBackWhenLendingWouldStall(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	niced := 0
+	for _, tc := range []struct {
+		name   string
+		cpus   int
+		quota  string
+		reason string
+	}{
+		{"one CPU", 1, "", "one CPU"},
+		{"a quota", runtime.NumCPU(), "cpu.max 150000 100000", "cpu.max 150000 100000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := startPasswords(4, time.Minute, host{
+				setNice: func(int) error { niced++; return nil },
+				quota:   func() (string, bool) { return tc.quota, tc.quota != "" },
+				numCPU:  func() int { return tc.cpus },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			adm := p.Admission()
+			if adm.Lending || p.pool != nil || adm.Slots != max(procs-1, 1) || !strings.Contains(adm.Reason, tc.reason) {
+				t.Errorf("Admission() = %+v (pool %v); want no lending, %d slots, a reason naming %q", adm, p.pool != nil, max(procs-1, 1), tc.reason)
+			}
+			if got := runtime.GOMAXPROCS(0); got != procs {
+				t.Errorf("GOMAXPROCS = %d, want %d unchanged", got, procs)
+			}
+		})
+	}
+	if niced != 0 {
+		t.Errorf("%d threads were given a nice value; want none", niced)
+	}
+}
+
+// TestCPUQuotaReadsThisMachine only checks that cpuQuota answers on this
+// machine without failing, and logs what it found: whether a quota is set
+// here depends on where the test runs.
+func TestCPUQuotaReadsThisMachine(t *testing.T) {
+	limit, limited := cpuQuota()
+	t.Logf("cpuQuota() = %q, %v", limit, limited)
+	if limited != (limit != "") {
+		t.Errorf("cpuQuota() = %q, %v: a quota must name its limit, and only then", limit, limited)
 	}
 }

@@ -1,6 +1,11 @@
 package auth
 
-import "syscall"
+import (
+	"os"
+	"path"
+	"strings"
+	"syscall"
+)
 
 // setThreadNice sets the nice value of the calling OS thread. On Linux
 // nice is per thread (PRIO_PROCESS with a thread id names one thread), so
@@ -14,3 +19,56 @@ func setThreadNice(nice int) error {
 // threadID returns the calling OS thread's id, for tests that look for
 // the pool's threads in /proc/self/task.
 func threadID() int { return syscall.Gettid() }
+
+// cpuQuota reports whether this process's cgroup, or one above it, limits
+// its CPU time (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us), and the limit
+// found. Under a quota a thread of low priority still spends the quota,
+// and once it is spent the kernel stops every thread of the process until
+// the next period, so lending cores to bcrypt would stall the rest.
+func cpuQuota() (string, bool) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		controllers, dir := parts[1], parts[2]
+		for ; ; dir = path.Dir(dir) {
+			switch {
+			case controllers == "":
+				// cgroup v2: "max 100000" means no limit.
+				if b, err := os.ReadFile(path.Join("/sys/fs/cgroup", dir, "cpu.max")); err == nil {
+					if f := strings.Fields(string(b)); len(f) > 0 && f[0] != "max" {
+						return "cpu.max " + strings.Join(f, " "), true
+					}
+				}
+			case hasController(controllers, "cpu"):
+				// cgroup v1: a quota of -1 means no limit.
+				for _, mount := range []string{"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"} {
+					if b, err := os.ReadFile(path.Join(mount, dir, "cpu.cfs_quota_us")); err == nil {
+						if q := strings.TrimSpace(string(b)); q != "-1" {
+							return "cpu.cfs_quota_us " + q, true
+						}
+						break
+					}
+				}
+			}
+			if dir == "/" || dir == "." || dir == "" {
+				break
+			}
+		}
+	}
+	return "", false
+}
+
+func hasController(list, name string) bool {
+	for _, c := range strings.Split(list, ",") {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}

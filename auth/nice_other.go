@@ -16,3 +16,6 @@ func setThreadNice(nice int) error {
 }
 
 func threadID() int { return 0 }
+
+// cpuQuota finds no quota outside Linux; there the pool is not used anyway.
+func cpuQuota() (string, bool) { return "", false }

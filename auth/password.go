@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -89,25 +90,47 @@ type Admission struct {
 // process until the next period) or when the threads' priority cannot be
 // lowered. Admission says which is in force; Close stops the pool.
 func StartPasswords(cost int, maxWait time.Duration) (*Passwords, error) {
-	return startPasswords(cost, maxWait, setThreadNice)
+	return startPasswords(cost, maxWait, host{setNice: setThreadNice, quota: cpuQuota, numCPU: runtime.NumCPU})
 }
 
-// startPasswords is StartPasswords with the function that lowers a
-// thread's priority given, so that tests can make it fail.
-func startPasswords(cost int, maxWait time.Duration, setNice func(int) error) (*Passwords, error) {
+// host is what StartPasswords asks of the machine, given so that tests can
+// make each answer differ: lowering a thread's priority, finding a CPU
+// quota, counting the CPUs.
+type host struct {
+	setNice func(nice int) error
+	quota   func() (limit string, limited bool)
+	numCPU  func() int
+}
+
+// startPasswords is StartPasswords on the given host.
+func startPasswords(cost int, maxWait time.Duration, h host) (*Passwords, error) {
 	p, err := newPasswords(cost)
 	if err != nil {
 		return nil, err
 	}
-	procsNow, cpus := cpuBudget()
+	procsNow := cpuBudget()
+	cpus := h.numCPU()
 	held := max(procsNow-1, 1)
-	if procsNow < cpus {
+	fallback := ""
+	switch q, limited := h.quota(); {
+	case cpus < 2:
+		// One CPU: the only bcrypt thread would be the lent one, at nice
+		// 19, and a busy server would stop logging anyone in.
+		fallback = "one CPU: bcrypt runs at normal priority"
+	case limited:
+		// Go rounds a quota up to at least 2 Ps, so GOMAXPROCS does not
+		// show every quota; and threads of low priority still spend it.
+		fallback = "a CPU quota is set (" + q + ")"
+	case procsNow < cpus:
+		fallback = fmt.Sprintf("GOMAXPROCS %d is below the %d CPUs (a CPU limit or GOMAXPROCS set)", procsNow, cpus)
+	}
+	if fallback != "" {
 		p.gate = newGate(held, maxWait)
-		p.mode = Admission{Slots: held, Reason: fmt.Sprintf("GOMAXPROCS %d is below the %d CPUs (a CPU limit or GOMAXPROCS set)", procsNow, cpus)}
+		p.mode = Admission{Slots: held, Reason: fallback}
 		return p, nil
 	}
 	normal, lent := cpus-1, 1
-	if p.pool, err = startPool(normal, lent, setNice); err != nil {
+	if p.pool, err = startPool(normal, lent, h.setNice); err != nil {
 		p.gate = newGate(held, maxWait)
 		p.mode = Admission{Slots: held, Reason: err.Error()}
 		return p, nil

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -333,5 +334,29 @@ func TestWholeBoardJournalLoads(t *testing.T) {
 	checkDump(t, "after a patch of a board a whole-board line put", dumpBoards(t, s), want)
 	if again, _ := s.BoardByID(context.Background(), b.ID); !sameBoard(again, after) {
 		t.Errorf("reopened board = %+v, want %+v", again, after)
+	}
+}
+
+// TestPatchFieldsCovered pins the fields of the board's cards, lists and
+// attachments: sameCard and listPatch name them one by one, so a field
+// added to one of these types without them would be left out of patches,
+// and its edits lost. Update both, then this list.
+func TestPatchFieldsCovered(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{board.Card{}, "ID Title Description Attachments CreatedAt"},
+		{board.List{}, "ID Name Cards"},
+		{board.Attachment{}, "ID Name ContentType Size CreatedAt"},
+	} {
+		rt := reflect.TypeOf(tc.v)
+		var names []string
+		for i := range rt.NumField() {
+			names = append(names, rt.Field(i).Name)
+		}
+		if got := strings.Join(names, " "); got != tc.want {
+			t.Errorf("%s has the fields %q; sameCard and listPatch handle %q: update them", rt, got, tc.want)
+		}
 	}
 }

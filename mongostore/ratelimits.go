@@ -94,7 +94,9 @@ func (l rateLimiter) slotID(key string, n int64, slot int) string {
 const inListMax = 64
 
 // firstFree returns the lowest slot in 0..max of window n of key that does
-// not exist; max means the window is full.
+// not exist (max means the window is full), and one past the highest slot
+// that does (0 when none does): Take fills the first, Undo deletes below
+// the second. They differ when an Undo racing a Take left a gap.
 //
 // On MongoDB it is one find of every slot's _id at once ({_id: {$in}}, one
 // index lookup per slot, one round trip), which sees every gap an Undo left.
@@ -104,9 +106,10 @@ const inListMax = 64
 // of lookups by _id, about log2(max+1) round trips: slots are taken from the
 // bottom up, so the ones that exist are (but for a concurrent Undo) 0 up to
 // some count.
-func (l rateLimiter) firstFree(ctx context.Context, key string, n int64) (int, error) {
+func (l rateLimiter) firstFree(ctx context.Context, key string, n int64) (free, top int, err error) {
 	if l.s.idOnlyFilters || l.max > inListMax {
-		return l.searchFree(ctx, key, n)
+		free, err := l.searchFree(ctx, key, n)
+		return free, free, err
 	}
 	ids := make(bson.A, l.max)
 	for i := range ids {
@@ -115,13 +118,13 @@ func (l rateLimiter) firstFree(ctx context.Context, key string, n int64) (int, e
 	cur, err := l.s.ratelimits.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
 		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var found []struct {
 		ID string `bson:"_id"`
 	}
 	if err := cur.All(ctx, &found); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	taken := make([]bool, l.max)
 	for _, f := range found {
@@ -132,12 +135,15 @@ func (l rateLimiter) firstFree(ctx context.Context, key string, n int64) (int, e
 			}
 		}
 	}
+	free = l.max
 	for i, t := range taken {
-		if !t {
-			return i, nil
+		if t {
+			top = i + 1
+		} else if free == l.max {
+			free = i
 		}
 	}
-	return l.max, nil
+	return free, top, nil
 }
 
 // searchFree is firstFree by binary search, one lookup by _id per probe.
@@ -167,7 +173,7 @@ func (l rateLimiter) Take(ctx context.Context, key string, now time.Time) error 
 	ctx, cancel := l.s.opContext(ctx)
 	defer cancel()
 	n, end := l.windowOf(now)
-	slot, err := l.firstFree(ctx, key, n)
+	slot, _, err := l.firstFree(ctx, key, n)
 	if err != nil {
 		return l.s.fail("rate limit "+l.name+": take", err)
 	}
@@ -190,11 +196,11 @@ func (l rateLimiter) Undo(ctx context.Context, key string, now time.Time) error 
 	ctx, cancel := l.s.opContext(ctx)
 	defer cancel()
 	n, _ := l.windowOf(now)
-	free, err := l.firstFree(ctx, key, n)
+	_, top, err := l.firstFree(ctx, key, n)
 	if err != nil {
 		return l.s.fail("rate limit "+l.name+": undo", err)
 	}
-	for slot := free - 1; slot >= 0; slot-- {
+	for slot := top - 1; slot >= 0; slot-- {
 		res, err := l.s.ratelimits.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.slotID(key, n, slot)}})
 		if err != nil {
 			return l.s.fail("rate limit "+l.name+": undo", err)

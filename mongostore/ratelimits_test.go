@@ -205,3 +205,44 @@ func TestRateLimitSweepClockSkew(t *testing.T) {
 // slotGrace is how long past its window's end a slot is kept (the store's
 // rateSlotGrace).
 const slotGrace = 10 * time.Minute
+
+// TestRateLimitUndoPastAGap: an Undo racing a Take can leave a gap below
+// the highest slot (here slots 1, 2 and 3 with 0 gone). The next Undo must
+// still take back an event, the highest, in both shapes of the slot
+// search, so that a limit whose events are given back (a login that
+// succeeded) does not refuse too soon.
+func TestRateLimitUndoPastAGap(t *testing.T) {
+	for _, idOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("idOnly=%v", idOnly), func(t *testing.T) {
+			s := mongotest.Open(t)
+			mongostore.SetIDOnlyFilters(s, idOnly)
+			ctx := context.Background()
+			now := time.Date(2026, 3, 1, 10, 0, 30, 0, time.UTC)
+			l := s.RateLimiter("login-name", 4, time.Minute)
+			for i := range 4 {
+				if err := l.Take(ctx, "ann", now); err != nil {
+					t.Fatalf("Take %d = %v", i, err)
+				}
+			}
+			window := strconv.FormatInt(now.UnixMilli()/time.Minute.Milliseconds(), 10)
+			slot := func(i int) bson.D { return bson.D{{Key: "_id", Value: "login-name|ann|" + window + "|" + strconv.Itoa(i)}} }
+			coll := s.Database().Collection("ratelimits")
+			if _, err := coll.DeleteOne(ctx, slot(0)); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Undo(ctx, "ann", now); err != nil {
+				t.Fatalf("Undo = %v", err)
+			}
+			n, err := coll.CountDocuments(ctx, bson.D{{Key: "k", Value: "login-name|ann"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 2 {
+				t.Errorf("%d slots after an Undo of slots {1,2,3}, want 2", n)
+			}
+			if err := l.Take(ctx, "ann", now); err != nil {
+				t.Errorf("Take after the Undo = %v, want allowed (two slots free)", err)
+			}
+		})
+	}
+}

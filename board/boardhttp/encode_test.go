@@ -34,6 +34,19 @@ func TestViewFieldsCovered(t *testing.T) {
 	if want := names(board.View{}); !slices.Equal(got, want) {
 		t.Errorf("the encoder writes the fields %v, board.View has %v", got, want)
 	}
+	// sameList and sameCard name these fields one by one: a field added
+	// without them would let a changed card reuse its old bytes.
+	for _, tc := range []struct {
+		v    any
+		want []string
+	}{
+		{board.ListView{}, []string{"id", "name", "cards"}},
+		{board.CardView{}, []string{"id", "title", "description", "attachments", "createdAt"}},
+	} {
+		if got := names(tc.v); !slices.Equal(got, tc.want) {
+			t.Errorf("%T has the fields %v; sameList and sameCard compare %v: update them", tc.v, got, tc.want)
+		}
+	}
 }
 
 // TestEncoderMatchesEncodingJSON writes a long random history of views of
