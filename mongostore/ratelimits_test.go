@@ -225,7 +225,9 @@ func TestRateLimitUndoPastAGap(t *testing.T) {
 				}
 			}
 			window := strconv.FormatInt(now.UnixMilli()/time.Minute.Milliseconds(), 10)
-			slot := func(i int) bson.D { return bson.D{{Key: "_id", Value: "login-name|ann|" + window + "|" + strconv.Itoa(i)}} }
+			slot := func(i int) bson.D {
+				return bson.D{{Key: "_id", Value: "login-name|ann|" + window + "|" + strconv.Itoa(i)}}
+			}
 			coll := s.Database().Collection("ratelimits")
 			if _, err := coll.DeleteOne(ctx, slot(0)); err != nil {
 				t.Fatal(err)
