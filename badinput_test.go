@@ -54,6 +54,9 @@ func TestNoServerErrorOnBadInput(t *testing.T) {
 			{"Authorization", "Bearer ..", "Content-Type", "text/plain"},
 			{"X-Access-Token", "e30.e30.e30", "Content-Type", "multipart/form-data; boundary=x"},
 			{"Cookie", "refresh_token=" + strings.Repeat("%", 100), "Origin", "http://localhost:3000"},
+			// A Prefer (RFC 7240, read by the card PATCH) with an open
+			// quote, a dangling escape and thousands of empty preferences.
+			{"Authorization", validToken, "Prefer", `return="minimal\", ` + strings.Repeat(`;,="\`, 2000)},
 		}
 		c := env.newClient()
 		reached := make(map[string]bool) // routes whose handler answered a valid token with something else than 401

@@ -125,6 +125,24 @@ type EditCardInput struct {
 // member, in one write: the title, the description and the place change
 // together or not at all, and a move to another list is one step.
 func (s *Service) EditCard(ctx context.Context, p auth.Principal, id, cardID string, in EditCardInput) (View, error) {
+	b, err := s.editCard(ctx, p, id, cardID, in)
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, b, p)
+}
+
+// EditCardMinimal is EditCard for a caller that does not want the board
+// back (Prefer: return=minimal): the same write and the same errors, but
+// no view of the board is built, which for a large board costs as much as
+// the write itself (its members looked up, a view of every card).
+func (s *Service) EditCardMinimal(ctx context.Context, p auth.Principal, id, cardID string, in EditCardInput) error {
+	_, err := s.editCard(ctx, p, id, cardID, in)
+	return err
+}
+
+// editCard is the write of EditCard, returning the board as stored.
+func (s *Service) editCard(ctx context.Context, p auth.Principal, id, cardID string, in EditCardInput) (Board, error) {
 	if in.Title == nil && in.Description == nil && in.ListID == nil && in.Position == nil {
 		// Nothing to change: no write, and UpdatedAt stays.
 		b, err := s.memberBoard(ctx, p, id)
@@ -132,9 +150,9 @@ func (s *Service) EditCard(ctx context.Context, p auth.Principal, id, cardID str
 			err = ErrCardNotFound
 		}
 		if err != nil {
-			return View{}, err
+			return Board{}, err
 		}
-		return s.view(ctx, b, p)
+		return b, nil
 	}
 	b, err := s.update(ctx, p, id, func(b *Board) error {
 		from, _ := b.cardIndex(cardID)
@@ -166,9 +184,9 @@ func (s *Service) EditCard(ctx context.Context, p auth.Principal, id, cardID str
 		return firstError(errs...)
 	})
 	if err != nil {
-		return View{}, err
+		return Board{}, err
 	}
-	return s.view(ctx, b, p)
+	return b, nil
 }
 
 // DeleteCard removes the card cardID of the board id, for a member; the

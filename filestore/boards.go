@@ -226,7 +226,9 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 		}
 		b.Version = old.Version + 1
 		nb := cleanBoard(*b)
-		if err := nb.Validate(); err != nil {
+		// old passed Validate when it was stored or loaded, so only what
+		// the edit changed needs its own checks again.
+		if err := nb.ValidateEdit(&old); err != nil {
 			return nil, fmt.Errorf("filestore: update board %s: the edit made an invalid board: %w", id, err)
 		}
 		c := putBoardChange(old, nb)

@@ -112,7 +112,7 @@ func TestSmoke(t *testing.T) {
 				}
 			}
 		}
-		if got, want := strings.Join(names, ","), "me,refresh,board,move,login,signup,mixed"; got != want {
+		if got, want := strings.Join(names, ","), "me,refresh,board,move,move-minimal,login,signup,mixed"; got != want {
 			t.Errorf("%s: scenarios %s, want %s", s.Store, got, want)
 		}
 		if s.PeakRSS <= 0 {
@@ -129,7 +129,7 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"baseline", "bare", "fsync", "bcrypt", "me", "refresh", "login", "signup", "board", "move", "mixed", "peak RSS"} {
+	for _, want := range []string{"baseline", "bare", "fsync", "bcrypt", "me", "refresh", "login", "signup", "board", "move", "move-minimal", "mixed", "peak RSS"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, &stdout)
 		}
@@ -153,9 +153,9 @@ func TestSmoke(t *testing.T) {
 			rects++
 		}
 	}
-	// A background, and two bars for each of the six scenarios with a
+	// A background, and two bars for each of the seven scenarios with a
 	// baseline, per store.
-	if want := 1 + 12*wantStores; rects != want {
+	if want := 1 + 14*wantStores; rects != want {
 		t.Errorf("the SVG has %d rects, want %d", rects, want)
 	}
 }

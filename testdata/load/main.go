@@ -79,10 +79,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run . [flags]   (from testdata/load)\n\n"+
 			"Builds corkboard, starts it on loopback with the file store (and MongoDB with\n"+
-			"-mongo-uri), drives the scenarios me, refresh, login, signup, board, move and\n"+
-			"mixed, measures the baselines bare, fsync and bcrypt in the same run, and\n"+
-			"reports req/s, p50/p90/p99, peak RSS and each scenario's ratio to its\n"+
-			"baseline. Exits 1 if any answer was not the one expected.\n\nflags:")
+			"-mongo-uri), drives the scenarios me, refresh, login, signup, board, move,\n"+
+			"move-minimal (the move with Prefer: return=minimal) and mixed, measures the\n"+
+			"baselines bare, fsync and bcrypt in the same run, and reports req/s,\n"+
+			"p50/p90/p99, peak RSS and each scenario's ratio to its baseline. Exits 1 if\n"+
+			"any answer was not the one expected.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&o.clients, "clients", 64, "concurrent keep-alive clients per scenario")

@@ -1,0 +1,225 @@
+package board
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestValidateEditMatchesValidate edits boards at random, with edits that
+// keep a board valid and edits that break it in every way a card, a list
+// or an id can (bad and over-long texts, a card or an attachment id used
+// twice, even beside the card it copies, too many attachments, bad ids),
+// and checks that ValidateEdit of the result, given the board before,
+// returns exactly what Validate returns. Valid results become the next
+// board, as a board lives through its writes.
+func TestValidateEditMatchesValidate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 2))
+	next := 1
+	newID := func() string { next++; return fmt.Sprintf("%024x", next) }
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	newCard := func() Card {
+		return Card{ID: newID(), Title: "card " + fmt.Sprint(next), CreatedAt: at}
+	}
+	newAttachment := func() Attachment {
+		return Attachment{ID: newID(), Name: "a.png", ContentType: "image/png", Size: 10, CreatedAt: at}
+	}
+	fresh := func() *Board {
+		owner := newID()
+		b := &Board{ID: newID(), Title: "Board", OwnerID: owner, Members: []string{owner}, CreatedAt: at, UpdatedAt: at}
+		for range 1 + rng.IntN(4) {
+			l := List{ID: newID(), Name: "list"}
+			for range rng.IntN(8) {
+				l.Cards = append(l.Cards, newCard())
+			}
+			b.Lists = append(b.Lists, l)
+		}
+		return b
+	}
+	titles := []string{"", " ", "a\x00b", "\xff", strings.Repeat("x", MaxCardTitle+1), "fine", "Fine too"}
+	descriptions := []string{"", "notes", "bad\x01", strings.Repeat("y", MaxDescription+1), "ok\nok"}
+	// randomCard returns the place of a random card, ok false if none.
+	randomCard := func(b *Board) (li, ci int, ok bool) {
+		li = rng.IntN(len(b.Lists))
+		if len(b.Lists[li].Cards) == 0 {
+			return 0, 0, false
+		}
+		return li, rng.IntN(len(b.Lists[li].Cards)), true
+	}
+	// someAttachmentID returns the id of an attachment of b, or "".
+	someAttachmentID := func(b *Board) string {
+		var ids []string
+		for _, l := range b.Lists {
+			for _, c := range l.Cards {
+				for _, a := range c.Attachments {
+					ids = append(ids, a.ID)
+				}
+			}
+		}
+		if len(ids) == 0 {
+			return ""
+		}
+		return ids[rng.IntN(len(ids))]
+	}
+	insert := func(b *Board, li int, c Card) {
+		l := &b.Lists[li]
+		l.Cards = slices.Insert(l.Cards, rng.IntN(len(l.Cards)+1), c)
+	}
+	edits := []func(b *Board){
+		func(b *Board) { // move a card, within its list or to another
+			if li, ci, ok := randomCard(b); ok {
+				c := b.Lists[li].Cards[ci]
+				b.Lists[li].Cards = slices.Delete(b.Lists[li].Cards, ci, ci+1)
+				insert(b, rng.IntN(len(b.Lists)), c)
+			}
+		},
+		func(b *Board) { // a card one place along, as a move passes it
+			if li, ci, ok := randomCard(b); ok && ci+1 < len(b.Lists[li].Cards) {
+				cs := b.Lists[li].Cards
+				cs[ci], cs[ci+1] = cs[ci+1], cs[ci]
+			}
+		},
+		func(b *Board) {
+			if li, ci, ok := randomCard(b); ok {
+				b.Lists[li].Cards[ci].Title = titles[rng.IntN(len(titles))]
+			}
+		},
+		func(b *Board) {
+			if li, ci, ok := randomCard(b); ok {
+				b.Lists[li].Cards[ci].Description = descriptions[rng.IntN(len(descriptions))]
+			}
+		},
+		func(b *Board) { // a copy of a card, same id, anywhere (beside it too)
+			if li, ci, ok := randomCard(b); ok {
+				c := b.Lists[li].Cards[ci]
+				c.Attachments = slices.Clone(c.Attachments)
+				if rng.IntN(2) == 0 {
+					b.Lists[li].Cards = slices.Insert(b.Lists[li].Cards, ci+rng.IntN(2), c)
+				} else {
+					insert(b, rng.IntN(len(b.Lists)), c)
+				}
+			}
+		},
+		func(b *Board) { // an attachment: good, bad, or with an id in use
+			if li, ci, ok := randomCard(b); ok {
+				a := newAttachment()
+				switch rng.IntN(6) {
+				case 0:
+					a.ID = "zz"
+				case 4:
+					if id := someAttachmentID(b); id != "" {
+						a.ID = id // another card's, most often
+					}
+				case 1:
+					a.Name = ""
+				case 2:
+					a.ID = b.Lists[li].Cards[ci].ID
+				case 3:
+					a.Size = -1
+				}
+				c := &b.Lists[li].Cards[ci]
+				c.Attachments = append(slices.Clone(c.Attachments), a)
+			}
+		},
+		func(b *Board) { // too many attachments
+			if li, ci, ok := randomCard(b); ok {
+				c := &b.Lists[li].Cards[ci]
+				c.Attachments = nil
+				for range MaxAttachmentsPerCard + rng.IntN(2) {
+					c.Attachments = append(c.Attachments, newAttachment())
+				}
+			}
+		},
+		func(b *Board) {
+			if li, ci, ok := randomCard(b); ok {
+				b.Lists[li].Cards = slices.Delete(b.Lists[li].Cards, ci, ci+1)
+			}
+		},
+		func(b *Board) { // a new card, now and then with a bad or a used id
+			c := newCard()
+			switch rng.IntN(6) {
+			case 0:
+				c.ID = "not an id"
+			case 1:
+				c.ID = b.Lists[0].ID
+			case 2:
+				if id := someAttachmentID(b); id != "" {
+					c.ID = id
+				}
+			}
+			insert(b, rng.IntN(len(b.Lists)), c)
+		},
+		func(b *Board) { // lists reordered: cards found by their list's id
+			i, j := rng.IntN(len(b.Lists)), rng.IntN(len(b.Lists))
+			b.Lists[i], b.Lists[j] = b.Lists[j], b.Lists[i]
+		},
+		func(b *Board) {
+			b.Lists[rng.IntN(len(b.Lists))].Name = []string{"", "ok", "x\ny"}[rng.IntN(3)]
+		},
+		func(b *Board) { // a card's time changes (no check reads it)
+			if li, ci, ok := randomCard(b); ok {
+				b.Lists[li].Cards[ci].CreatedAt = at.Add(time.Duration(rng.IntN(3)) * time.Hour)
+			}
+		},
+		func(b *Board) { // an attachment's name, valid or not, in place
+			if li, ci, ok := randomCard(b); ok && len(b.Lists[li].Cards[ci].Attachments) > 0 {
+				c := &b.Lists[li].Cards[ci]
+				c.Attachments = slices.Clone(c.Attachments)
+				c.Attachments[0].Name = []string{"", "b.pdf", "a\x00"}[rng.IntN(3)]
+			}
+		},
+	}
+	valid, invalid := 0, 0
+	prev := fresh()
+	for i := range 30000 {
+		if err := prev.Validate(); err != nil {
+			t.Fatalf("the starting board is invalid: %v", err)
+		}
+		if i%500 == 0 {
+			prev = fresh()
+		}
+		b := prev.Clone()
+		for range 1 + rng.IntN(3) {
+			edits[rng.IntN(len(edits))](b)
+		}
+		want, got := b.Validate(), b.ValidateEdit(prev)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("edit %d: ValidateEdit = %v, Validate = %v\nbefore %+v\nafter %+v", i, got, want, prev, b)
+		}
+		if want == nil {
+			valid++
+			prev = b
+		} else {
+			invalid++
+		}
+	}
+	t.Logf("%d valid and %d invalid edits", valid, invalid)
+	if valid < 3000 || invalid < 3000 {
+		t.Errorf("%d valid and %d invalid edits: want both many", valid, invalid)
+	}
+}
+
+// TestValidateCountsDescriptionCharacters checks the board-wide limit on
+// descriptions at its edge, in characters, not bytes: Validate counts
+// characters only once the bytes pass the limit.
+func TestValidateCountsDescriptionCharacters(t *testing.T) {
+	for _, c := range []struct {
+		chars int
+		ok    bool
+	}{{MaxDescriptions, true}, {MaxDescriptions + 1, false}} {
+		owner := fmt.Sprintf("%024x", 1)
+		b := Board{ID: fmt.Sprintf("%024x", 2), Title: "B", OwnerID: owner, Members: []string{owner}, Lists: []List{{ID: fmt.Sprintf("%024x", 3), Name: "L"}}}
+		for left, i := c.chars, 4; left > 0; i++ {
+			n := min(left, MaxDescription)
+			b.Lists[0].Cards = append(b.Lists[0].Cards, Card{ID: fmt.Sprintf("%024x", i), Title: "c", Description: strings.Repeat("é", n)})
+			left -= n
+		}
+		err := b.Validate()
+		if (err == nil) != c.ok {
+			t.Errorf("descriptions of %d characters (%d bytes): Validate = %v, want ok %v", c.chars, 2*c.chars, err, c.ok)
+		}
+	}
+}
