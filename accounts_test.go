@@ -317,7 +317,7 @@ func TestMuxProblemsAndCORS(t *testing.T) {
 	}
 	r = c.do("OPTIONS", "/api/auth/login", nil, "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
 	r.want(t, 204)
-	if !strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") || !strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "X-Access-Token") {
+	if !strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") || !strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "X-Access-Token") || !strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Prefer") {
 		t.Errorf("preflight headers %v", r.Header)
 	}
 }

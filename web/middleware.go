@@ -105,7 +105,7 @@ func Recover(log *slog.Logger) func(http.Handler) http.Handler {
 func CORS(origins []string) func(http.Handler) http.Handler {
 	const (
 		methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-		headers = "Authorization, Content-Type, X-Access-Token"
+		headers = "Authorization, Content-Type, X-Access-Token, Prefer" // Prefer: return=minimal on the card PATCH
 	)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
