@@ -25,6 +25,12 @@ import (
 // benchApp is corkboard's handler over st, with rate
 // limits off (as for a load test) and the cheapest bcrypt cost.
 func benchApp(b *testing.B, st store) http.Handler {
+	return benchAppOf(b, st).routes()
+}
+
+// benchAppOf is the app behind benchApp, for benchmarks of one of its
+// parts.
+func benchAppOf(b *testing.B, st store) *app {
 	b.Helper()
 	cfg, err := baseConfig(b.TempDir())
 	if err != nil {
@@ -40,7 +46,7 @@ func benchApp(b *testing.B, st store) http.Handler {
 		defer cancel()
 		a.close(ctx)
 	})
-	return a.routes()
+	return a
 }
 
 // serveOne runs one request through h and returns the recorder.
@@ -249,21 +255,7 @@ func benchRefresh(b *testing.B, h http.Handler, commands *atomic.Int64) {
 // handler that writes nothing: the access token's verification and the
 // session and account lookups that every authenticated route pays.
 func BenchmarkAuthenticate(b *testing.B) {
-	st := openBenchFileStore(b, filestore.Options{})
-	cfg, err := baseConfig(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.rateLimits = false
-	a, err := newApp(cfg, st, storeClock, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.close(ctx)
-	})
+	a := benchAppOf(b, openBenchFileStore(b, filestore.Options{}))
 	access, _ := benchSignup(b, a.routes(), "bench")
 	h := a.sessions.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	b.ReportAllocs()

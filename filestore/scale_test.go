@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -117,25 +116,8 @@ func writeScaleDir(tb testing.TB, dir string, users, sessions, boards int) scale
 	boardRecs := make([]change, boards)
 	for i := range boards {
 		at := start.Add(time.Duration(i) * time.Minute)
-		x, err := board.New(ids[rng.IntN(users)], fmt.Sprintf("Board %d", i), "", at)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for l := range 3 {
-			list, err := x.AddList(fmt.Sprintf("List %d", l), at)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			for c := range 8 {
-				if _, err := x.AddCard(list.ID, fmt.Sprintf("Card %d.%d", l, c), "Something to do, in a line or so.", at); err != nil {
-					tb.Fatal(err)
-				}
-			}
-		}
-		if err := x.AddMember(ids[rng.IntN(users)]); err != nil && !errors.Is(err, board.ErrAlreadyMember) {
-			tb.Fatal(err)
-		}
-		boardRecs[i] = putChange(boardKind, x.ID, *x)
+		x := benchBoard(tb, ids[rng.IntN(users)], ids[rng.IntN(users)], i, at)
+		boardRecs[i] = putChange(boardKind, x.ID, x)
 	}
 
 	snap := snapshot{Journal: 1, Seq: 1}
