@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -19,23 +16,10 @@ func TestDebugVarsMongoCommands(t *testing.T) {
 	uri := mongotest.URI(t)
 	db := mongotest.NewDatabaseName(t)
 	mongotest.OpenDatabase(t, db) // drops the database at cleanup
-	env := map[string]string{"DATA_DIR": t.TempDir(), "BCRYPT_COST": "4"}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"corkboard", "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0", "-store", "mongo", "-mongo-uri", uri, "-mongo-db", db},
-			func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
-	}()
-	addr := waitForListen(t, &stderr, done)
-	m := regexp.MustCompile(`msg="serving profiles and counters" addr=(\S+)`).FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no debug listener in the log:\n%s", stderr.String())
-	}
+	addr, debugAddr, stop := runWithDebug(t, "-store", "mongo", "-mongo-uri", uri, "-mongo-db", db)
 	commands := func() map[string]int64 {
 		t.Helper()
-		resp, err := http.Get("http://" + m[1] + "/debug/vars")
+		resp, err := http.Get("http://" + debugAddr + "/debug/vars")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,8 +47,5 @@ func TestDebugVarsMongoCommands(t *testing.T) {
 	if got := after["insert"] - before["insert"]; got < 2 {
 		t.Errorf("insert commands counted for a sign-up = %d, want at least 2 (before %v, after %v)", got, before, after)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run returned %v", err)
-	}
+	stop()
 }

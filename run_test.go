@@ -99,20 +99,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 // command line (which can carry a connection string's password), and that
 // the API's listener serves neither.
 func TestDebugListener(t *testing.T) {
-	env := map[string]string{"DATA_DIR": t.TempDir(), "BCRYPT_COST": "4"}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"corkboard", "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0", "-mongo-uri", "mongodb://corkboard:hunter2@127.0.0.1:1/"},
-			func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
-	}()
-	addr := waitForListen(t, &stderr, done)
-	m := regexp.MustCompile(`msg="serving profiles and counters" addr=(\S+)`).FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no debug listener in the log:\n%s", stderr.String())
-	}
+	addr, debugAddr, stop := runWithDebug(t, "-mongo-uri", "mongodb://corkboard:hunter2@127.0.0.1:1/")
 	get := func(url string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(url)
@@ -126,21 +113,21 @@ func TestDebugListener(t *testing.T) {
 		}
 		return resp.StatusCode, string(b)
 	}
-	if st, body := get("http://" + m[1] + "/debug/vars"); st != 200 || !strings.Contains(body, `"memstats"`) || strings.Contains(body, "hunter2") || strings.Contains(body, `"cmdline"`) {
+	if st, body := get("http://" + debugAddr + "/debug/vars"); st != 200 || !strings.Contains(body, `"memstats"`) || strings.Contains(body, "hunter2") || strings.Contains(body, `"cmdline"`) {
 		t.Errorf("GET /debug/vars = %d, %.300s; want 200 with memstats and without the command line", st, body)
 	}
-	if st, body := get("http://" + m[1] + "/debug/pprof/heap?debug=1"); st != 200 || !strings.Contains(body, "heap profile") {
+	if st, body := get("http://" + debugAddr + "/debug/pprof/heap?debug=1"); st != 200 || !strings.Contains(body, "heap profile") {
 		t.Errorf("GET /debug/pprof/heap = %d, %.200s; want the heap profile", st, body)
 	}
 	// The mutex profile is sampled only while the debug listener is on
 	// (the rate is process-wide; tests that profile nothing leave it off).
-	if st, body := get("http://" + m[1] + "/debug/pprof/mutex?debug=1"); st != 200 || !strings.Contains(body, "--- mutex:") {
+	if st, body := get("http://" + debugAddr + "/debug/pprof/mutex?debug=1"); st != 200 || !strings.Contains(body, "--- mutex:") {
 		t.Errorf("GET /debug/pprof/mutex = %d, %.200s; want the mutex profile", st, body)
 	}
 	if rate := runtime.SetMutexProfileFraction(-1); rate != mutexProfileRate {
 		t.Errorf("mutex profile rate %d with -debug-addr, want %d", rate, mutexProfileRate)
 	}
-	if st, _ := get("http://" + m[1] + "/debug/pprof/cmdline"); st == 200 {
+	if st, _ := get("http://" + debugAddr + "/debug/pprof/cmdline"); st == 200 {
 		t.Errorf("GET /debug/pprof/cmdline = 200; the command line must not be served")
 	}
 	for _, path := range []string{"/debug/vars", "/debug/pprof/"} {
@@ -148,10 +135,7 @@ func TestDebugListener(t *testing.T) {
 			t.Errorf("API listener GET %s = %d, want 404", path, st)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run returned %v", err)
-	}
+	stop()
 	if rate := runtime.SetMutexProfileFraction(-1); rate != 0 {
 		t.Errorf("mutex profile rate %d after run returned, want 0 (off again)", rate)
 	}
@@ -177,6 +161,37 @@ func TestRunGivesBackBcryptThreadsOnFailure(t *testing.T) {
 		t.Errorf("GOMAXPROCS after the failed run = %d, want %d: the bcrypt pool was not closed", got, procs)
 	}
 }
+
+// runWithDebug runs the program on the file store (unless args say
+// otherwise) with the API and the debug listener on free loopback ports,
+// and returns both addresses and a function that stops it and checks that
+// it returned cleanly.
+func runWithDebug(t *testing.T, args ...string) (addr, debugAddr string, stop func()) {
+	t.Helper()
+	env := map[string]string{"DATA_DIR": t.TempDir(), "BCRYPT_COST": "4"}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"corkboard", "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0"}, args...),
+			func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	addr = waitForListen(t, &stderr, done)
+	m := debugListenRE.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no debug listener in the log:\n%s", stderr.String())
+	}
+	return addr, m[1], func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	}
+}
+
+var debugListenRE = regexp.MustCompile(`msg="serving profiles and counters" addr=(\S+)`)
 
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
