@@ -3,6 +3,7 @@ package auth
 import (
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -25,8 +26,12 @@ func threadID() int { return syscall.Gettid() }
 // found. Under a quota a thread of low priority still spends the quota,
 // and once it is spent the kernel stops every thread of the process until
 // the next period, so lending cores to bcrypt would stall the rest.
-func cpuQuota() (string, bool) {
-	b, err := os.ReadFile("/proc/self/cgroup")
+func cpuQuota() (string, bool) { return cpuQuotaAt("/proc/self/cgroup", "/sys/fs/cgroup") }
+
+// cpuQuotaAt is cpuQuota with the process's cgroup list and the cgroup
+// file system's mount point given, so that tests can lay out their own.
+func cpuQuotaAt(procCgroup, root string) (string, bool) {
+	b, err := os.ReadFile(procCgroup)
 	if err != nil {
 		return "", false
 	}
@@ -40,14 +45,14 @@ func cpuQuota() (string, bool) {
 			switch {
 			case controllers == "":
 				// cgroup v2: "max 100000" means no limit.
-				if b, err := os.ReadFile(path.Join("/sys/fs/cgroup", dir, "cpu.max")); err == nil {
+				if b, err := os.ReadFile(path.Join(root, dir, "cpu.max")); err == nil {
 					if f := strings.Fields(string(b)); len(f) > 0 && f[0] != "max" {
 						return "cpu.max " + strings.Join(f, " "), true
 					}
 				}
-			case hasController(controllers, "cpu"):
+			case slices.Contains(strings.Split(controllers, ","), "cpu"):
 				// cgroup v1: a quota of -1 means no limit.
-				for _, mount := range []string{"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"} {
+				for _, mount := range []string{path.Join(root, "cpu,cpuacct"), path.Join(root, "cpu")} {
 					if b, err := os.ReadFile(path.Join(mount, dir, "cpu.cfs_quota_us")); err == nil {
 						if q := strings.TrimSpace(string(b)); q != "-1" {
 							return "cpu.cfs_quota_us " + q, true
@@ -62,13 +67,4 @@ func cpuQuota() (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func hasController(list, name string) bool {
-	for _, c := range strings.Split(list, ",") {
-		if c == name {
-			return true
-		}
-	}
-	return false
 }
