@@ -37,7 +37,7 @@ func (s *Store) compact() {
 		s.mu.Unlock()
 	}()
 
-	snap, err := s.switchJournal()
+	build, err := s.switchJournal()
 	if err != nil {
 		if !errors.Is(err, ErrClosed) {
 			s.log.Error("compaction: switch journal", "dir", s.dir, "err", err)
@@ -45,6 +45,9 @@ func (s *Store) compact() {
 		}
 		return
 	}
+	// Made from the copy taken under the lock, and out of syncMu: the
+	// writers waiting for an fsync need not wait for it.
+	snap := build()
 	s.snapMu.Lock()
 	size, err := s.saveSnapshot(&snap)
 	if err == nil {
@@ -70,39 +73,43 @@ func (s *Store) compactLater() {
 	s.compactAfter.Store(time.Now().Add(compactRetryDelay).UnixNano())
 }
 
-// switchJournal directs new batches to a fresh journal and returns a copy of
-// the state as of the last batch of the old one. It holds syncMu throughout,
+// switchJournal directs new batches to a fresh journal and returns what
+// makes a snapshot of the state as of the last batch of the old one (from a
+// copy taken under the store's lock). It holds syncMu throughout,
 // so that the old journal is complete and fsynced before any line reaches
 // the new one: otherwise a crash could leave a torn line in a journal that
 // is not the last, which Open must treat as corruption.
-func (s *Store) switchJournal() (snapshot, error) {
+func (s *Store) switchJournal() (func() snapshot, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	if err := s.failure(); err != nil {
-		return snapshot{}, err
+		return nil, err
 	}
 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return snapshot{}, ErrClosed
+		return nil, ErrClosed
 	}
 	buf, upTo := s.takePendingLocked()
-	build := s.st.copyRecordsLater()
+	copied := s.st.copyRecordsLater()
 	journal, next := s.journalNum, s.journalNum+1
 	s.mu.Unlock()
-	snap := build()
-	snap.Journal, snap.Seq = journal, upTo
+	build := func() snapshot {
+		snap := copied()
+		snap.Journal, snap.Seq = journal, upTo
+		return snap
+	}
 
 	if err := s.flush(buf, upTo); err != nil {
-		return snapshot{}, err
+		return nil, err
 	}
 	// A journal that cannot be created (a full or read-only disk) costs
 	// only this compaction: the old journal stays open and complete, and
 	// journalNum is not moved on, so no journal number is skipped.
 	f, err := s.createJournal(next)
 	if err != nil {
-		return snapshot{}, err
+		return nil, err
 	}
 	if err := s.journal.Close(); err != nil {
 		// Everything in it is already fsynced.
@@ -116,7 +123,7 @@ func (s *Store) switchJournal() (snapshot, error) {
 	s.journalNum = next
 	s.journalSize = int64(len(s.pending))
 	s.mu.Unlock()
-	return snap, nil
+	return build, nil
 }
 
 // createJournal creates journal n for appending and makes its directory
