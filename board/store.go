@@ -119,10 +119,21 @@ func storableTime(t time.Time, optional bool) bool {
 //
 // A board is one record: its lists, cards, attachments, members,
 // invitations and favourites travel together, and every change is one
-// write of the whole board, checked against its Version. Boards and
-// notifications a store hands out are copies: changing one changes nothing
-// stored. Their slices are never nil, empty when there is nothing, and
-// their times are in UTC.
+// write of the whole board, checked against its Version. Their slices are
+// never nil, empty when there is nothing, and their times are in UTC.
+//
+// Boards a store hands out (BoardByID, UpdateBoard, MarkBoardDeleting,
+// BoardsBeingDeleted, EachBoard) are lent: a store may return the very
+// board it holds, sharing its slices (the file store does, so that a read
+// of a board of 500 cards copies nothing), and the caller must treat it as
+// read-only: never write to an element of its slices (a Board value is a
+// copy of the struct, so setting its own fields is harmless, but
+// b.Lists[0].Name = "x" would change the stored board under every other
+// reader). A caller that wants to change a board it was lent changes a
+// Clone of it. A store never changes a board it has lent: a write stores a
+// new value, which may share with the old one the slices the write did not
+// change. Boards passed in (CreateBoard) are copied; the caller keeps its
+// own. Notifications are copies.
 //
 // A board marked for deletion (MarkBoardDeleting) is gone to every method
 // but MarkBoardDeleting, BoardsBeingDeleted and DeleteBoard: BoardByID and
@@ -142,7 +153,7 @@ type Store interface {
 	// UpdateBoard changes the board with the given id in one atomic
 	// write: it runs edit on a copy of the board and stores the result
 	// with Version one higher, provided no other write came in between.
-	// It returns the board as stored.
+	// It returns the board as stored, lent (see Store).
 	//
 	// If edit returns an error, nothing is written and UpdateBoard returns
 	// that error unwrapped, so that callers can return board errors such
@@ -155,7 +166,9 @@ type Store interface {
 	// by another writer since it read it runs edit again on the new
 	// board. So edit must not have effects outside the board it is given,
 	// and must not call the store (a store may hold a lock while it
-	// runs). After a bounded number of such conflicts UpdateBoard gives
+	// runs). The board edit is given is a copy of its own, which the
+	// store may go on to store as it is: edit must not keep it, or
+	// anything in its slices, after it returns. After a bounded number of such conflicts UpdateBoard gives
 	// up with an error that wraps ErrBusy. ErrNotFound when there is no
 	// such board, in which case edit is not called.
 	UpdateBoard(ctx context.Context, id string, edit func(*Board) error) (Board, error)

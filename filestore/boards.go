@@ -141,11 +141,18 @@ func removeFromSet(sets map[string]map[string]struct{}, key, id string) {
 func putBoard(b board.Board) change { return putChange(boardKind, b.ID, b) }
 
 // cleanBoard returns a deep copy of b that shares nothing with the caller,
-// with every empty slice non-nil and every time in the form the files give
-// back, which is the form the store hands out: a board read back after a
-// restart is then identical to the one served before it.
+// normalized (see normalizeBoard).
 func cleanBoard(b board.Board) board.Board {
 	c := *b.Clone()
+	normalizeBoard(&c)
+	return c
+}
+
+// normalizeBoard makes every empty slice of b non-nil and every time the
+// form the files give back, which is the form the store hands out: a board
+// read back after a restart is then identical to the one served before it.
+// It changes b in place, so b must be the store's own copy.
+func normalizeBoard(c *board.Board) {
 	c.Members = nonNil(c.Members)
 	c.Invited = nonNil(c.Invited)
 	c.FavouritedBy = nonNil(c.FavouritedBy)
@@ -163,7 +170,6 @@ func cleanBoard(b board.Board) board.Board {
 			}
 		}
 	}
-	return c
 }
 
 // nonNil returns s, or an empty slice if s is nil. JSON writes a nil slice
@@ -203,13 +209,22 @@ func (s *Store) BoardByID(ctx context.Context, id string) (board.Board, error) {
 		return board.Board{}, board.ErrNotFound
 	}
 	// A stored board is never modified in place (a write puts a new
-	// one), so the copy can be made after the lock is released.
-	return *b.Clone(), nil
+	// one), so it is lent as it is: board.Store's callers treat it as
+	// read-only.
+	return b, nil
 }
 
 // UpdateBoard implements board.Store. edit runs under the write lock on a
 // copy of the board, and its result is one journal batch: no other write
 // can come in between, so edit runs once and never conflicts.
+//
+// That copy is the only one made: edit does not keep the board it is given
+// (board.Store), so the copy is the store's own, normalized in place and
+// stored, and the board stored is what UpdateBoard lends back. Where the
+// write is journalled as a patch, the board stored shares the lists the
+// edit did not change with the board before it (applyBoardPatch keeps
+// them), which is what lets the board's answers and ValidateEdit find
+// them unchanged at a glance.
 func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Board) error) (board.Board, error) {
 	var stored board.Board
 	err := s.update(ctx, func(st *state) ([]change, error) {
@@ -225,7 +240,8 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 			return nil, fmt.Errorf("filestore: update board %s: the edit changed the board's id to %q", id, b.ID)
 		}
 		b.Version = old.Version + 1
-		nb := cleanBoard(*b)
+		normalizeBoard(b)
+		nb := *b
 		// old passed Validate when it was stored or loaded, so only what
 		// the edit changed needs its own checks again.
 		if err := nb.ValidateEdit(&old); err != nil {
@@ -241,7 +257,7 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 	if err != nil {
 		return board.Board{}, err
 	}
-	return *stored.Clone(), nil
+	return stored, nil
 }
 
 // DeleteBoard implements board.Store.
@@ -293,8 +309,8 @@ func (s *Store) BoardIDsFor(ctx context.Context, userID string) ([]string, error
 }
 
 // EachBoard implements board.Store. It lists the boards under the read
-// lock and copies each one only as fn is about to get it, without a lock,
-// so fn may use the store and an export does not hold a copy of them all.
+// lock and calls fn without a lock, so fn may use the store; the boards are
+// lent, as BoardByID lends them, so an export copies none of them.
 func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error {
 	if err := s.readable(); err != nil {
 		return err
@@ -311,7 +327,7 @@ func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := fn(*b.Clone()); err != nil {
+		if err := fn(b); err != nil { // lent
 			return err
 		}
 	}
@@ -334,7 +350,8 @@ func (s *Store) MarkBoardDeleting(ctx context.Context, id string, now time.Time)
 		b := old.Clone()
 		b.DeletingAt = utc(now)
 		b.Version = old.Version + 1
-		marked = cleanBoard(*b)
+		normalizeBoard(b)
+		marked = *b
 		if err := marked.Validate(); err != nil {
 			return nil, fmt.Errorf("filestore: mark board %s deleting: %w", id, err)
 		}
@@ -343,7 +360,7 @@ func (s *Store) MarkBoardDeleting(ctx context.Context, id string, now time.Time)
 	if err != nil {
 		return board.Board{}, err
 	}
-	return *marked.Clone(), nil
+	return marked, nil // lent, as stored
 }
 
 // BoardsBeingDeleted implements board.Store. It looks at every board: it
@@ -357,7 +374,7 @@ func (s *Store) BoardsBeingDeleted(ctx context.Context) ([]board.Board, error) {
 	var marked []board.Board
 	for _, b := range s.st.boards.byID {
 		if !b.DeletingAt.IsZero() {
-			marked = append(marked, *b.Clone())
+			marked = append(marked, b) // lent
 		}
 	}
 	return marked, nil
