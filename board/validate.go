@@ -1,6 +1,7 @@
 package board
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -272,15 +273,29 @@ func (b Board) Validate() error {
 
 // ValidateEdit returns what Validate returns, for a board made by editing
 // prev, a board that passed Validate (every stored board did: the stores
-// check every board they write and load). It skips only the checks of a
-// card's own fields (its title, its description, its attachments') for a
-// card equal, field by field, to a card of prev's list of the same id at
-// the same place or one place before or after it, where a move shifts the
-// cards it passes: those checks read nothing but the card, so they pass
-// as they did for prev. Every id is still checked valid and unique, and
-// every limit counted. A move on a board of 500 cards then checks no
-// text at all, under the file store's lock.
+// check every board they write and load) and has not changed since.
+//
+// A list of b whose cards are prev's list of the same id, the very same
+// slice (the same first element and length: the file store shares, between
+// a board and the next version of it, the lists a write did not change;
+// see board.Store on lent boards), holds the cards that passed in prev,
+// and so it is taken as it is: no card of it is looked at but to count
+// the board's limits, and its ids are not indexed. The ids of the other
+// lists are checked unique among themselves, and an id of theirs that prev
+// did not hold outside the shared lists is looked for in them. Should
+// anything fail, the whole board is checked again as below, so that the
+// error is the very one Validate returns.
+//
+// Otherwise it skips only the checks of a card's own fields (its title,
+// its description, its attachments') for a card equal, field by field, to
+// a card of prev's list of the same id at the same place or one place
+// before or after it, where a move shifts the cards it passes: those
+// checks read nothing but the card, so they pass as they did for prev.
+// Every id is still checked valid and unique, and every limit counted.
 func (b Board) ValidateEdit(prev *Board) error {
+	if prev != nil && b.validShared(prev) {
+		return nil
+	}
 	return b.validate(prev)
 }
 
@@ -290,58 +305,9 @@ func (b Board) validate(prev *Board) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("board %q: %s", b.ID, fmt.Sprintf(format, args...))
 	}
-	if !objectid.Valid(b.ID) {
-		return bad("id: %s", msgBadID)
+	if err := b.validateHead(bad); err != nil {
+		return err
 	}
-	if msg := checkLine(b.Title, MaxTitle); msg != "" {
-		return bad("title %s", msg)
-	}
-	if msg := checkBackgroundURL(b.BackgroundURL); msg != "" {
-		return bad("backgroundURL %s", msg)
-	}
-	if b.BackgroundID != "" && !objectid.Valid(b.BackgroundID) {
-		return bad("backgroundId: %s", msgBadID)
-	}
-	if b.BackgroundID != "" && b.BackgroundURL != "" {
-		return bad("has both a background file and a background URL")
-	}
-	if b.Version < 0 {
-		return bad("version %d is negative", b.Version)
-	}
-	if !storableTime(b.DeletingAt, true) {
-		return bad("deletingAt must be within years 1-9999 UTC")
-	}
-	if len(b.Members) == 0 || b.Members[0] != b.OwnerID {
-		return bad("the owner %q is not the first member", b.OwnerID)
-	}
-	if len(b.Members) > MaxMembers {
-		return bad("%v", &LimitError{"membersPerBoard", MaxMembers})
-	}
-	if len(b.Invited) > MaxInvites {
-		return bad("%v", &LimitError{"invitesPerBoard", MaxInvites})
-	}
-	members := map[string]bool{}
-	for _, id := range b.Members {
-		if !objectid.Valid(id) || members[id] {
-			return bad("member %q is not a valid id or is listed twice", id)
-		}
-		members[id] = true
-	}
-	invited := map[string]bool{}
-	for _, id := range b.Invited {
-		if !objectid.Valid(id) || invited[id] || members[id] {
-			return bad("invited %q is not a valid id, is listed twice, or is a member", id)
-		}
-		invited[id] = true
-	}
-	favourites := map[string]bool{}
-	for _, id := range b.FavouritedBy {
-		if !members[id] || favourites[id] {
-			return bad("favourite of %q, who is not a member or is listed twice", id)
-		}
-		favourites[id] = true
-	}
-
 	if len(b.Lists) > MaxLists {
 		return bad("%v", &LimitError{"listsPerBoard", MaxLists})
 	}
@@ -456,3 +422,190 @@ func sameCard(a, b Card) bool {
 	return a.ID == b.ID && a.Title == b.Title && a.Description == b.Description &&
 		a.CreatedAt == b.CreatedAt && slices.Equal(a.Attachments, b.Attachments)
 }
+
+// validateHead is validate's check of the board's own fields, members,
+// invitations and favourites: everything but the lists.
+func (b *Board) validateHead(bad func(format string, args ...any) error) error {
+	if !objectid.Valid(b.ID) {
+		return bad("id: %s", msgBadID)
+	}
+	if msg := checkLine(b.Title, MaxTitle); msg != "" {
+		return bad("title %s", msg)
+	}
+	if msg := checkBackgroundURL(b.BackgroundURL); msg != "" {
+		return bad("backgroundURL %s", msg)
+	}
+	if b.BackgroundID != "" && !objectid.Valid(b.BackgroundID) {
+		return bad("backgroundId: %s", msgBadID)
+	}
+	if b.BackgroundID != "" && b.BackgroundURL != "" {
+		return bad("has both a background file and a background URL")
+	}
+	if b.Version < 0 {
+		return bad("version %d is negative", b.Version)
+	}
+	if !storableTime(b.DeletingAt, true) {
+		return bad("deletingAt must be within years 1-9999 UTC")
+	}
+	if len(b.Members) == 0 || b.Members[0] != b.OwnerID {
+		return bad("the owner %q is not the first member", b.OwnerID)
+	}
+	if len(b.Members) > MaxMembers {
+		return bad("%v", &LimitError{"membersPerBoard", MaxMembers})
+	}
+	if len(b.Invited) > MaxInvites {
+		return bad("%v", &LimitError{"invitesPerBoard", MaxInvites})
+	}
+	members := map[string]bool{}
+	for _, id := range b.Members {
+		if !objectid.Valid(id) || members[id] {
+			return bad("member %q is not a valid id or is listed twice", id)
+		}
+		members[id] = true
+	}
+	invited := map[string]bool{}
+	for _, id := range b.Invited {
+		if !objectid.Valid(id) || invited[id] || members[id] {
+			return bad("invited %q is not a valid id, is listed twice, or is a member", id)
+		}
+		invited[id] = true
+	}
+	favourites := map[string]bool{}
+	for _, id := range b.FavouritedBy {
+		if !members[id] || favourites[id] {
+			return bad("favourite of %q, who is not a member or is listed twice", id)
+		}
+		favourites[id] = true
+	}
+
+	return nil
+}
+
+// sharedCards reports whether two lists of cards are the very same slice,
+// and not empty (an empty list has nothing to skip).
+func sharedCards(a, b []Card) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
+}
+
+// validShared is ValidateEdit's quick check: it reports whether b passes
+// validate, taking b's lists that share their cards with prev's as they
+// are. false says only that it could not tell: validate then decides.
+func (b Board) validShared(prev *Board) bool {
+	bad := func(string, ...any) error { return errQuick }
+	if b.validateHead(bad) != nil || len(b.Lists) > MaxLists {
+		return false
+	}
+	shared := make([]bool, len(b.Lists))
+	sharedIDs := make(map[string]bool, len(b.Lists))
+	changedCards := 0
+	for i, l := range b.Lists {
+		if sharedCards(prev.listCards(i, l.ID), l.Cards) {
+			shared[i] = true
+			sharedIDs[l.ID] = true
+		} else {
+			changedCards += len(l.Cards)
+		}
+	}
+	if len(sharedIDs) == 0 {
+		return false // nothing to skip
+	}
+	// An id of a list b changed must not be in a list b shares with
+	// prev. It is not if prev held it outside those lists (prev's ids are
+	// unique): a card found at its place in prev's list of the same id,
+	// or one place along, is there; an id found neither there nor in the
+	// lists b changed (a new card or list, a card moved in from another
+	// list) is looked for in the shared lists: a few times at most, which
+	// is what a write does.
+	searches := 0
+	search := func(lists []List, skip func(int, List) bool, id string) bool {
+		for i, l := range lists {
+			if skip(i, l) {
+				continue
+			}
+			for _, c := range l.Cards {
+				if c.ID == id {
+					return true
+				}
+				for _, a := range c.Attachments {
+					if a.ID == id {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	inPrev := func(_ int, l List) bool { return sharedIDs[l.ID] } // skips the shared lists
+	inShared := func(i int, _ List) bool { return !shared[i] }    // skips the changed lists
+	notShared := func(id string) bool {
+		searches++
+		if searches > 16 {
+			return false // too many to search: validate decides
+		}
+		if prev.ID == id || slices.ContainsFunc(prev.Lists, func(l List) bool { return l.ID == id }) ||
+			search(prev.Lists, inPrev, id) {
+			return true
+		}
+		return !search(b.Lists, inShared, id)
+	}
+	ids := make(map[string]bool, 1+len(b.Lists)+changedCards)
+	ids[b.ID] = true
+	// unique adds id to the ids of the changed lists; known says that it
+	// is known to be in prev outside the shared lists.
+	unique := func(id string, known bool) bool {
+		if !objectid.Valid(id) || ids[id] || (!known && !notShared(id)) {
+			return false
+		}
+		ids[id] = true
+		return true
+	}
+	cards, attachments, descriptionBytes := 0, 0, 0
+	for li, l := range b.Lists {
+		if !unique(l.ID, false) || checkLine(l.Name, MaxListName) != "" || len(l.Cards) > MaxCardsPerList {
+			return false
+		}
+		cards += len(l.Cards)
+		if shared[li] {
+			for _, c := range l.Cards {
+				attachments += len(c.Attachments)
+				descriptionBytes += len(c.Description)
+			}
+			continue
+		}
+		before := prev.listCards(li, l.ID)
+		for ci, c := range l.Cards {
+			own := !unchangedCard(before, ci, c)
+			if !unique(c.ID, !own || nearby(before, ci, c.ID)) {
+				return false
+			}
+			attachments += len(c.Attachments)
+			descriptionBytes += len(c.Description)
+			if own && (checkLine(c.Title, MaxCardTitle) != "" || checkText(c.Description, MaxDescription) != "" ||
+				len(c.Attachments) > MaxAttachmentsPerCard) {
+				return false
+			}
+			for _, a := range c.Attachments {
+				if !unique(a.ID, !own) || (own && len(checkAttachment(a)) > 0) {
+					return false
+				}
+			}
+		}
+	}
+	// Descriptions over the limit in bytes may be within it in
+	// characters: validate counts them.
+	return cards <= MaxCards && attachments <= MaxAttachments && descriptionBytes <= MaxDescriptions
+}
+
+// nearby reports whether before holds a card of the given id at i or one
+// place before or after it.
+func nearby(before []Card, i int, id string) bool {
+	for _, j := range [3]int{i, i - 1, i + 1} {
+		if j >= 0 && j < len(before) && before[j].ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// errQuick is what validShared's checks fail with; it is never returned.
+var errQuick = errors.New("invalid")

@@ -242,14 +242,15 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 		b.Version = old.Version + 1
 		normalizeBoard(b)
 		nb := *b
-		// old passed Validate when it was stored or loaded, so only what
-		// the edit changed needs its own checks again.
-		if err := nb.ValidateEdit(&old); err != nil {
-			return nil, fmt.Errorf("filestore: update board %s: the edit made an invalid board: %w", id, err)
-		}
 		c := putBoardChange(old, nb)
 		if p, ok := c.Record.(*boardPatch); ok {
 			nb = *p.result // equal to nb, and shares what did not change with old
+		}
+		// old passed Validate when it was stored or loaded, so only what
+		// the edit changed needs its own checks again: the lists nb
+		// shares with old are taken as they are.
+		if err := nb.ValidateEdit(&old); err != nil {
+			return nil, fmt.Errorf("filestore: update board %s: the edit made an invalid board: %w", id, err)
 		}
 		stored = nb
 		return []change{c}, nil
