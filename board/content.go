@@ -24,7 +24,7 @@ func (s *Service) AddList(ctx context.Context, p auth.Principal, id, name string
 	if err != nil {
 		return ListView{}, err
 	}
-	return listView(id, l), nil
+	return ListViewOf(id, l), nil
 }
 
 // EditListInput renames or moves a list; a nil field stays as it is.
@@ -37,7 +37,7 @@ type EditListInput struct {
 
 // EditList renames and/or moves the list listID of the board id, for a
 // member, in one write: both change or neither.
-func (s *Service) EditList(ctx context.Context, p auth.Principal, id, listID string, in EditListInput) (View, error) {
+func (s *Service) EditList(ctx context.Context, p auth.Principal, id, listID string, in EditListInput) (Shown, error) {
 	if in.Name == nil && in.Position == nil {
 		// Nothing to change: no write, and UpdatedAt stays.
 		b, err := s.memberBoard(ctx, p, id)
@@ -45,7 +45,7 @@ func (s *Service) EditList(ctx context.Context, p auth.Principal, id, listID str
 			err = ErrListNotFound
 		}
 		if err != nil {
-			return View{}, err
+			return Shown{}, err
 		}
 		return s.view(ctx, b, p)
 	}
@@ -63,7 +63,7 @@ func (s *Service) EditList(ctx context.Context, p auth.Principal, id, listID str
 		return firstError(errs...)
 	})
 	if err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	return s.view(ctx, b, p)
 }
@@ -104,7 +104,7 @@ func (s *Service) AddCard(ctx context.Context, p auth.Principal, id, listID, tit
 	if err != nil {
 		return CardView{}, err
 	}
-	return cardView(id, c), nil
+	return CardViewOf(id, c), nil
 }
 
 // EditCardInput changes a card and where it is; a nil field stays as it
@@ -124,10 +124,10 @@ type EditCardInput struct {
 // EditCard changes the card cardID of the board id and moves it, for a
 // member, in one write: the title, the description and the place change
 // together or not at all, and a move to another list is one step.
-func (s *Service) EditCard(ctx context.Context, p auth.Principal, id, cardID string, in EditCardInput) (View, error) {
+func (s *Service) EditCard(ctx context.Context, p auth.Principal, id, cardID string, in EditCardInput) (Shown, error) {
 	b, err := s.editCard(ctx, p, id, cardID, in)
 	if err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	return s.view(ctx, b, p)
 }

@@ -85,7 +85,7 @@ func (s *Service) CheckCard(ctx context.Context, p auth.Principal, id, cardID st
 // BackgroundBucket) the background of the board id, for a member, and
 // deletes the bytes of the uploaded background it replaces. It owns
 // fileID: when it fails, it deletes those bytes.
-func (s *Service) SetBackground(ctx context.Context, p auth.Principal, id, fileID string) (View, error) {
+func (s *Service) SetBackground(ctx context.Context, p auth.Principal, id, fileID string) (Shown, error) {
 	var replaced string
 	b, err := s.update(ctx, p, id, func(b *Board) error {
 		var err error
@@ -94,7 +94,7 @@ func (s *Service) SetBackground(ctx context.Context, p auth.Principal, id, fileI
 	})
 	if err != nil {
 		s.discardFile(ctx, BackgroundBucket, fileID)
-		return View{}, err
+		return Shown{}, err
 	}
 	s.discardFile(ctx, BackgroundBucket, replaced)
 	return s.view(ctx, b, p)

@@ -270,22 +270,22 @@ func (s *Service) answer(ctx context.Context, n Notification, accepted bool) err
 // declined already), or a *LimitError when the board is full (the
 // invitation stays open, to be accepted later). See the order of the steps
 // above.
-func (s *Service) Accept(ctx context.Context, p auth.Principal, nid string) (View, error) {
+func (s *Service) Accept(ctx context.Context, p auth.Principal, nid string) (Shown, error) {
 	n, b, err := s.ownInvitation(ctx, p, nid)
 	if err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	if !n.Handled && b.IsInvited(p.UserID) && len(b.Members) >= MaxMembers {
 		// Checked before the answer is recorded, so that a full board
 		// leaves the invitation open rather than answered and unjoined.
-		return View{}, &LimitError{"membersPerBoard", MaxMembers}
+		return Shown{}, &LimitError{"membersPerBoard", MaxMembers}
 	}
 	// The rest runs to its end whatever becomes of the request: a client
 	// that goes away must not leave the answer recorded and the join
 	// undone.
 	ctx = context.WithoutCancel(ctx)
 	if err := s.answer(ctx, n, true); err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	now := s.now().UTC()
 	b, err = s.store.UpdateBoard(ctx, n.BoardID, func(b *Board) error {
@@ -297,12 +297,12 @@ func (s *Service) Accept(ctx context.Context, p auth.Principal, nid string) (Vie
 	})
 	switch {
 	case errors.Is(err, ErrNotInvited):
-		return View{}, ErrAlreadyHandled // joined by the first of two accepts
+		return Shown{}, ErrAlreadyHandled // joined by the first of two accepts
 	case errors.Is(err, ErrNotFound):
 		s.dropStale(ctx, n)
-		return View{}, err
+		return Shown{}, err
 	case err != nil:
-		return View{}, err
+		return Shown{}, err
 	}
 	s.respond(ctx, p, n, b, true)
 	return s.view(ctx, b, p)

@@ -131,7 +131,7 @@ func TestServiceLeavesLentBoardsAlone(t *testing.T) {
 
 	v, err := svc.Create(ctx, owner, board.CreateInput{Title: "Trip", Invite: []string{member.UserID}})
 	must("Create", err)
-	id := v.ID
+	id := v.View.ID
 	todo, err := svc.AddList(ctx, owner, id, "To do")
 	must("AddList", err)
 	done, err := svc.AddList(ctx, owner, id, "Done")
@@ -200,7 +200,7 @@ func TestServiceLeavesLentBoardsAlone(t *testing.T) {
 	second, err := svc.Create(ctx, member, board.CreateInput{Title: "The member's", Invite: []string{owner.UserID}})
 	must("Create", err)
 	must("ForgetUser", svc.ForgetUser(ctx, member.UserID))
-	if _, err := fs.BoardByID(ctx, second.ID); err == nil {
+	if _, err := fs.BoardByID(ctx, second.View.ID); err == nil {
 		t.Fatal("the board of a forgotten user is still there")
 	}
 	_, err = svc.SweepNotifications(ctx)
@@ -213,7 +213,7 @@ func TestServiceLeavesLentBoardsAlone(t *testing.T) {
 	must("FinishDeletions", err)
 	third, err := svc.Create(ctx, owner, board.CreateInput{Title: "Last"})
 	must("Create", err)
-	must("Delete", svc.Delete(ctx, owner, third.ID))
+	must("Delete", svc.Delete(ctx, owner, third.View.ID))
 	if len(st.lent) < 40 {
 		t.Fatalf("the store lent %d boards, fewer than the calls made", len(st.lent))
 	}

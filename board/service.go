@@ -143,7 +143,7 @@ type CreateInput struct {
 // client that retried the creation would make a second one. The
 // invitation is then pending without its notification, which inviting the
 // user again repairs (see Invite).
-func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) (View, error) {
+func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) (Shown, error) {
 	now := s.now().UTC()
 	b, err := New(p.UserID, in.Title, in.BackgroundURL, now)
 	fields := map[string]string{}
@@ -152,7 +152,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	case errors.As(err, &invalidErr):
 		maps.Copy(fields, invalidErr.Fields)
 	case err != nil:
-		return View{}, err
+		return Shown{}, err
 	}
 	seen := map[string]bool{}
 	for _, id := range in.Invite {
@@ -167,21 +167,21 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 		seen[id] = true
 	}
 	if err := invalid(fields); err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	if len(in.Invite) > MaxInvites {
-		return View{}, &LimitError{"invitesPerBoard", MaxInvites}
+		return Shown{}, &LimitError{"invitesPerBoard", MaxInvites}
 	}
 	for _, id := range in.Invite {
 		if err := s.userExists(ctx, id); err != nil {
-			return View{}, err
+			return Shown{}, err
 		}
 		if err := b.Invite(p.UserID, id); err != nil {
-			return View{}, err
+			return Shown{}, err
 		}
 	}
 	if err := s.store.CreateBoard(ctx, *b); err != nil {
-		return View{}, fmt.Errorf("creating a board: %w", err)
+		return Shown{}, fmt.Errorf("creating a board: %w", err)
 	}
 	// The caller's account may have begun its deletion since this request
 	// was authenticated, and that cascade may have listed the caller's
@@ -191,10 +191,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	if err := s.userExists(ctx, p.UserID); err != nil {
 		if errors.Is(err, ErrUserNotFound) {
 			if derr := s.deleteBoard(context.WithoutCancel(ctx), *b); derr != nil {
-				return View{}, fmt.Errorf("deleting a board whose owner is being deleted: %w", derr)
+				return Shown{}, fmt.Errorf("deleting a board whose owner is being deleted: %w", derr)
 			}
 		}
-		return View{}, err
+		return Shown{}, err
 	}
 	if len(in.Invite) > 0 {
 		from := s.username(ctx, p)
@@ -215,10 +215,10 @@ func (s *Service) Boards(ctx context.Context, p auth.Principal) ([]Summary, erro
 }
 
 // Board returns the board id, for a member.
-func (s *Service) Board(ctx context.Context, p auth.Principal, id string) (View, error) {
+func (s *Service) Board(ctx context.Context, p auth.Principal, id string) (Shown, error) {
 	b, err := s.memberBoard(ctx, p, id)
 	if err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	return s.view(ctx, b, p)
 }
@@ -235,7 +235,7 @@ type UpdateInput struct {
 // Update changes the title and the background URL of the board id, for a
 // member, in one write; both change or neither. An uploaded background it
 // replaces is deleted after the write.
-func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in UpdateInput) (View, error) {
+func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in UpdateInput) (Shown, error) {
 	if in.Title == nil && in.BackgroundURL == nil {
 		return s.Board(ctx, p, id)
 	}
@@ -254,7 +254,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Up
 		return firstError(errs...)
 	})
 	if err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	s.discardFile(ctx, BackgroundBucket, replaced)
 	return s.view(ctx, b, p)

@@ -86,11 +86,35 @@ func ViewOfNotification(n Notification) NotificationView {
 	}
 }
 
+// Shown is a board as one of its members sees it, with its lists left as
+// the board holds them: View, without its Lists (nil), and the board's own
+// lists, from which FullView makes them. A board of 500 cards has 500 card
+// views to make, which the answers' encoder need not make for lists it
+// wrote before (see boardhttp).
+//
+// Lists are lent, as a store lends a board (see Store): nobody may change
+// them, or anything in them, once a Shown is made; the answers' encoder
+// keeps them to compare the next answer's lists with.
+type Shown struct {
+	View  View
+	Lists []List
+}
+
+// FullView returns the view of the board, its lists included.
+func (s Shown) FullView() View {
+	v := s.View
+	v.Lists = make([]ListView, len(s.Lists))
+	for i, l := range s.Lists {
+		v.Lists[i] = ListViewOf(v.ID, l)
+	}
+	return v
+}
+
 // view returns b as p sees it, with its members looked up.
-func (s *Service) view(ctx context.Context, b Board, p auth.Principal) (View, error) {
+func (s *Service) view(ctx context.Context, b Board, p auth.Principal) (Shown, error) {
 	members, err := s.members(ctx, b)
 	if err != nil {
-		return View{}, err
+		return Shown{}, err
 	}
 	v := View{
 		ID:            b.ID,
@@ -98,15 +122,11 @@ func (s *Service) view(ctx context.Context, b Board, p auth.Principal) (View, er
 		BackgroundURL: b.DisplayBackgroundURL(),
 		OwnerID:       b.OwnerID,
 		Members:       members,
-		Lists:         make([]ListView, len(b.Lists)),
 		IsFavourite:   b.IsFavourite(p.UserID),
 		CreatedAt:     b.CreatedAt,
 		UpdatedAt:     b.UpdatedAt,
 	}
-	for i, l := range b.Lists {
-		v.Lists[i] = listView(b.ID, l)
-	}
-	return v, nil
+	return Shown{View: v, Lists: b.Lists}, nil
 }
 
 // members looks up b's members, the owner first. A member whose account
@@ -131,15 +151,19 @@ func (s *Service) members(ctx context.Context, b Board) ([]MemberView, error) {
 	return out, nil
 }
 
-func listView(boardID string, l List) ListView {
+// ListViewOf returns the view of l, a list of the board boardID: its cards
+// are never null.
+func ListViewOf(boardID string, l List) ListView {
 	v := ListView{ID: l.ID, Name: l.Name, Cards: make([]CardView, len(l.Cards))}
 	for i, c := range l.Cards {
-		v.Cards[i] = cardView(boardID, c)
+		v.Cards[i] = CardViewOf(boardID, c)
 	}
 	return v
 }
 
-func cardView(boardID string, c Card) CardView {
+// CardViewOf returns the view of c, a card of the board boardID: its
+// attachments are never null, and each has its address.
+func CardViewOf(boardID string, c Card) CardView {
 	v := CardView{
 		ID:          c.ID,
 		Title:       c.Title,

@@ -11,25 +11,36 @@ import (
 )
 
 // boardEncoder writes the answer {"board": view} byte for byte as
-// encoding/json would, but without encoding a big board's lists again on
+// encoding/json would write the view (board.Shown.FullView), but from the
+// board's own lists, and without encoding a big board's lists again on
 // every request.
 //
 // A board of 500 cards answers about 110 KB, nearly all of it the lists,
 // and encoding/json spends most of a board read or a card move making
 // them (every card's time goes through time.Time's MarshalJSON and is
-// compacted again). Between two requests, most of a board is as it was: a
-// read sees the same lists, a move changes two. So the encoder keeps, for
-// each board it wrote lately, the lists it encoded and their bytes, list
-// by list and card by card, and reuses the bytes of every list and card
-// that is equal to one it encoded before.
+// compacted again); making the views of 500 cards first costs about as
+// much again. Between two requests, most of a board is as it was: a read
+// sees the same lists, a move changes two. So the encoder keeps, for each
+// board it wrote lately, the lists it encoded and their bytes, list by
+// list and card by card, and reuses the bytes of every list and card that
+// is the same as one it encoded before. No view of a list or a card is
+// made but to encode one that changed.
 //
-// Nothing can be stale: bytes are reused only for a value compared equal,
-// field by field, to the one they were made from, and the value compared
-// is the view being written, made from the board the store just returned.
-// The version of the board is not trusted for this (an import can bring a
-// board back with its old version). Only the lists are kept, which every
-// member sees alike (an attachment's address names the board and the
-// card, nothing of the caller); the parts that depend on who asks (the
+// Nothing can be stale: bytes are reused only for a list or a card of the
+// board being written, as the store just returned it, compared equal to
+// the one they were made from. A list is equal when its id and name are
+// and its cards are the very same slice (the same first card and length)
+// as those of the list kept, or, failing that, equal card by card, field
+// by field. The first is what a file store's board shows at a glance: it
+// lends the board it holds, never changes it, and a write shares the lists
+// it did not change with the board before it (board.Store); a list whose
+// cards are that slice holds exactly what it held when its bytes were
+// made, as the lists kept are never changed either (board.Shown). A
+// MongoDB board is decoded anew on every read and is compared card by
+// card. The version of the board is not trusted for this (an import can
+// bring a board back with its old version). Only the lists are kept, which
+// every member sees alike (an attachment's address names the board and
+// the card, nothing of the caller); the parts that depend on who asks (the
 // members' names as they are now, isFavourite) are encoded on every
 // request.
 type boardEncoder struct {
@@ -53,9 +64,9 @@ func newBoardEncoder(maxSize int) *boardEncoder {
 
 // encodedLists is the lists of a board as last written, with their bytes.
 type encodedLists struct {
-	// lists are the lists encoded, a copy that shares nothing with any
-	// view (the card views' attachment slices included).
-	lists []board.ListView
+	// lists are the lists encoded, as the board held them (lent, never
+	// changed: see board.Shown).
+	lists []board.List
 	// each holds the bytes of each list. They are not joined here: the
 	// answer is made by appending them, and joining them first would copy
 	// a big board once more on every change.
@@ -68,43 +79,38 @@ type encodedLists struct {
 	size  int
 }
 
-// encodedCard is a card view and its bytes.
+// encodedCard is a card and its bytes.
 type encodedCard struct {
-	view  board.CardView
+	card  board.Card
 	bytes []byte
 }
 
-// appendBoard appends the answer {"board": v} to dst, with the newline
-// json.Encoder ends it with.
-func (e *boardEncoder) appendBoard(dst []byte, v board.View) ([]byte, error) {
-	lists, err := e.lists(v.ID, v.Lists)
+// appendBoard appends the answer {"board": v.FullView()} to dst, with the
+// newline json.Encoder ends it with.
+func (e *boardEncoder) appendBoard(dst []byte, v board.Shown) ([]byte, error) {
+	lists, err := e.lists(v.View.ID, v.Lists)
 	if err != nil {
 		return dst, err
 	}
-	head, err := json.Marshal(viewHead{v.ID, v.Title, v.BackgroundURL, v.OwnerID, v.Members})
+	h := v.View
+	head, err := json.Marshal(viewHead{h.ID, h.Title, h.BackgroundURL, h.OwnerID, h.Members})
 	if err != nil {
 		return dst, err
 	}
-	tail, err := json.Marshal(viewTail{v.IsFavourite, v.CreatedAt, v.UpdatedAt})
+	tail, err := json.Marshal(viewTail{h.IsFavourite, h.CreatedAt, h.UpdatedAt})
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, `{"board":`...)
 	dst = append(dst, head[:len(head)-1]...) // without its closing brace
-	dst = append(dst, `,"lists":`...)
-	if lists == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i, b := range lists.each {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, b...)
+	dst = append(dst, `,"lists":[`...)
+	for i, b := range lists.each {
+		if i > 0 {
+			dst = append(dst, ',')
 		}
-		dst = append(dst, ']')
+		dst = append(dst, b...)
 	}
-	dst = append(dst, ',')
+	dst = append(dst, "],"...)
 	dst = append(dst, tail[1:]...) // without its opening brace
 	return append(dst, "}\n"...), nil
 }
@@ -127,19 +133,15 @@ type viewTail struct {
 }
 
 // lists returns the bytes of lists, the lists of the board id, reusing
-// what it can of the bytes it made last time for that board; nil for nil
-// lists (JSON null).
-func (e *boardEncoder) lists(id string, lists []board.ListView) (*encodedLists, error) {
-	if lists == nil {
-		return nil, nil
-	}
+// what it can of the bytes it made last time for that board.
+func (e *boardEncoder) lists(id string, lists []board.List) (*encodedLists, error) {
 	e.mu.Lock()
 	prev := e.boards[id]
 	e.mu.Unlock()
 	if prev != nil && slices.EqualFunc(prev.lists, lists, sameList) {
 		return prev, nil
 	}
-	next, err := encodeLists(prev, lists)
+	next, err := encodeLists(id, prev, lists)
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +177,10 @@ func (e *boardEncoder) store(id string, prev, next *encodedLists) {
 	e.size += next.size
 }
 
-// encodeLists encodes lists, reusing from prev (which may be nil) the bytes
-// of every list and card equal to one it holds.
-func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, error) {
-	next := &encodedLists{lists: make([]board.ListView, len(lists)), each: make([][]byte, len(lists))}
+// encodeLists encodes lists, of the board id, reusing from prev (which may
+// be nil) the bytes of every list and card equal to one it holds.
+func encodeLists(id string, prev *encodedLists, lists []board.List) (*encodedLists, error) {
+	next := &encodedLists{lists: slices.Clone(lists), each: make([][]byte, len(lists))}
 	var cards map[string]encodedCard
 	if prev != nil {
 		cards = prev.cards
@@ -188,9 +190,9 @@ func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, err
 	for i, l := range lists {
 		size := 64 + 256*len(l.Cards) // a guess, for a list not seen before
 		if prev != nil {
-			if j := slices.IndexFunc(prev.lists, func(p board.ListView) bool { return p.ID == l.ID }); j >= 0 {
+			if j := slices.IndexFunc(prev.lists, func(p board.List) bool { return p.ID == l.ID }); j >= 0 {
 				if sameList(prev.lists[j], l) {
-					next.lists[i], next.each[i] = prev.lists[j], prev.each[j]
+					next.each[i] = prev.each[j]
 					total += len(next.each[i])
 					continue
 				}
@@ -202,39 +204,30 @@ func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, err
 		buf = appendString(buf, l.ID)
 		buf = append(buf, `,"name":`...)
 		buf = appendString(buf, l.Name)
-		buf = append(buf, `,"cards":`...)
-		own := board.ListView{ID: l.ID, Name: l.Name}
-		if l.Cards == nil {
-			buf = append(buf, "null"...)
-		} else {
-			own.Cards = make([]board.CardView, len(l.Cards))
-			buf = append(buf, '[')
-			for k, c := range l.Cards {
-				ec, ok := cards[c.ID]
-				if !ok || !sameCard(ec.view, c) {
-					b, err := json.Marshal(c)
-					if err != nil {
-						return nil, err
-					}
-					ec = encodedCard{view: cloneCard(c), bytes: b}
-					if !copied {
-						cards, copied = maps.Clone(cards), true
-						if cards == nil {
-							cards = make(map[string]encodedCard)
-						}
-					}
-					cards[c.ID] = ec
+		buf = append(buf, `,"cards":[`...)
+		for k, c := range l.Cards {
+			ec, ok := cards[c.ID]
+			if !ok || !sameCard(ec.card, c) {
+				b, err := json.Marshal(board.CardViewOf(id, c))
+				if err != nil {
+					return nil, err
 				}
-				own.Cards[k] = ec.view
-				if k > 0 {
-					buf = append(buf, ',')
+				ec = encodedCard{card: c, bytes: b}
+				if !copied {
+					cards, copied = maps.Clone(cards), true
+					if cards == nil {
+						cards = make(map[string]encodedCard)
+					}
 				}
-				buf = append(buf, ec.bytes...)
+				cards[c.ID] = ec
 			}
-			buf = append(buf, ']')
+			if k > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, ec.bytes...)
 		}
-		buf = append(buf, '}')
-		next.lists[i], next.each[i] = own, buf
+		buf = append(buf, "]}"...)
+		next.each[i] = buf
 		total += len(buf)
 	}
 
@@ -256,7 +249,7 @@ func encodeLists(prev *encodedLists, lists []board.ListView) (*encodedLists, err
 	}
 	next.cards = cards
 	// The size counts the bytes twice over (the lists, and the cards
-	// they are made of) and the views about as much again.
+	// they are made of) and the cards kept about as much again.
 	next.size = 3 * total
 	return next, nil
 }
@@ -268,23 +261,26 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, b...)
 }
 
-// sameList reports whether two list views are equal in every field.
-func sameList(a, b board.ListView) bool {
-	return a.ID == b.ID && a.Name == b.Name && (a.Cards == nil) == (b.Cards == nil) &&
-		slices.EqualFunc(a.Cards, b.Cards, sameCard)
+// sameList reports whether two lists encode alike: the same id and name,
+// and cards that are the very same slice (see boardEncoder) or equal card
+// by card.
+func sameList(a, b board.List) bool {
+	return a.ID == b.ID && a.Name == b.Name &&
+		(sameCards(a.Cards, b.Cards) || slices.EqualFunc(a.Cards, b.Cards, sameCard))
 }
 
-// sameCard reports whether two card views are equal in every field, and so
+// sameCards reports whether a and b are the same slice of cards: the same
+// length, and the same first card in memory. Neither is ever changed (see
+// boardEncoder), so they hold the same cards.
+func sameCards(a, b []board.Card) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// sameCard reports whether two cards are equal in every field, and so
 // encode alike. Times are compared with ==, not Equal: two instants in
-// different locations are equal but encode differently.
-func sameCard(a, b board.CardView) bool {
+// different locations are equal but encode differently. Attachments nil
+// and empty encode alike ([]).
+func sameCard(a, b board.Card) bool {
 	return a.ID == b.ID && a.Title == b.Title && a.Description == b.Description &&
-		a.CreatedAt == b.CreatedAt && (a.Attachments == nil) == (b.Attachments == nil) &&
-		slices.Equal(a.Attachments, b.Attachments)
-}
-
-// cloneCard returns c with an attachments slice of its own.
-func cloneCard(c board.CardView) board.CardView {
-	c.Attachments = slices.Clone(c.Attachments)
-	return c
+		a.CreatedAt == b.CreatedAt && slices.Equal(a.Attachments, b.Attachments)
 }

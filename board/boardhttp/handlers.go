@@ -50,8 +50,9 @@ func noContent(w http.ResponseWriter) error {
 }
 
 // writeBoard writes the answer of every route that returns a board,
-// {"board": v}, the bytes web.WriteJSON would write, made by h.boards.
-func (h *Handlers) writeBoard(w http.ResponseWriter, status int, v board.View) error {
+// {"board": v.FullView()}, the bytes web.WriteJSON would write, made by
+// h.boards.
+func (h *Handlers) writeBoard(w http.ResponseWriter, status int, v board.Shown) error {
 	bp, _ := h.buffers.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
@@ -63,7 +64,7 @@ func (h *Handlers) writeBoard(w http.ResponseWriter, status int, v board.View) e
 	}()
 	b, err := h.boards.appendBoard((*bp)[:0], v)
 	if err != nil {
-		return fmt.Errorf("encoding board %s: %w", v.ID, err)
+		return fmt.Errorf("encoding board %s: %w", v.View.ID, err)
 	}
 	*bp = b
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
