@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"corkboard/board"
@@ -144,15 +145,17 @@ func putBoard(b board.Board) change { return putChange(boardKind, b.ID, b) }
 // normalized (see normalizeBoard).
 func cleanBoard(b board.Board) board.Board {
 	c := *b.Clone()
-	normalizeBoard(&c)
+	normalizeBoard(&c, nil)
 	return c
 }
 
 // normalizeBoard makes every empty slice of b non-nil and every time the
 // form the files give back, which is the form the store hands out: a board
 // read back after a restart is then identical to the one served before it.
-// It changes b in place, so b must be the store's own copy.
-func normalizeBoard(c *board.Board) {
+// It changes b in place, so b must be the store's own copy, but for the
+// lists whose cards are old's (shareUnchanged), which are stored already,
+// and so normal, and which it must not write to; old may be nil.
+func normalizeBoard(c *board.Board, old *board.Board) {
 	c.Members = nonNil(c.Members)
 	c.Invited = nonNil(c.Invited)
 	c.FavouritedBy = nonNil(c.FavouritedBy)
@@ -160,6 +163,9 @@ func normalizeBoard(c *board.Board) {
 	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
 	for i := range c.Lists {
 		l := &c.Lists[i]
+		if old != nil && len(l.Cards) > 0 && slices.ContainsFunc(old.Lists, func(o board.List) bool { return sameSlice(o.Cards, l.Cards) }) {
+			continue
+		}
 		l.Cards = nonNil(l.Cards)
 		for j := range l.Cards {
 			card := &l.Cards[j]
@@ -240,7 +246,8 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 			return nil, fmt.Errorf("filestore: update board %s: the edit changed the board's id to %q", id, b.ID)
 		}
 		b.Version = old.Version + 1
-		normalizeBoard(b)
+		shareUnchanged(b, old)
+		normalizeBoard(b, &old)
 		nb := *b
 		c := putBoardChange(old, nb)
 		if p, ok := c.Record.(*boardPatch); ok {
@@ -351,7 +358,7 @@ func (s *Store) MarkBoardDeleting(ctx context.Context, id string, now time.Time)
 		b := old.Clone()
 		b.DeletingAt = utc(now)
 		b.Version = old.Version + 1
-		normalizeBoard(b)
+		normalizeBoard(b, nil)
 		marked = *b
 		if err := marked.Validate(); err != nil {
 			return nil, fmt.Errorf("filestore: mark board %s deleting: %w", id, err)
