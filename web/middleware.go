@@ -57,7 +57,7 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 			var b [8]byte
 			rand.Read(b[:])
 			id := hex.EncodeToString(b[:])
-			w.Header().Set("X-Request-Id", id)
+			w.Header()["X-Request-Id"] = []string{id} // canonical key: no canonicalisation per request
 			r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 			rec := &statusRecorder{ResponseWriter: w}
 			defer func() {
@@ -118,11 +118,16 @@ func CORS(origins []string) func(http.Handler) http.Handler {
 		methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 		headers = "Authorization, Content-Type, X-Access-Token, Prefer" // Prefer: return=minimal on the card PATCH
 	)
+	varyOrigin := sharedValue("Origin")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			origin := r.Header.Get("Origin")
 			h := w.Header()
-			h.Add("Vary", "Origin")
+			if v := h["Vary"]; v == nil {
+				h["Vary"] = varyOrigin // no allocation (see sharedValue)
+			} else {
+				h["Vary"] = append(v, "Origin")
+			}
 			allowed := origin != "" && slices.Contains(origins, origin)
 			if allowed {
 				h.Set("Access-Control-Allow-Origin", origin)

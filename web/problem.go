@@ -136,9 +136,13 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	}
 }
 
+// jsonContentType is the Content-Type of a JSON answer, shared by all of
+// them (see sharedValue).
+var jsonContentType = sharedValue("application/json; charset=utf-8")
+
 // WriteJSON writes v as JSON with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
