@@ -140,9 +140,13 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 // them (see sharedValue).
 var jsonContentType = sharedValue("application/json; charset=utf-8")
 
-// WriteJSON writes v as JSON with the given status.
+// WriteJSON writes v as JSON with the given status: by hand if v is a
+// JSONAppender, else with encoding/json.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
+	if a, ok := v.(JSONAppender); ok && writeAppended(w, a) {
+		return
+	}
 	json.NewEncoder(w).Encode(v)
 }
