@@ -172,15 +172,22 @@ func (k *TokenKey) Sign(c Claims) string {
 	} else {
 		c.Use = ""
 	}
-	payload, err := json.Marshal(c)
-	if err != nil {
-		// Claims holds only strings, integers and a string slice.
-		panic("auth: marshal claims: " + err.Error())
+	// The claims are encoded into the scratch buffer, by hand when they
+	// are plain (see appendClaims), else by encoding/json.
+	sc := k.borrow()
+	defer k.giveBack(sc)
+	payload, ok := appendClaims(sc.buf[:0], &c)
+	if !ok {
+		var err error
+		if payload, err = json.Marshal(c); err != nil {
+			// Claims holds only strings, integers and a string slice.
+			panic("auth: marshal claims: " + err.Error())
+		}
+	} else {
+		sc.buf = payload
 	}
 	// The token is built in one buffer: header, payload, then the
 	// signature of the two, each base64url-encoded after a dot.
-	sc := k.borrow()
-	defer k.giveBack(sc)
 	n := len(headerB64) + 1 + tokenB64.EncodedLen(len(payload))
 	token := make([]byte, 0, n+1+sigB64Len)
 	token = append(token, headerB64...)
