@@ -20,6 +20,7 @@ import (
 	"corkboard/filestore"
 	"corkboard/mongostore"
 	"corkboard/mongostore/mongotest"
+	"corkboard/web"
 )
 
 // benchApp is corkboard's handler over st, with rate
@@ -37,7 +38,7 @@ func benchAppOf(b *testing.B, st store) *app {
 		b.Fatal(err)
 	}
 	cfg.rateLimits = false
-	a, err := newApp(cfg, st, storeClock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := newApp(cfg, st, storeClock, slog.New(web.RequestIDs(web.NewTextHandler(io.Discard))))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func serveEnv(t *testing.T, cfg config, st store, clk *clock) *testEnv {
 	if testing.Verbose() {
 		out = io.MultiWriter(logs, tWriter{t})
 	}
-	log := slog.New(web.RequestIDs(slog.NewTextHandler(out, nil)))
+	log := slog.New(web.RequestIDs(web.NewTextHandler(out)))
 	a, err := newApp(cfg, st, clk.Now, log)
 	if err != nil {
 		t.Fatalf("newApp: %v", err)

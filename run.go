@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		defer lw.Close()
 		logOut = lw
 	}
-	log := slog.New(web.RequestIDs(slog.NewTextHandler(logOut, nil)))
+	log := slog.New(web.RequestIDs(web.NewTextHandler(logOut)))
 
 	switch cmd {
 	case "export":

@@ -730,7 +730,30 @@ func FuzzClaimsRoundTrip(f *testing.F) {
 		if !decodeClaims(data, &got) || !jwtClaimsEqual(got, want) {
 			t.Fatalf("decodeClaims(%s) = %#v; want %#v", data, got, want)
 		}
+		// Sign's encoder, where it does not leave the claims to
+		// json.Marshal, writes the same bytes; and it does not leave
+		// plain ones to it.
+		for _, c := range []Claims{in, {Subject: sub, SessionID: sid, Issuer: use, IssuedAt: iat, ExpiresAt: exp}} {
+			want, _ := json.Marshal(c)
+			enc, ok := appendClaims([]byte("x"), &c)
+			if ok && string(enc) != "x"+string(want) {
+				t.Fatalf("appendClaims(%#v) = %s; json.Marshal gives x%s", c, enc, want)
+			}
+			if !ok && !strings.ContainsAny(sub+sid+role+use, "\\\"<>&") && isPrintableASCII(sub+sid+role+use) {
+				t.Fatalf("appendClaims(%#v) declined plain claims", c)
+			}
+		}
 	})
+}
+
+// isPrintableASCII reports whether s is all bytes 0x20 to 0x7e.
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func jwtBenchClaims() Claims {

@@ -103,6 +103,9 @@ type rawBatch struct {
 // encodeLine encodes batch seq of changes as one journal line, newline
 // included. HTML escaping is off so that the files stay readable.
 func encodeLine(seq uint64, changes []change) ([]byte, error) {
+	if line, ok := appendSessionLine(make([]byte, 0, 512), seq, changes); ok {
+		return line, nil // a refresh's line, without reflection
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

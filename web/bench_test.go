@@ -45,7 +45,8 @@ func BenchmarkLog(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		batch bool
-	}{{"direct", false}, {"batched", true}} {
+		slog  bool // slog's own text handler, as before NewTextHandler
+	}{{"direct", false, true}, {"batched-slog", true, true}, {"batched", true, false}} {
 		b.Run(tc.name, func(b *testing.B) {
 			f, err := os.Create(filepath.Join(b.TempDir(), "log"))
 			if err != nil {
@@ -60,17 +61,21 @@ func BenchmarkLog(b *testing.B) {
 				defer lw.Close()
 				out = lw
 			}
-			log := slog.New(RequestIDs(slog.NewTextHandler(out, nil)))
+			h := NewTextHandler(out)
+			if tc.slog {
+				h = slog.NewTextHandler(out, nil)
+			}
+			log := slog.New(RequestIDs(h))
 			mux := http.NewServeMux()
 			mux.Handle("GET /api/users/me", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-			h := Log(log)(mux)
+			handler := Log(log)(mux)
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			b.RunParallel(func(pb *testing.PB) {
 				r := httptest.NewRequest("GET", "/api/users/me", nil)
 				w := &discardWriter{h: http.Header{}}
 				for pb.Next() {
-					h.ServeHTTP(w, r)
+					handler.ServeHTTP(w, r)
 				}
 			})
 		})

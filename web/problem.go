@@ -136,9 +136,17 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	}
 }
 
-// WriteJSON writes v as JSON with the given status.
+// jsonContentType is the Content-Type of a JSON answer, shared by all of
+// them (see sharedValue).
+var jsonContentType = sharedValue("application/json; charset=utf-8")
+
+// WriteJSON writes v as JSON with the given status: by hand if v is a
+// JSONAppender, else with encoding/json.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
+	if a, ok := v.(JSONAppender); ok && writeAppended(w, a) {
+		return
+	}
 	json.NewEncoder(w).Encode(v)
 }

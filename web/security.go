@@ -4,6 +4,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,22 +39,43 @@ const HSTS = "max-age=31536000"
 //     the deployment is meant to be reached over HTTPS only): browsers
 //     then never try plain HTTP again, where a Secure cookie would not be
 //     sent but an access token typed into a page might be.
+//
+// The values are shared by every answer (see sharedValue) and the keys
+// given in canonical form, so that setting them costs no allocation and
+// no canonicalisation per request.
 func SecurityHeaders(hsts bool) func(http.Handler) http.Handler {
+	var (
+		noStore   = sharedValue("no-store")
+		nosniff   = sharedValue("nosniff")
+		noRef     = sharedValue("no-referrer")
+		deny      = sharedValue("DENY")
+		csp       = sharedValue(APICSP)
+		hstsValue = sharedValue(HSTS)
+	)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			h.Set("Cache-Control", "no-store")
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("Content-Security-Policy", APICSP)
+			h["Cache-Control"] = noStore
+			h["X-Content-Type-Options"] = nosniff
+			h["Referrer-Policy"] = noRef
+			h["X-Frame-Options"] = deny
+			h["Content-Security-Policy"] = csp
 			if hsts {
-				h.Set("Strict-Transport-Security", HSTS)
+				h["Strict-Transport-Security"] = hstsValue
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
 }
+
+// sharedValue returns a header value (a canonical key's []string) that
+// many answers may hold at once: one element, and no room to grow, so that
+// an Add to the same key on one answer appends to a copy of its own, and
+// a Set replaces it. Nothing in corkboard or net/http writes into a
+// header's value slice in place (net/http copies the values when it
+// snapshots an answer's header); code that did would change every
+// answer's header at once.
+func sharedValue(v string) []string { return []string{v}[:1:1] }
 
 // Deadlines lengthens the server's read and write timeouts for requests
 // and answers that carry files, in proportion to their size, so that the
@@ -77,24 +99,31 @@ func Deadlines(read, write time.Duration, rate, maxUpload int64) func(http.Handl
 	transfer := func(base time.Duration, n int64) time.Time {
 		return time.Now().Add(base + time.Duration(float64(n)/float64(rate)*float64(time.Second)))
 	}
+	answerDeadline := func(n int64) time.Time { return transfer(write, n) }
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rc := http.NewResponseController(w)
-			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" && read > 0 {
-				n := r.ContentLength
-				if n < 0 || n > maxUpload {
-					n = maxUpload // chunked, or over the limit the route will refuse
-				}
-				end := transfer(read, n)
-				_ = rc.SetReadDeadline(end) // an error: as in extend
-				// The answer comes after the body: the server's write
-				// deadline, counted from the headers, would be past by then.
-				if write > 0 {
-					_ = rc.SetWriteDeadline(end.Add(write))
+			// Most requests carry no file: the Content-Type is parsed
+			// only when it could be multipart (ParseMediaType lowercases
+			// it, so its lowercase form holds the name), and a
+			// ResponseController is made only for a deadline to set.
+			if ct := r.Header.Get("Content-Type"); read > 0 && strings.Contains(strings.ToLower(ct), "multipart/form-data") {
+				if mt, _, _ := mime.ParseMediaType(ct); mt == "multipart/form-data" {
+					rc := http.NewResponseController(w)
+					n := r.ContentLength
+					if n < 0 || n > maxUpload {
+						n = maxUpload // chunked, or over the limit the route will refuse
+					}
+					end := transfer(read, n)
+					_ = rc.SetReadDeadline(end) // an error: as in extend
+					// The answer comes after the body: the server's write
+					// deadline, counted from the headers, would be past by then.
+					if write > 0 {
+						_ = rc.SetWriteDeadline(end.Add(write))
+					}
 				}
 			}
 			if write > 0 {
-				w = &deadlineWriter{ResponseWriter: w, rc: rc, deadline: func(n int64) time.Time { return transfer(write, n) }}
+				w = &deadlineWriter{ResponseWriter: w, deadline: answerDeadline}
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -105,7 +134,6 @@ func Deadlines(read, write time.Duration, rate, maxUpload int64) func(http.Handl
 // out, once its Content-Length is known.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc       *http.ResponseController
 	deadline func(n int64) time.Time
 	done     bool
 }
@@ -128,14 +156,18 @@ func (d *deadlineWriter) extend() {
 		return
 	}
 	d.done = true
-	n, err := strconv.ParseInt(d.Header().Get("Content-Length"), 10, 64)
+	cl := d.Header().Get("Content-Length")
+	if cl == "" {
+		return // no error to make (and allocate) for the common case
+	}
+	n, err := strconv.ParseInt(cl, 10, 64)
 	if err != nil || n <= 0 {
 		return
 	}
 	// An error is left alone: a writer that cannot take deadlines
 	// (http.ErrNotSupported, a test's recorder) keeps the server's, and on
 	// a connection already gone the handler's next write fails anyway.
-	_ = d.rc.SetWriteDeadline(d.deadline(n))
+	_ = http.NewResponseController(d.ResponseWriter).SetWriteDeadline(d.deadline(n))
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -233,5 +234,52 @@ func TestHandle(t *testing.T) {
 		if logged := strings.Contains(logs.String(), "secret driver detail"); logged != (tt.status == 500) {
 			t.Errorf("Handle(returning %v) logged %q", tt.err, logs.String())
 		}
+	}
+}
+
+// TestSharedHeaderValues checks that the header values SecurityHeaders,
+// CORS and WriteJSON share between answers stay each answer's own: a
+// handler that adds to one of them changes its own answer only, even
+// while another answer holds the same value.
+func TestSharedHeaderValues(t *testing.T) {
+	// One chain, as the server has: its values are made once.
+	chain := SecurityHeaders(true)(CORS(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("add")
+		if v == "" {
+			return
+		}
+		h := w.Header()
+		h.Add("Cache-Control", v)
+		h.Add("Vary", v)
+		h.Add("Content-Security-Policy", v)
+	})))
+	a, b := httptest.NewRecorder(), httptest.NewRecorder()
+	chain.ServeHTTP(a, httptest.NewRequest("GET", "/?add=a", nil))
+	chain.ServeHTTP(b, httptest.NewRequest("GET", "/?add=b", nil))
+	WriteJSON(httptest.NewRecorder(), 200, 1)
+	c := httptest.NewRecorder()
+	c.Header().Add("Content-Type", "text/plain") // replaced by WriteJSON's own
+	WriteJSON(c, 200, 1)
+	for _, tc := range []struct {
+		rec  *httptest.ResponseRecorder
+		key  string
+		want []string
+	}{
+		{a, "Cache-Control", []string{"no-store", "a"}},
+		{a, "Vary", []string{"Origin", "a"}},
+		{a, "Content-Security-Policy", []string{APICSP, "a"}},
+		{b, "Cache-Control", []string{"no-store", "b"}},
+		{b, "Vary", []string{"Origin", "b"}},
+		{a, "X-Frame-Options", []string{"DENY"}},
+		{c, "Content-Type", []string{"application/json; charset=utf-8"}},
+	} {
+		if got := tc.rec.Header()[tc.key]; !slices.Equal(got, tc.want) {
+			t.Errorf("%s = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+	d := httptest.NewRecorder()
+	chain.ServeHTTP(d, httptest.NewRequest("GET", "/", nil))
+	if got := d.Header()["Cache-Control"]; !slices.Equal(got, []string{"no-store"}) {
+		t.Errorf("a later answer's Cache-Control = %q, want [no-store]", got)
 	}
 }
