@@ -28,9 +28,9 @@ import (
 // loadCanonicalSnapshot does that for a file laid out exactly as
 // writeSnapshot lays it out: the header line, a line opening each kind's
 // array, one record per line, the lines closing them. Chunks of record
-// lines go to one worker per core, which decode them (sessions by hand,
-// see sessiondecode.go; the others with encoding/json, each line on its
-// own, unknown fields and trailing data refused) and validate them; the
+// lines go to one worker per core, which decode them (sessions, users and
+// boards by hand, see fastdecode.go; the others with encoding/json, each
+// line on its own, unknown fields and trailing data refused) and validate them; the
 // chunks are then put into the state in file order, so a record that
 // comes twice ends as the later one, as readSnapshot has it.
 //
@@ -240,7 +240,7 @@ func applyStages(t table, counts func() map[string]int, failed *atomic.Bool, fre
 }
 
 // decodeChunk decodes and validates the record lines of c, as
-// decodeRecords would: users and sessions mostly by hand (fastdecode.go),
+// decodeRecords would: users, sessions and boards mostly by hand (fastdecode.go),
 // the rest, and what the hand decoders leave, with encoding/json.
 func decodeChunk(c *snapChunk, in *interner) error {
 	var dec *json.Decoder // one for the chunk, made when first needed
@@ -282,6 +282,20 @@ func decodeChunk(c *snapChunk, in *interner) error {
 				s = rec.(auth.Session)
 			}
 			c.sessions = append(c.sessions, s)
+		case boardKind:
+			b, ok := decodeBoardFast(line)
+			var rec any = b
+			if ok && b.ID != "" {
+				if err := c.table.validate(b.ID, rec); err != nil {
+					return err
+				}
+			} else {
+				var err error
+				if rec, err = slow(l); err != nil {
+					return err
+				}
+			}
+			c.recs = append(c.recs, putChange(kind, "", rec))
 		default:
 			rec, err := slow(l)
 			if err != nil {

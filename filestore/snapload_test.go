@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"corkboard/auth"
+	"corkboard/board"
 	"corkboard/objectid"
 	"corkboard/user"
 )
@@ -31,8 +33,8 @@ func encodeRecord(t testing.TB, rec any) []byte {
 // checkFastDecode holds the hand decoders to encoding/json on data: when
 // one accepts data, encoding/json (strict, as the store reads records)
 // must accept it too and give the same value. It reports whether the
-// session and the user decoder accepted data.
-func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK bool) {
+// session, the user and the board decoder accepted data.
+func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK, boardOK bool) {
 	t.Helper()
 	if got, ok := decodeSessionFast(data, newInterner()); ok {
 		var want auth.Session
@@ -54,7 +56,17 @@ func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK bool) {
 		}
 		userOK = true
 	}
-	return sessionOK, userOK
+	if got, ok := decodeBoardFast(data); ok {
+		var want board.Board
+		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
+			t.Fatalf("decodeBoardFast accepted %q, which encoding/json refuses: %v", data, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeBoardFast(%q) = %#v, encoding/json gives %#v", data, got, want)
+		}
+		boardOK = true
+	}
+	return sessionOK, userOK, boardOK
 }
 
 // fastDecodeSeeds returns records as the store writes them.
@@ -72,9 +84,23 @@ func fastDecodeSeeds(t testing.TB) [][]byte {
 	full := u
 	full.EmailVerified, full.PictureID, full.CredentialVersion, full.Color = true, objectid.New(now), 7, "#3366ff"
 	full.DeletingAt = now.Add(time.Minute)
+	b := benchBoard(t, objectid.New(now), objectid.New(now), 1, now)
+	fullBoard := b
+	fullBoard.Title, fullBoard.BackgroundURL, fullBoard.Version = "Plans", "https://example.com/bg.png", 12
+	fullBoard.Invited, fullBoard.FavouritedBy = []string{objectid.New(now)}, []string{b.OwnerID}
+	fullBoard.Lists = slices.Clone(b.Lists)
+	fullBoard.Lists[0].Cards = slices.Clone(b.Lists[0].Cards)
+	fullBoard.Lists[0].Cards[0].Attachments = []board.Attachment{
+		{ID: objectid.New(now), Name: "plan.pdf", ContentType: "application/pdf", Size: 1234, CreatedAt: now},
+		{ID: objectid.New(now), Name: "empty.txt", ContentType: "text/plain", CreatedAt: now},
+	}
+	fullBoard.Lists[1].Cards = []board.Card{}
+	fullBoard.UpdatedAt, fullBoard.DeletingAt = now.Add(time.Hour), now.Add(2*time.Hour)
+	bareBoard := board.Board{ID: objectid.New(now), Lists: []board.List{}}
 	return [][]byte{
 		encodeRecord(t, sess), encodeRecord(t, rotated), encodeRecord(t, noRoles), encodeRecord(t, nilRoles),
 		encodeRecord(t, u), encodeRecord(t, full),
+		encodeRecord(t, b), encodeRecord(t, fullBoard), encodeRecord(t, bareBoard),
 	}
 }
 
@@ -84,15 +110,18 @@ func fastDecodeSeeds(t testing.TB) [][]byte {
 func TestFastDecode(t *testing.T) {
 	seeds := fastDecodeSeeds(t)
 	for i, data := range seeds {
-		sessionOK, userOK := checkFastDecode(t, data)
+		sessionOK, userOK, boardOK := checkFastDecode(t, data)
 		if i < 4 && !sessionOK {
 			t.Errorf("decodeSessionFast refused a session as the store writes it: %s", data)
 		}
-		if i >= 4 && !userOK {
+		if 4 <= i && i < 6 && !userOK {
 			t.Errorf("decodeUserFast refused a user as the store writes it: %s", data)
 		}
+		if i >= 6 && !boardOK {
+			t.Errorf("decodeBoardFast refused a board as the store writes it: %s", data)
+		}
 	}
-	sess, usr := string(seeds[1]), string(seeds[5])
+	sess, usr, brd := string(seeds[1]), string(seeds[5]), string(seeds[7])
 	variants := []string{
 		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":"t\u00e9st"`, 1),
 		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":"tést"`, 1),
@@ -116,8 +145,31 @@ func TestFastDecode(t *testing.T) {
 		strings.Replace(usr, `"emailVerified":true`, `"emailVerified":"true"`, 1),
 		strings.Replace(usr, `"fullName":"Ada Example"`, `"fullName":"Ada\tExample"`, 1),
 		strings.Replace(usr, `"fullName":"Ada Example"`, `"fullName":"Ada\u0009Example"`, 1),
+		strings.Replace(brd, `"version":12`, `"version":-12`, 1),
+		strings.Replace(brd, `"version":12`, `"version":9223372036854775808`, 1),
+		strings.Replace(brd, `"version":12`, `"version":1.2e1`, 1),
+		strings.Replace(brd, `"size":1234`, `"size":0`, 1),
+		strings.Replace(brd, `"size":1234`, `"size":"1234"`, 1),
+		strings.Replace(brd, `"title":"Plans"`, `"title":"Pl\u00e4ns"`, 1),
+		strings.Replace(brd, `"title":"Plans"`, `"title":null`, 1),
+		strings.Replace(brd, `"attachments":null`, `"attachments":[]`, 1),
+		strings.Replace(brd, `"attachments":null`, `"attachments":[null]`, 1),
+		strings.Replace(brd, `"cards":[]`, `"cards":null`, 1),
+		strings.Replace(brd, `"cards":[]`, `"cards":[{}]`, 1),
+		strings.Replace(brd, `"members":[`, `"members":[null,`, 1),
+		strings.Replace(brd, `"invited":[`, `"invited":[],"invited":[`, 1),
+		strings.Replace(brd, `"name":"List 0"`, `"name":"List 0","name":"List 0"`, 1),
+		strings.Replace(brd, `"name":"List 0"`, `"Name":"List 0"`, 1),
+		strings.Replace(brd, `"name":"List 0"`, `"name":"List 0","extra":1`, 1),
+		strings.Replace(brd, `"lists":[`, `"lists":[ `, 1),
+		strings.Replace(brd, `"deletingAt":"`, `"deletingAt":"y`, 1),
+		strings.Replace(brd, `"lists":[`, `"lists":{`, 1),
+		brd + "x", brd[:len(brd)-2],
 	}
 	for _, v := range variants {
+		if v == sess || v == usr || v == brd {
+			t.Errorf("a variant is the seed itself: the replacement found nothing in %s", v)
+		}
 		checkFastDecode(t, []byte(v))
 	}
 }
