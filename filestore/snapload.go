@@ -57,7 +57,9 @@ type snapChunk struct {
 	err   error
 	// What a worker decoded: users and sessions unboxed (a million
 	// records in an any each were much of the garbage a load made),
-	// other kinds as put changes.
+	// other kinds as put changes. The session table keeps sessions, the
+	// slice itself (see sessionTable), so a chunk's next sessions go to
+	// a new one.
 	users    []user.User
 	sessions []auth.Session
 	recs     []change
@@ -199,8 +201,8 @@ func applyStages(t table, counts func() map[string]int, failed *atomic.Bool, fre
 			defer close(byUser)
 			reserve()
 			for c := range in {
-				for _, s := range c.sessions {
-					if !t.addByID(s) {
+				for i := range c.sessions {
+					if !t.addByID(&c.sessions[i]) {
 						failed.Store(true)
 					}
 				}
@@ -209,9 +211,12 @@ func applyStages(t table, counts func() map[string]int, failed *atomic.Bool, fre
 		})
 		wg.Go(func() {
 			for c := range byUser {
-				for _, s := range c.sessions {
-					t.addByUser(s)
+				for i := range c.sessions {
+					t.addByUser(&c.sessions[i])
 				}
+				// The table keeps the sessions where they were
+				// decoded: the chunk takes a new slice next time.
+				c.sessions = nil
 				release(c)
 			}
 		})
@@ -269,6 +274,9 @@ func decodeChunk(c *snapChunk, in *interner) error {
 			}
 			c.users = append(c.users, u)
 		case sessionKind:
+			if c.sessions == nil {
+				c.sessions = make([]auth.Session, 0, len(c.lines))
+			}
 			s, ok := decodeSessionFast(line, in)
 			if ok {
 				if err := s.Validate(); err != nil {

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -350,5 +351,62 @@ func TestCopyRecordsLater(t *testing.T) {
 	mustCreateUsers(t, s, "later", 1)
 	if got := encode(build()); got != want {
 		t.Errorf("copyRecordsLater's snapshot differs from copyRecords':\ngot  %.600s\nwant %.600s", got, want)
+	}
+}
+
+// TestLoadedSessionsKeptApart checks that the sessions a snapshot load
+// keeps in the slices it decoded them into are never changed in place:
+// a compaction's copy taken before rotations, revocations and deletions
+// of loaded sessions writes the sessions as they were, and the store then
+// serves the changed ones.
+func TestLoadedSessionsKeptApart(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{NoSync: true})
+	writeHistory(t, s, "user", 20)
+	forceCompaction(s)
+	closeStore(t, s)
+
+	s = openStore(t, dir, Options{NoSync: true})
+	defer closeStore(t, s)
+	encode := func(snap snapshot) string {
+		var buf bytes.Buffer
+		if err := writeSnapshot(&buf, &snap); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	s.mu.Lock()
+	want := encode(s.st.copyRecords())
+	build := s.st.copyRecordsLater()
+	var live []auth.Session
+	for _, p := range s.st.sessions.byID {
+		if p.RevokedAt.IsZero() {
+			live = append(live, *p)
+		}
+	}
+	s.mu.Unlock()
+	if len(live) < 3 {
+		t.Fatalf("%d live sessions, want 3 or more", len(live))
+	}
+	ctx := context.Background()
+	now := testTime().Add(time.Minute)
+	rotated, err := s.RotateSession(ctx, live[0].ID, live[0].Generation, now, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, live[1].ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSessionRoles(ctx, live[2].UserID, []string{"user", "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(build()); got != want {
+		t.Errorf("a change of a loaded session showed in a copy taken before it")
+	}
+	if got, err := s.Session(ctx, live[0].ID); err != nil || got.Generation != rotated.Generation {
+		t.Errorf("Session after RotateSession = generation %d, %v; want %d", got.Generation, err, rotated.Generation)
+	}
+	if got, err := s.Session(ctx, live[1].ID); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("Session after RevokeSession = revoked at %v, %v; want revoked", got.RevokedAt, err)
 	}
 }
