@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -228,13 +229,22 @@ func sameState(a, b *state) error {
 			return fmt.Errorf("%s records differ: %d and %d", ta.kind(), len(ra), len(rb))
 		}
 	}
-	if !reflect.DeepEqual(a.sessions.byUser, b.sessions.byUser) {
+	if !reflect.DeepEqual(sessionsByUser(&a.sessions), sessionsByUser(&b.sessions)) {
 		return fmt.Errorf("session index by user differs")
 	}
 	if (a.check() == nil) != (b.check() == nil) {
 		return fmt.Errorf("check: %v and %v", a.check(), b.check())
 	}
 	return nil
+}
+
+// sessionsByUser returns t's index by user as sorted lists of ids.
+func sessionsByUser(t *sessionTable) map[string][]string {
+	m := make(map[string][]string)
+	for u := range t.byUser {
+		m[u] = slices.Sorted(t.ofUser(u))
+	}
+	return m
 }
 
 func recordsByID(t table) map[string]any {
@@ -408,5 +418,74 @@ func TestLoadedSessionsKeptApart(t *testing.T) {
 	}
 	if got, err := s.Session(ctx, live[1].ID); err != nil || got.RevokedAt.IsZero() {
 		t.Errorf("Session after RevokeSession = revoked at %v, %v; want revoked", got.RevokedAt, err)
+	}
+}
+
+// TestSessionSet runs random adds and removes on a sessionSet, across
+// the size where it turns from a slice into a map, and on a map beside
+// it, and checks that both always hold the same ids; then that a store's
+// index by user holds a user's many sessions through the same.
+func TestSessionSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		var ss sessionSet
+		want := make(map[string]bool)
+		for range 400 {
+			id := fmt.Sprintf("s%d", rng.IntN(3*maxFewSessions))
+			if rng.IntN(3) == 0 {
+				ss.remove(id)
+				delete(want, id)
+			} else if !want[id] {
+				ss.add(id)
+				want[id] = true
+			}
+			var tbl sessionTable
+			tbl.byUser = map[string]*sessionSet{"u": &ss}
+			got := slices.Sorted(tbl.ofUser("u"))
+			if ss.len() != len(want) || len(got) != len(want) {
+				t.Fatalf("round %d: the set holds %d ids (len %d), want %d", round, len(got), ss.len(), len(want))
+			}
+			for _, id := range got {
+				if !want[id] {
+					t.Fatalf("round %d: the set holds %s, which was removed or never added", round, id)
+				}
+			}
+		}
+	}
+
+	s := openStore(t, t.TempDir(), Options{NoSync: true})
+	defer closeStore(t, s)
+	ctx := context.Background()
+	now := testTime()
+	u := testUser("many", now)
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 * maxFewSessions {
+		sess := testSession(u.ID, now.Add(time.Duration(i)*time.Second))
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sess.ID)
+	}
+	if err := s.RevokeSession(ctx, ids[0], now); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListSessions(ctx, u.ID, now)
+	if err != nil || len(list) != len(ids)-1 {
+		t.Fatalf("ListSessions = %d sessions, %v; want %d", len(list), err, len(ids)-1)
+	}
+	if n, err := s.RevokeUserSessions(ctx, u.ID, ids[1], now); err != nil || n != len(ids)-2 {
+		t.Fatalf("RevokeUserSessions = %d, %v; want %d", n, err, len(ids)-2)
+	}
+	if _, err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.RLock()
+	left, indexed := len(s.st.sessions.byID), s.st.sessions.countOfUser(u.ID)
+	s.mu.RUnlock()
+	if left != 0 || indexed != 0 {
+		t.Errorf("after DeleteUser: %d sessions, %d indexed under the user; want none", left, indexed)
 	}
 }
