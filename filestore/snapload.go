@@ -291,7 +291,7 @@ func decodeChunk(c *snapChunk, in *interner) error {
 			}
 			c.sessions = append(c.sessions, s)
 		case boardKind:
-			b, ok := decodeBoardFast(line)
+			b, ok := decodeBoardFast(line, in)
 			var rec any = b
 			if ok && b.ID != "" {
 				if err := c.table.validate(b.ID, rec); err != nil {

@@ -58,7 +58,7 @@ func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK, boardOK bool
 		}
 		userOK = true
 	}
-	if got, ok := decodeBoardFast(data); ok {
+	if got, ok := decodeBoardFast(data, newInterner()); ok {
 		var want board.Board
 		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
 			t.Fatalf("decodeBoardFast accepted %q, which encoding/json refuses: %v", data, err)
@@ -487,5 +487,34 @@ func TestSessionSet(t *testing.T) {
 	s.mu.RUnlock()
 	if left != 0 || indexed != 0 {
 		t.Errorf("after DeleteUser: %d sessions, %d indexed under the user; want none", left, indexed)
+	}
+}
+
+// TestStringArena makes strings of many sizes in one arena, over many
+// blocks, and checks that every one still holds what it was made of once
+// all are made: a block must never be written over.
+func TestStringArena(t *testing.T) {
+	var a stringArena
+	rng := rand.New(rand.NewPCG(3, 4))
+	var want []string
+	var got []string
+	buf := make([]byte, 0, arenaBlock)
+	for i := range 50_000 {
+		n := rng.IntN(64)
+		if i%1000 == 0 {
+			n = arenaBlock/8 + rng.IntN(10) // too big for a block
+		}
+		buf = buf[:0]
+		for j := range n {
+			buf = append(buf, byte('a'+(i+j)%26))
+		}
+		got = append(got, a.str(buf))
+		want = append(want, string(buf))
+		clear(buf) // the arena must have copied it
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("string %d reads %q, want %q", i, got[i], want[i])
+		}
 	}
 }
