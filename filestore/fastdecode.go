@@ -2,11 +2,14 @@ package filestore
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"corkboard/auth"
+	"corkboard/board"
 	"corkboard/user"
 )
 
@@ -45,6 +48,35 @@ const (
 type interner struct {
 	strs  map[string]string
 	roles map[string][]string
+	arena stringArena
+}
+
+// stringArena makes strings in blocks, many to an allocation: a million
+// sessions' ids and user ids were two million allocations of 24 bytes,
+// and as many objects for the collector. A block lives as long as any
+// string made in it, which holds no more memory than the load made.
+type stringArena struct {
+	b strings.Builder
+}
+
+// arenaBlock is the size of a stringArena's blocks.
+const arenaBlock = 64 << 10
+
+// str returns b as a string made in the current block, or in a new one
+// when it is full. A strings.Builder never changes the bytes it has
+// handed out in a String: it only appends after them, or moves on to a
+// new buffer when it grows, so earlier strings stay as they were.
+func (a *stringArena) str(b []byte) string {
+	if len(b) > arenaBlock/8 {
+		return string(b)
+	}
+	if a.b.Cap()-a.b.Len() < len(b) {
+		a.b = strings.Builder{}
+		a.b.Grow(arenaBlock)
+	}
+	start := a.b.Len()
+	a.b.Write(b)
+	return a.b.String()[start:]
 }
 
 // maxInterned caps the strings an interner keeps.
@@ -72,7 +104,7 @@ func (in *interner) str(b []byte) string {
 // role slices.
 func decodeSessionFast(data []byte, in *interner) (auth.Session, bool) {
 	var s auth.Session
-	p := fastParser{data: data}
+	p := fastParser{data: data, arena: &in.arena}
 	if !p.byte('{') {
 		return s, false
 	}
@@ -160,7 +192,7 @@ const (
 // decodeUserFast is decodeSessionFast for a user record.
 func decodeUserFast(data []byte, in *interner) (user.User, bool) {
 	var u user.User
-	p := fastParser{data: data}
+	p := fastParser{data: data, arena: &in.arena}
 	if !p.byte('{') {
 		return u, false
 	}
@@ -231,10 +263,232 @@ func decodeUserFast(data []byte, in *interner) (user.User, bool) {
 	}
 }
 
+// Bits of the board fields seen.
+const (
+	bfID = 1 << iota
+	bfTitle
+	bfOwnerID
+	bfBackgroundID
+	bfBackgroundURL
+	bfMembers
+	bfInvited
+	bfFavouritedBy
+	bfLists
+	bfVersion
+	bfCreatedAt
+	bfUpdatedAt
+	bfDeletingAt
+)
+
+// decodeBoardFast is decodeSessionFast for a board record, with its lists,
+// cards and attachments. Boards are a tenth of a snapshot's bytes at scale
+// and took encoding/json as long to decode as the million sessions took
+// by hand. User ids are not interned: a board's slices are its own.
+func decodeBoardFast(data []byte, in *interner) (board.Board, bool) {
+	var b board.Board
+	p := fastParser{data: data, arena: &in.arena}
+	ok := p.object(func(key []byte) (int, bool) {
+		var ok bool
+		switch string(key) {
+		case "id":
+			b.ID, ok = p.string(nil)
+			return bfID, ok
+		case "title":
+			b.Title, ok = p.string(nil)
+			return bfTitle, ok
+		case "ownerId":
+			b.OwnerID, ok = p.string(nil)
+			return bfOwnerID, ok
+		case "backgroundId":
+			b.BackgroundID, ok = p.string(nil)
+			return bfBackgroundID, ok
+		case "backgroundURL":
+			b.BackgroundURL, ok = p.string(nil)
+			return bfBackgroundURL, ok
+		case "members":
+			b.Members, ok = p.strings()
+			return bfMembers, ok
+		case "invited":
+			b.Invited, ok = p.strings()
+			return bfInvited, ok
+		case "favouritedBy":
+			b.FavouritedBy, ok = p.strings()
+			return bfFavouritedBy, ok
+		case "lists":
+			b.Lists, ok = fastArray(&p, (*fastParser).list)
+			return bfLists, ok
+		case "version":
+			b.Version, ok = p.int64()
+			return bfVersion, ok
+		case "createdAt":
+			return bfCreatedAt, p.time(&b.CreatedAt)
+		case "updatedAt":
+			return bfUpdatedAt, p.time(&b.UpdatedAt)
+		case "deletingAt":
+			return bfDeletingAt, p.time(&b.DeletingAt)
+		}
+		return 0, false
+	})
+	return b, ok && p.pos == len(p.data)
+}
+
+// list consumes a board.List.
+func (p *fastParser) list() (board.List, bool) {
+	var l board.List
+	ok := p.object(func(key []byte) (int, bool) {
+		var ok bool
+		switch string(key) {
+		case "id":
+			l.ID, ok = p.string(nil)
+			return 1, ok
+		case "name":
+			l.Name, ok = p.string(nil)
+			return 2, ok
+		case "cards":
+			l.Cards, ok = fastArray(p, (*fastParser).card)
+			return 4, ok
+		}
+		return 0, false
+	})
+	return l, ok
+}
+
+// card consumes a board.Card.
+func (p *fastParser) card() (board.Card, bool) {
+	var c board.Card
+	ok := p.object(func(key []byte) (int, bool) {
+		var ok bool
+		switch string(key) {
+		case "id":
+			c.ID, ok = p.string(nil)
+			return 1, ok
+		case "title":
+			c.Title, ok = p.string(nil)
+			return 2, ok
+		case "description":
+			c.Description, ok = p.string(nil)
+			return 4, ok
+		case "attachments":
+			c.Attachments, ok = fastArray(p, (*fastParser).attachment)
+			return 8, ok
+		case "createdAt":
+			return 16, p.time(&c.CreatedAt)
+		}
+		return 0, false
+	})
+	return c, ok
+}
+
+// attachment consumes a board.Attachment.
+func (p *fastParser) attachment() (board.Attachment, bool) {
+	var a board.Attachment
+	ok := p.object(func(key []byte) (int, bool) {
+		var ok bool
+		switch string(key) {
+		case "id":
+			a.ID, ok = p.string(nil)
+			return 1, ok
+		case "name":
+			a.Name, ok = p.string(nil)
+			return 2, ok
+		case "contentType":
+			a.ContentType, ok = p.string(nil)
+			return 4, ok
+		case "size":
+			a.Size, ok = p.int64()
+			return 8, ok
+		case "createdAt":
+			return 16, p.time(&a.CreatedAt)
+		}
+		return 0, false
+	})
+	return a, ok
+}
+
+// object consumes a JSON object, calling field for each key with the
+// parser at its value. field consumes the value and returns the key's bit,
+// or false for a key it does not know or a value it cannot read; a key
+// that comes twice fails too.
+func (p *fastParser) object(field func(key []byte) (int, bool)) bool {
+	if !p.byte('{') {
+		return false
+	}
+	if p.byte('}') {
+		return true
+	}
+	seen := 0
+	for {
+		key, ok := p.str()
+		if !ok || !p.byte(':') {
+			return false
+		}
+		bit, ok := field(key)
+		if !ok || bit == 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch {
+		case p.byte(','):
+		case p.byte('}'):
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// fastArray consumes an array of what elem consumes, or null. Like
+// encoding/json, it gives nil for null and an empty slice, not nil, for [].
+func fastArray[T any](p *fastParser, elem func(*fastParser) (T, bool)) ([]T, bool) {
+	if p.null() {
+		return nil, true
+	}
+	if !p.byte('[') {
+		return nil, false
+	}
+	list := []T{}
+	for first := true; !p.byte(']'); first = false {
+		if !first && !p.byte(',') {
+			return nil, false
+		}
+		v, ok := elem(p)
+		if !ok {
+			return nil, false
+		}
+		list = append(list, v)
+	}
+	return list, true
+}
+
+// strings consumes an array of strings, or null, without interning.
+func (p *fastParser) strings() ([]string, bool) {
+	return fastArray(p, func(p *fastParser) (string, bool) { return p.string(nil) })
+}
+
+// null consumes null if it comes next.
+func (p *fastParser) null() bool {
+	if bytes.HasPrefix(p.data[p.pos:], []byte("null")) {
+		p.pos += len("null")
+		return true
+	}
+	return false
+}
+
+// int64 consumes a JSON integer without sign, fraction or exponent that
+// fits in an int64. A negative one is left to encoding/json.
+func (p *fastParser) int64() (int64, bool) {
+	n, ok := p.uint()
+	if !ok || n > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
 // fastParser reads the plain JSON that decodeSessionFast accepts.
 type fastParser struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	arena *stringArena // where strings not interned are made
 }
 
 // byte consumes c if it comes next.
@@ -266,7 +520,7 @@ func (p *fastParser) str() ([]byte, bool) {
 }
 
 // string consumes a string as str does and returns it as a Go string,
-// interned by in unless in is nil.
+// interned by in unless in is nil, else made in p's arena.
 func (p *fastParser) string(in *interner) (string, bool) {
 	b, ok := p.str()
 	switch {
@@ -274,6 +528,8 @@ func (p *fastParser) string(in *interner) (string, bool) {
 		return "", false
 	case in != nil:
 		return in.str(b), true
+	case p.arena != nil:
+		return p.arena.str(b), true
 	}
 	return string(b), true
 }

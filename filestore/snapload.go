@@ -28,9 +28,9 @@ import (
 // loadCanonicalSnapshot does that for a file laid out exactly as
 // writeSnapshot lays it out: the header line, a line opening each kind's
 // array, one record per line, the lines closing them. Chunks of record
-// lines go to one worker per core, which decode them (sessions by hand,
-// see sessiondecode.go; the others with encoding/json, each line on its
-// own, unknown fields and trailing data refused) and validate them; the
+// lines go to one worker per core, which decode them (sessions, users and
+// boards by hand, see fastdecode.go; the others with encoding/json, each
+// line on its own, unknown fields and trailing data refused) and validate them; the
 // chunks are then put into the state in file order, so a record that
 // comes twice ends as the later one, as readSnapshot has it.
 //
@@ -57,7 +57,9 @@ type snapChunk struct {
 	err   error
 	// What a worker decoded: users and sessions unboxed (a million
 	// records in an any each were much of the garbage a load made),
-	// other kinds as put changes.
+	// other kinds as put changes. The session table keeps sessions, the
+	// slice itself (see sessionTable), so a chunk's next sessions go to
+	// a new one.
 	users    []user.User
 	sessions []auth.Session
 	recs     []change
@@ -199,8 +201,8 @@ func applyStages(t table, counts func() map[string]int, failed *atomic.Bool, fre
 			defer close(byUser)
 			reserve()
 			for c := range in {
-				for _, s := range c.sessions {
-					if !t.addByID(s) {
+				for i := range c.sessions {
+					if !t.addByID(&c.sessions[i]) {
 						failed.Store(true)
 					}
 				}
@@ -209,9 +211,12 @@ func applyStages(t table, counts func() map[string]int, failed *atomic.Bool, fre
 		})
 		wg.Go(func() {
 			for c := range byUser {
-				for _, s := range c.sessions {
-					t.addByUser(s)
+				for i := range c.sessions {
+					t.addByUser(&c.sessions[i])
 				}
+				// The table keeps the sessions where they were
+				// decoded: the chunk takes a new slice next time.
+				c.sessions = nil
 				release(c)
 			}
 		})
@@ -240,7 +245,7 @@ func applyStages(t table, counts func() map[string]int, failed *atomic.Bool, fre
 }
 
 // decodeChunk decodes and validates the record lines of c, as
-// decodeRecords would: users and sessions mostly by hand (fastdecode.go),
+// decodeRecords would: users, sessions and boards mostly by hand (fastdecode.go),
 // the rest, and what the hand decoders leave, with encoding/json.
 func decodeChunk(c *snapChunk, in *interner) error {
 	var dec *json.Decoder // one for the chunk, made when first needed
@@ -269,6 +274,9 @@ func decodeChunk(c *snapChunk, in *interner) error {
 			}
 			c.users = append(c.users, u)
 		case sessionKind:
+			if c.sessions == nil {
+				c.sessions = make([]auth.Session, 0, len(c.lines))
+			}
 			s, ok := decodeSessionFast(line, in)
 			if ok {
 				if err := s.Validate(); err != nil {
@@ -282,6 +290,20 @@ func decodeChunk(c *snapChunk, in *interner) error {
 				s = rec.(auth.Session)
 			}
 			c.sessions = append(c.sessions, s)
+		case boardKind:
+			b, ok := decodeBoardFast(line, in)
+			var rec any = b
+			if ok && b.ID != "" {
+				if err := c.table.validate(b.ID, rec); err != nil {
+					return err
+				}
+			} else {
+				var err error
+				if rec, err = slow(l); err != nil {
+					return err
+				}
+			}
+			c.recs = append(c.recs, putChange(kind, "", rec))
 		default:
 			rec, err := slow(l)
 			if err != nil {

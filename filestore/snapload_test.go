@@ -2,16 +2,20 @@ package filestore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"corkboard/auth"
+	"corkboard/board"
 	"corkboard/objectid"
 	"corkboard/user"
 )
@@ -31,8 +35,8 @@ func encodeRecord(t testing.TB, rec any) []byte {
 // checkFastDecode holds the hand decoders to encoding/json on data: when
 // one accepts data, encoding/json (strict, as the store reads records)
 // must accept it too and give the same value. It reports whether the
-// session and the user decoder accepted data.
-func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK bool) {
+// session, the user and the board decoder accepted data.
+func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK, boardOK bool) {
 	t.Helper()
 	if got, ok := decodeSessionFast(data, newInterner()); ok {
 		var want auth.Session
@@ -54,7 +58,17 @@ func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK bool) {
 		}
 		userOK = true
 	}
-	return sessionOK, userOK
+	if got, ok := decodeBoardFast(data, newInterner()); ok {
+		var want board.Board
+		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
+			t.Fatalf("decodeBoardFast accepted %q, which encoding/json refuses: %v", data, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeBoardFast(%q) = %#v, encoding/json gives %#v", data, got, want)
+		}
+		boardOK = true
+	}
+	return sessionOK, userOK, boardOK
 }
 
 // fastDecodeSeeds returns records as the store writes them.
@@ -72,9 +86,23 @@ func fastDecodeSeeds(t testing.TB) [][]byte {
 	full := u
 	full.EmailVerified, full.PictureID, full.CredentialVersion, full.Color = true, objectid.New(now), 7, "#3366ff"
 	full.DeletingAt = now.Add(time.Minute)
+	b := benchBoard(t, objectid.New(now), objectid.New(now), 1, now)
+	fullBoard := b
+	fullBoard.Title, fullBoard.BackgroundURL, fullBoard.Version = "Plans", "https://example.com/bg.png", 12
+	fullBoard.Invited, fullBoard.FavouritedBy = []string{objectid.New(now)}, []string{b.OwnerID}
+	fullBoard.Lists = slices.Clone(b.Lists)
+	fullBoard.Lists[0].Cards = slices.Clone(b.Lists[0].Cards)
+	fullBoard.Lists[0].Cards[0].Attachments = []board.Attachment{
+		{ID: objectid.New(now), Name: "plan.pdf", ContentType: "application/pdf", Size: 1234, CreatedAt: now},
+		{ID: objectid.New(now), Name: "empty.txt", ContentType: "text/plain", CreatedAt: now},
+	}
+	fullBoard.Lists[1].Cards = []board.Card{}
+	fullBoard.UpdatedAt, fullBoard.DeletingAt = now.Add(time.Hour), now.Add(2*time.Hour)
+	bareBoard := board.Board{ID: objectid.New(now), Lists: []board.List{}}
 	return [][]byte{
 		encodeRecord(t, sess), encodeRecord(t, rotated), encodeRecord(t, noRoles), encodeRecord(t, nilRoles),
 		encodeRecord(t, u), encodeRecord(t, full),
+		encodeRecord(t, b), encodeRecord(t, fullBoard), encodeRecord(t, bareBoard),
 	}
 }
 
@@ -84,15 +112,18 @@ func fastDecodeSeeds(t testing.TB) [][]byte {
 func TestFastDecode(t *testing.T) {
 	seeds := fastDecodeSeeds(t)
 	for i, data := range seeds {
-		sessionOK, userOK := checkFastDecode(t, data)
+		sessionOK, userOK, boardOK := checkFastDecode(t, data)
 		if i < 4 && !sessionOK {
 			t.Errorf("decodeSessionFast refused a session as the store writes it: %s", data)
 		}
-		if i >= 4 && !userOK {
+		if 4 <= i && i < 6 && !userOK {
 			t.Errorf("decodeUserFast refused a user as the store writes it: %s", data)
 		}
+		if i >= 6 && !boardOK {
+			t.Errorf("decodeBoardFast refused a board as the store writes it: %s", data)
+		}
 	}
-	sess, usr := string(seeds[1]), string(seeds[5])
+	sess, usr, brd := string(seeds[1]), string(seeds[5]), string(seeds[7])
 	variants := []string{
 		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":"t\u00e9st"`, 1),
 		strings.Replace(sess, `"userAgent":"test"`, `"userAgent":"tést"`, 1),
@@ -116,8 +147,31 @@ func TestFastDecode(t *testing.T) {
 		strings.Replace(usr, `"emailVerified":true`, `"emailVerified":"true"`, 1),
 		strings.Replace(usr, `"fullName":"Ada Example"`, `"fullName":"Ada\tExample"`, 1),
 		strings.Replace(usr, `"fullName":"Ada Example"`, `"fullName":"Ada\u0009Example"`, 1),
+		strings.Replace(brd, `"version":12`, `"version":-12`, 1),
+		strings.Replace(brd, `"version":12`, `"version":9223372036854775808`, 1),
+		strings.Replace(brd, `"version":12`, `"version":1.2e1`, 1),
+		strings.Replace(brd, `"size":1234`, `"size":0`, 1),
+		strings.Replace(brd, `"size":1234`, `"size":"1234"`, 1),
+		strings.Replace(brd, `"title":"Plans"`, `"title":"Pl\u00e4ns"`, 1),
+		strings.Replace(brd, `"title":"Plans"`, `"title":null`, 1),
+		strings.Replace(brd, `"attachments":null`, `"attachments":[]`, 1),
+		strings.Replace(brd, `"attachments":null`, `"attachments":[null]`, 1),
+		strings.Replace(brd, `"cards":[]`, `"cards":null`, 1),
+		strings.Replace(brd, `"cards":[]`, `"cards":[{}]`, 1),
+		strings.Replace(brd, `"members":[`, `"members":[null,`, 1),
+		strings.Replace(brd, `"invited":[`, `"invited":[],"invited":[`, 1),
+		strings.Replace(brd, `"name":"List 0"`, `"name":"List 0","name":"List 0"`, 1),
+		strings.Replace(brd, `"name":"List 0"`, `"Name":"List 0"`, 1),
+		strings.Replace(brd, `"name":"List 0"`, `"name":"List 0","extra":1`, 1),
+		strings.Replace(brd, `"lists":[`, `"lists":[ `, 1),
+		strings.Replace(brd, `"deletingAt":"`, `"deletingAt":"y`, 1),
+		strings.Replace(brd, `"lists":[`, `"lists":{`, 1),
+		brd + "x", brd[:len(brd)-2],
 	}
 	for _, v := range variants {
+		if v == sess || v == usr || v == brd {
+			t.Errorf("a variant is the seed itself: the replacement found nothing in %s", v)
+		}
 		checkFastDecode(t, []byte(v))
 	}
 }
@@ -175,13 +229,22 @@ func sameState(a, b *state) error {
 			return fmt.Errorf("%s records differ: %d and %d", ta.kind(), len(ra), len(rb))
 		}
 	}
-	if !reflect.DeepEqual(a.sessions.byUser, b.sessions.byUser) {
+	if !reflect.DeepEqual(sessionsByUser(&a.sessions), sessionsByUser(&b.sessions)) {
 		return fmt.Errorf("session index by user differs")
 	}
 	if (a.check() == nil) != (b.check() == nil) {
 		return fmt.Errorf("check: %v and %v", a.check(), b.check())
 	}
 	return nil
+}
+
+// sessionsByUser returns t's index by user as sorted lists of ids.
+func sessionsByUser(t *sessionTable) map[string][]string {
+	m := make(map[string][]string)
+	for u := range t.byUser {
+		m[u] = slices.Sorted(t.ofUser(u))
+	}
+	return m
 }
 
 func recordsByID(t table) map[string]any {
@@ -298,5 +361,160 @@ func TestCopyRecordsLater(t *testing.T) {
 	mustCreateUsers(t, s, "later", 1)
 	if got := encode(build()); got != want {
 		t.Errorf("copyRecordsLater's snapshot differs from copyRecords':\ngot  %.600s\nwant %.600s", got, want)
+	}
+}
+
+// TestLoadedSessionsKeptApart checks that the sessions a snapshot load
+// keeps in the slices it decoded them into are never changed in place:
+// a compaction's copy taken before rotations, revocations and deletions
+// of loaded sessions writes the sessions as they were, and the store then
+// serves the changed ones.
+func TestLoadedSessionsKeptApart(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{NoSync: true})
+	writeHistory(t, s, "user", 20)
+	forceCompaction(s)
+	closeStore(t, s)
+
+	s = openStore(t, dir, Options{NoSync: true})
+	defer closeStore(t, s)
+	encode := func(snap snapshot) string {
+		var buf bytes.Buffer
+		if err := writeSnapshot(&buf, &snap); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	s.mu.Lock()
+	want := encode(s.st.copyRecords())
+	build := s.st.copyRecordsLater()
+	var live []auth.Session
+	for _, p := range s.st.sessions.byID {
+		if p.RevokedAt.IsZero() {
+			live = append(live, *p)
+		}
+	}
+	s.mu.Unlock()
+	if len(live) < 3 {
+		t.Fatalf("%d live sessions, want 3 or more", len(live))
+	}
+	ctx := context.Background()
+	now := testTime().Add(time.Minute)
+	rotated, err := s.RotateSession(ctx, live[0].ID, live[0].Generation, now, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, live[1].ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSessionRoles(ctx, live[2].UserID, []string{"user", "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(build()); got != want {
+		t.Errorf("a change of a loaded session showed in a copy taken before it")
+	}
+	if got, err := s.Session(ctx, live[0].ID); err != nil || got.Generation != rotated.Generation {
+		t.Errorf("Session after RotateSession = generation %d, %v; want %d", got.Generation, err, rotated.Generation)
+	}
+	if got, err := s.Session(ctx, live[1].ID); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("Session after RevokeSession = revoked at %v, %v; want revoked", got.RevokedAt, err)
+	}
+}
+
+// TestSessionSet runs random adds and removes on a sessionSet, across
+// the size where it turns from a slice into a map, and on a map beside
+// it, and checks that both always hold the same ids; then that a store's
+// index by user holds a user's many sessions through the same.
+func TestSessionSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		var ss sessionSet
+		want := make(map[string]bool)
+		for range 400 {
+			id := fmt.Sprintf("s%d", rng.IntN(3*maxFewSessions))
+			if rng.IntN(3) == 0 {
+				ss.remove(id)
+				delete(want, id)
+			} else if !want[id] {
+				ss.add(id)
+				want[id] = true
+			}
+			var tbl sessionTable
+			tbl.byUser = map[string]*sessionSet{"u": &ss}
+			got := slices.Sorted(tbl.ofUser("u"))
+			if ss.len() != len(want) || len(got) != len(want) {
+				t.Fatalf("round %d: the set holds %d ids (len %d), want %d", round, len(got), ss.len(), len(want))
+			}
+			for _, id := range got {
+				if !want[id] {
+					t.Fatalf("round %d: the set holds %s, which was removed or never added", round, id)
+				}
+			}
+		}
+	}
+
+	s := openStore(t, t.TempDir(), Options{NoSync: true})
+	defer closeStore(t, s)
+	ctx := context.Background()
+	now := testTime()
+	u := testUser("many", now)
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 * maxFewSessions {
+		sess := testSession(u.ID, now.Add(time.Duration(i)*time.Second))
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sess.ID)
+	}
+	if err := s.RevokeSession(ctx, ids[0], now); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListSessions(ctx, u.ID, now)
+	if err != nil || len(list) != len(ids)-1 {
+		t.Fatalf("ListSessions = %d sessions, %v; want %d", len(list), err, len(ids)-1)
+	}
+	if n, err := s.RevokeUserSessions(ctx, u.ID, ids[1], now); err != nil || n != len(ids)-2 {
+		t.Fatalf("RevokeUserSessions = %d, %v; want %d", n, err, len(ids)-2)
+	}
+	if _, err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.RLock()
+	left, indexed := len(s.st.sessions.byID), s.st.sessions.countOfUser(u.ID)
+	s.mu.RUnlock()
+	if left != 0 || indexed != 0 {
+		t.Errorf("after DeleteUser: %d sessions, %d indexed under the user; want none", left, indexed)
+	}
+}
+
+// TestStringArena makes strings of many sizes in one arena, over many
+// blocks, and checks that every one still holds what it was made of once
+// all are made: a block must never be written over.
+func TestStringArena(t *testing.T) {
+	var a stringArena
+	rng := rand.New(rand.NewPCG(3, 4))
+	var want []string
+	var got []string
+	buf := make([]byte, 0, arenaBlock)
+	for i := range 50_000 {
+		n := rng.IntN(64)
+		if i%1000 == 0 {
+			n = arenaBlock/8 + rng.IntN(10) // too big for a block
+		}
+		buf = buf[:0]
+		for j := range n {
+			buf = append(buf, byte('a'+(i+j)%26))
+		}
+		got = append(got, a.str(buf))
+		want = append(want, string(buf))
+		clear(buf) // the arena must have copied it
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("string %d reads %q, want %q", i, got[i], want[i])
+		}
 	}
 }

@@ -27,7 +27,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) (user.User, error) {
 		if gone, found = st.users.byID[id]; found {
 			changes = append(changes, deleteChange(userKind, id))
 		}
-		for sid := range st.sessions.byUser[id] {
+		for sid := range st.sessions.ofUser(id) {
 			changes = append(changes, deleteSession(sid))
 		}
 		for _, purpose := range tokenPurposes {
