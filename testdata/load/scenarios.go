@@ -440,23 +440,34 @@ type floodResult struct {
 }
 
 // floodCompare measures /me at a steady rate (8 paced clients), alone and
-// then while o.clients clients log in as fast as they can.
+// while o.clients clients log in as fast as they can.
 func floodCompare(ctx context.Context, base string, fx *fixture, o options) *floodResult {
 	const meClients = 8
 	pace := time.Duration(meClients) * time.Second / time.Duration(o.floodRate)
 	fr := &floodResult{MeRate: o.floodRate, LoginClients: o.clients}
-	fr.Alone = drive(ctx, base, fx, meClients, o.duration, stepMe, &pace)
-	fr.Alone.Name = "me alone"
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		fr.Logins = drive(ctx, base, fx, o.clients, o.duration, stepLogin, nil)
-		fr.Logins.Name = "login flood"
-	}()
-	fr.DuringFlood = drive(ctx, base, fx, meClients, o.duration, stepMe, &pace)
-	fr.DuringFlood.Name = "me during flood"
-	wg.Wait()
+	// Alone and during the flood take turns, like the scenarios and their
+	// baselines (see -rounds).
+	slice := o.duration / time.Duration(o.rounds)
+	for round := range o.rounds {
+		alone := drive(ctx, base, fx, meClients, slice, stepMe, &pace)
+		var logins result
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			logins = drive(ctx, base, fx, o.clients, slice, stepLogin, nil)
+		}()
+		during := drive(ctx, base, fx, meClients, slice, stepMe, &pace)
+		wg.Wait()
+		if round == 0 {
+			fr.Alone, fr.DuringFlood, fr.Logins = alone, during, logins
+		} else {
+			fr.Alone.add(alone)
+			fr.DuringFlood.add(during)
+			fr.Logins.add(logins)
+		}
+	}
+	fr.Alone.Name, fr.DuringFlood.Name, fr.Logins.Name = "me alone", "me during flood", "login flood"
 	if fr.Alone.P99ms > 0 {
 		fr.P99Ratio = fr.DuringFlood.P99ms / fr.Alone.P99ms
 	}
