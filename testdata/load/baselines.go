@@ -119,10 +119,25 @@ func startBaseline(ctx context.Context, kind string, body []byte, tmp string) (s
 	return "http://" + addr, stop, nil
 }
 
-// runBaselines measures the three baselines with the scenarios' clients
-// and duration.
-func runBaselines(ctx context.Context, o options, fx *fixture, tmp string, logf func(string, ...any)) ([]result, error) {
-	var out []result
+// baselineRun is the baseline servers, running for the whole run, and
+// what they measured so far.
+type baselineRun struct {
+	fx      *fixture // the first store's data, whose requests the baselines answer
+	servers []baselineServer
+	stops   []func()
+	results []result // the servers' in order, then bcrypt's
+}
+
+type baselineServer struct {
+	kind string
+	url  string
+	step func(context.Context, *client) error
+}
+
+// startBaselines starts the baseline servers (bare-board only when a
+// scenario is compared with it), answering with fx's bodies.
+func startBaselines(ctx context.Context, o options, fx *fixture, tmp string) (*baselineRun, error) {
+	bl := &baselineRun{fx: fx}
 	for _, b := range []struct {
 		kind string
 		body []byte
@@ -133,20 +148,47 @@ func runBaselines(ctx context.Context, o options, fx *fixture, tmp string, logf 
 		}
 		url, stop, err := startBaseline(ctx, b.kind, b.body, tmp)
 		if err != nil {
+			bl.stop()
 			return nil, err
 		}
-		logf("baseline %s, %d clients for %v…", b.kind, o.clients, o.duration)
-		res := drive(ctx, url, fx, o.clients, o.duration, b.step, nil)
-		stop()
+		bl.stops = append(bl.stops, stop)
+		bl.servers = append(bl.servers, baselineServer{b.kind, url, b.step})
+	}
+	return bl, nil
+}
+
+// runRound measures every baseline for one slice with the scenarios'
+// clients, adding to what the earlier rounds measured.
+func (bl *baselineRun) runRound(ctx context.Context, o options, round int, slice time.Duration, logf func(string, ...any)) error {
+	var now []result
+	for _, b := range bl.servers {
+		logf("baseline %s, %d clients for %v (round %d of %d)…", b.kind, o.clients, slice, round+1, o.rounds)
+		res := drive(ctx, b.url, bl.fx, o.clients, slice, b.step, nil)
 		res.Name = b.kind
-		out = append(out, res)
+		now = append(now, res)
 	}
-	logf("baseline bcrypt at cost %d on %d cores for %v…", o.bcryptCost, runtime.NumCPU(), o.duration)
-	res, err := bcryptBaseline(ctx, o.bcryptCost, o.duration)
+	logf("baseline bcrypt at cost %d on %d cores for %v (round %d of %d)…", o.bcryptCost, runtime.NumCPU(), slice, round+1, o.rounds)
+	res, err := bcryptBaseline(ctx, o.bcryptCost, slice)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return append(out, res), nil
+	now = append(now, res)
+	if round == 0 {
+		bl.results = now
+		return nil
+	}
+	for i := range now {
+		bl.results[i].add(now[i])
+	}
+	return ctx.Err()
+}
+
+// stop stops the baseline servers.
+func (bl *baselineRun) stop() {
+	for _, stop := range bl.stops {
+		stop()
+	}
+	bl.stops = nil
 }
 
 // bcryptBaseline checks a password against its bcrypt hash on one
@@ -191,6 +233,7 @@ func bcryptBaseline(ctx context.Context, cost int, d time.Duration) (result, err
 	res.Requests = len(all)
 	res.ReqPerSec = float64(len(all)) / elapsed.Seconds()
 	res.P50ms, res.P90ms, res.P99ms = percentiles(all)
+	res.lat = all
 	if failed != nil || res.Requests == 0 {
 		res.Status = "FAILED"
 		res.Failures = 1

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	dir := t.TempDir()
 	jsonPath, svgPath := filepath.Join(dir, "report.json"), filepath.Join(dir, "chart.svg")
 	profiles := filepath.Join(dir, "profiles")
-	args := []string{"-duration", "1s", "-clients", "4", "-bcrypt-cost", "4", "-cards", "50",
+	args := []string{"-duration", "1s", "-rounds", "2", "-clients", "4", "-bcrypt-cost", "4", "-cards", "50",
 		"-p99-during-flood", "-flood-me-rate", "100", "-json", jsonPath, "-svg", svgPath, "-profile", profiles}
 	if uri := os.Getenv("MONGO_URI"); uri != "" {
 		args = append(args, "-mongo-uri", uri)
@@ -69,8 +70,14 @@ func TestSmoke(t *testing.T) {
 	if rep.Failed {
 		t.Errorf("report says failed:\n%s", &stdout)
 	}
+	if rep.Settings.Rounds != 2 {
+		t.Errorf("the report says %d rounds, want 2", rep.Settings.Rounds)
+	}
 	checkResult := func(where string, r result) {
 		t.Helper()
+		if r.Seconds < 0.95 {
+			t.Errorf("%s %s: measured for %.2f s, want the two rounds' 0.5 s each", where, r.Name, r.Seconds)
+		}
 		if r.Status != "ok" || r.Requests == 0 || r.Failures != 0 || r.ReqPerSec <= 0 || r.P99ms <= 0 {
 			t.Errorf("%s %s: status %s, %d requests, %d failures, %.1f req/s, p99 %.2f ms; want ok, some requests, none failed (errors: %v)",
 				where, r.Name, r.Status, r.Requests, r.Failures, r.ReqPerSec, r.P99ms, r.Errors)
@@ -157,6 +164,34 @@ func TestSmoke(t *testing.T) {
 	// baseline, per store.
 	if want := 1 + 14*wantStores; rects != want {
 		t.Errorf("the SVG has %d rects, want %d", rects, want)
+	}
+}
+
+// TestResultAdd: the rounds of one scenario add up to one result whose
+// rate is all its answers over all its time, whose percentiles are those
+// of every answer, and which failed if any round did.
+func TestResultAdd(t *testing.T) {
+	ms := func(n ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range n {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	r := result{Name: "me", Seconds: 1, Requests: 100, Status: "ok", lat: ms(slices.Repeat([]int{1}, 100)...)}
+	r.add(result{Name: "me", Seconds: 3, Requests: 100, Busy: 2, Status: "ok", PeakRSS: 7, lat: ms(slices.Repeat([]int{9}, 100)...)})
+	if r.Requests != 200 || r.Seconds != 4 || r.ReqPerSec != 50 || r.Busy != 2 || r.PeakRSS != 7 {
+		t.Errorf("after add: %d requests in %.1f s, %.1f req/s, %d busy, peak RSS %d; want 200 in 4 s, 50 req/s, 2 busy, 7", r.Requests, r.Seconds, r.ReqPerSec, r.Busy, r.PeakRSS)
+	}
+	if r.P50ms != 1 || r.P99ms != 9 {
+		t.Errorf("after add: p50 %.1f ms, p99 %.1f ms; want 1 and 9", r.P50ms, r.P99ms)
+	}
+	if r.Status != "ok" {
+		t.Errorf("status %s, want ok", r.Status)
+	}
+	r.add(result{Name: "me", Seconds: 1, Failures: 1, Errors: []string{"status 500"}, Status: "FAILED"})
+	if r.Status != "FAILED" || r.Failures != 1 || len(r.Errors) != 1 {
+		t.Errorf("after a failed round: status %s, %d failures, errors %v; want FAILED, 1, the round's error", r.Status, r.Failures, r.Errors)
 	}
 }
 

@@ -67,6 +67,7 @@ type options struct {
 	flood      bool
 	floodRate  int // /me requests per second during the flood comparison
 	keep       bool
+	rounds     int // each scenario and baseline runs in this many slices of duration/rounds, taking turns
 	profileDir string
 	only       map[string]bool
 }
@@ -98,6 +99,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.svgPath, "svg", "", "write a bar chart of each scenario against its baseline to this SVG file")
 	fs.BoolVar(&o.flood, "p99-during-flood", false, "also compare /me p99 alone with /me p99 during a login flood")
 	fs.IntVar(&o.floodRate, "flood-me-rate", 1000, "with -p99-during-flood, /me requests per second (paced, 8 clients)")
+	fs.IntVar(&o.rounds, "rounds", 4, "split each scenario's and baseline's time into this many slices, taken in turns (every scenario, then every baseline, round after round), so that a machine whose speed drifts during the run slows a scenario and its baseline alike")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (the servers' logs and data) and print where it is")
 	fs.StringVar(&o.profileDir, "profile", "", "save corkboard's CPU and allocation profiles of each scenario into this directory (STORE-SCENARIO-cpu.pprof, …-allocs.pprof)")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all)")
@@ -110,8 +112,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.clients < 1:
 		return o, errors.New("-clients must be at least 1")
-	case o.duration < 100*time.Millisecond:
-		return o, errors.New("-duration must be at least 100ms")
+	case o.rounds < 1:
+		return o, errors.New("-rounds must be at least 1")
+	case o.duration < time.Duration(o.rounds)*100*time.Millisecond:
+		return o, errors.New("-duration must be at least 100ms per round")
 	case o.bcryptCost < 4 || o.bcryptCost > 31:
 		return o, errors.New("-bcrypt-cost must be from 4 to 31")
 	case o.cards < 1:
@@ -176,25 +180,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.mongoURI != "" {
 		stores = append(stores, "mongo")
 	}
-	var fx *fixture
+	var runs []*storeRun
+	defer func() {
+		for _, sr := range runs {
+			sr.stop(ctx, o, logf)
+		}
+	}()
 	for _, store := range stores {
-		sr, f, err := runStore(ctx, o, bin, store, tmp, logf)
+		sr, err := startStore(ctx, o, bin, store, tmp, logf)
 		if err != nil {
 			return fmt.Errorf("store %s: %w", store, err)
 		}
-		if fx == nil {
-			fx = f
-		}
-		rep.Stores = append(rep.Stores, sr)
+		runs = append(runs, sr)
 	}
-
 	// The baselines send the requests of the first store's clients, with
 	// their tokens, and answer its /me body.
-	bl, err := runBaselines(ctx, o, fx, tmp, logf)
+	bl, err := startBaselines(ctx, o, runs[0].fx, tmp)
 	if err != nil {
 		return fmt.Errorf("baselines: %w", err)
 	}
-	rep.Baselines = bl
+	defer bl.stop()
+
+	// Round after round, every scenario on every store and then every
+	// baseline runs for one slice, and each one's slices add up: a
+	// scenario and its baseline are measured in the same minutes, not one
+	// at the start of the run and the other at its end.
+	slice := o.duration / time.Duration(o.rounds)
+	for round := range o.rounds {
+		for _, sr := range runs {
+			if err := sr.runRound(ctx, o, round, slice, logf); err != nil {
+				return fmt.Errorf("store %s: %w", sr.report.Store, err)
+			}
+		}
+		if err := bl.runRound(ctx, o, round, slice, logf); err != nil {
+			return fmt.Errorf("baselines: %w", err)
+		}
+	}
+	for _, sr := range runs {
+		if err := sr.finish(ctx, o, logf); err != nil {
+			return fmt.Errorf("store %s: %w", sr.report.Store, err)
+		}
+		rep.Stores = append(rep.Stores, sr.report)
+	}
+	rep.Baselines = bl.results
 	rep.finish()
 
 	rep.writeTable(stdout)
@@ -214,75 +242,120 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// runStore starts corkboard on one store, sets up its data, and runs every
-// scenario on it. It returns the data it set up: the baselines send the
-// same requests, and the bare one answers its /me body byte for byte.
-func runStore(ctx context.Context, o options, bin, store, tmp string, logf func(string, ...any)) (storeReport, *fixture, error) {
-	sr := storeReport{Store: store}
+// storeRun is corkboard running on one store, with the data the driver
+// set up on it and what its scenarios measured so far.
+type storeRun struct {
+	srv    *server
+	fx     *fixture
+	report storeReport
+	// commands and sent add up, per scenario, the MongoDB commands
+	// corkboard sent and the requests the scenario sent, over the rounds.
+	commands, sent map[string]int64
+}
+
+// startStore starts corkboard on one store and sets up its data: the
+// baselines send the same requests, and the bare one answers its /me body
+// byte for byte.
+func startStore(ctx context.Context, o options, bin, store, tmp string, logf func(string, ...any)) (*storeRun, error) {
 	srv, err := startCorkboard(ctx, bin, store, o, tmp)
 	if err != nil {
-		return sr, nil, err
+		return nil, err
 	}
-	defer func() {
-		srv.stop()
-		if o.keep {
-			return
-		}
-		if err := srv.dropDatabase(context.WithoutCancel(ctx)); err != nil {
-			logf("%s store: %v", store, err)
-		}
-	}()
+	sr := &storeRun{srv: srv, report: storeReport{Store: store}, commands: map[string]int64{}, sent: map[string]int64{}}
 	logf("%s store: corkboard pid %d at %s; setting up %d users and a board of %d cards…", store, srv.pid(), srv.url, o.users, o.cards)
 	fx, err := setup(ctx, srv.url, o)
 	if err != nil {
-		return sr, nil, fmt.Errorf("setting up the data: %w\nthe server's last log lines:\n%s", err, srv.logTail())
+		err = fmt.Errorf("setting up the data: %w\nthe server's last log lines:\n%s", err, srv.logTail())
+		sr.stop(ctx, o, logf)
+		return nil, err
 	}
-	sr.MeBytes, sr.BoardBytes = len(fx.meBody), len(fx.boardBody)
+	sr.fx = fx
+	sr.report.MeBytes, sr.report.BoardBytes = len(fx.meBody), len(fx.boardBody)
+	return sr, nil
+}
+
+// runRound runs every scenario on the store for one slice, adding what it
+// measured to the scenario's result. Profiles, with -profile, are taken in
+// the first round.
+func (sr *storeRun) runRound(ctx context.Context, o options, round int, slice time.Duration, logf func(string, ...any)) error {
+	store, srv := sr.report.Store, sr.srv
+	i := 0
 	for _, sc := range scenarios {
 		if o.only != nil && !o.only[sc.name] {
 			continue
 		}
-		logf("%s store: %s, %d clients for %v…", store, sc.name, o.clients, o.duration)
+		logf("%s store: %s, %d clients for %v (round %d of %d)…", store, sc.name, o.clients, slice, round+1, o.rounds)
 		cmds0, err := srv.mongoCommands(ctx)
 		if err != nil {
-			return sr, nil, err
+			return err
 		}
 		profiled := make(chan error, 1)
-		if o.profileDir != "" {
-			// A whole number of seconds, ending before the scenario does.
-			secs := max(1, int(o.duration.Seconds())-1)
+		if o.profileDir != "" && round == 0 {
+			// A whole number of seconds, ending before the slice does
+			// when it is longer than two.
+			secs := max(1, int(slice.Seconds())-1)
 			go func() { profiled <- srv.profile(ctx, o.profileDir, store+"-"+sc.name, secs) }()
 		} else {
 			profiled <- nil
 		}
-		res := drive(ctx, srv.url, fx, o.clients, o.duration, sc.step, nil)
+		res := drive(ctx, srv.url, sr.fx, o.clients, slice, sc.step, nil)
 		if err := <-profiled; err != nil {
-			return sr, nil, fmt.Errorf("profiling %s: %w", sc.name, err)
+			return fmt.Errorf("profiling %s: %w", sc.name, err)
 		}
 		cmds1, err := srv.mongoCommands(ctx)
 		if err != nil {
-			return sr, nil, err
+			return err
 		}
-		if sent := res.Requests + res.Busy + res.Failures; sent > 0 && cmds1 > cmds0 {
-			res.CommandsPerRequest = float64(cmds1-cmds0) / float64(sent)
-		}
+		sr.commands[sc.name] += cmds1 - cmds0
+		sr.sent[sc.name] += int64(res.Requests + res.Busy + res.Failures)
 		res.Name, res.Baseline = sc.name, sc.baseline
 		if store == "file" {
 			res.Target = sc.target
 		}
 		res.PeakRSS = srv.peakRSS()
-		sr.Scenarios = append(sr.Scenarios, res)
+		if round == 0 {
+			sr.report.Scenarios = append(sr.report.Scenarios, res)
+		} else {
+			sr.report.Scenarios[i].add(res)
+		}
+		i++
 		if ctx.Err() != nil {
-			return sr, nil, ctx.Err()
+			return ctx.Err()
+		}
+	}
+	if srv.exited() {
+		return fmt.Errorf("corkboard exited during the run; its last log lines:\n%s", srv.logTail())
+	}
+	return nil
+}
+
+// finish computes the commands per request, runs the flood comparison
+// with -p99-during-flood, and takes the peak RSS.
+func (sr *storeRun) finish(ctx context.Context, o options, logf func(string, ...any)) error {
+	for i := range sr.report.Scenarios {
+		sc := &sr.report.Scenarios[i]
+		if sent, cmds := sr.sent[sc.Name], sr.commands[sc.Name]; sent > 0 && cmds > 0 {
+			sc.CommandsPerRequest = float64(cmds) / float64(sent)
 		}
 	}
 	if o.flood {
-		logf("%s store: /me p99 alone, then during a login flood…", store)
-		sr.Flood = floodCompare(ctx, srv.url, fx, o)
+		logf("%s store: /me p99 alone, then during a login flood…", sr.report.Store)
+		sr.report.Flood = floodCompare(ctx, sr.srv.url, sr.fx, o)
 	}
-	sr.PeakRSS = srv.peakRSS()
-	if srv.exited() {
-		return sr, nil, fmt.Errorf("corkboard exited during the run; its last log lines:\n%s", srv.logTail())
+	sr.report.PeakRSS = sr.srv.peakRSS()
+	if sr.srv.exited() {
+		return fmt.Errorf("corkboard exited during the run; its last log lines:\n%s", sr.srv.logTail())
 	}
-	return sr, fx, nil
+	return nil
+}
+
+// stop stops corkboard and drops its MongoDB database, unless -keep.
+func (sr *storeRun) stop(ctx context.Context, o options, logf func(string, ...any)) {
+	sr.srv.stop()
+	if o.keep {
+		return
+	}
+	if err := sr.srv.dropDatabase(context.WithoutCancel(ctx)); err != nil {
+		logf("%s store: %v", sr.report.Store, err)
+	}
 }

@@ -37,6 +37,7 @@ type machine struct {
 type settings struct {
 	Clients    int    `json:"clients"`
 	Duration   string `json:"duration"`
+	Rounds     int    `json:"rounds"` // the duration is taken in this many slices, in turns with the others
 	Users      int    `json:"users"`
 	Cards      int    `json:"cards"`
 	BcryptCost int    `json:"bcryptCost"`
@@ -61,7 +62,7 @@ func newReport(o options) *report {
 			GoVersion: runtime.Version(), LoadBefore: loadavg(), CPUModel: cpuModel(),
 		},
 		Settings: settings{
-			Clients: o.clients, Duration: o.duration.String(), Users: o.users,
+			Clients: o.clients, Duration: o.duration.String(), Rounds: o.rounds, Users: o.users,
 			Cards: o.cards, BcryptCost: o.bcryptCost,
 		},
 	}
@@ -113,8 +114,8 @@ func (r *report) find(s *storeReport, name string) *result {
 
 func (r *report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "corkboard load run, %s\nmachine: %s\n", r.Started.Format(time.RFC3339), r.Machine.Description)
-	fmt.Fprintf(w, "settings: %d clients, %s per scenario, %d users, a board of %d cards, bcrypt cost %d\n\n",
-		r.Settings.Clients, r.Settings.Duration, r.Settings.Users, r.Settings.Cards, r.Settings.BcryptCost)
+	fmt.Fprintf(w, "settings: %d clients, %s per scenario in %d rounds, %d users, a board of %d cards, bcrypt cost %d\n\n",
+		r.Settings.Clients, r.Settings.Duration, r.Settings.Rounds, r.Settings.Users, r.Settings.Cards, r.Settings.BcryptCost)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "store\tscenario\treq/s\tp50 ms\tp90 ms\tp99 ms\tbusy\tfailures\tpeak RSS\tcmds/req\tratio\tto\ttarget\tstatus\t")
 	row := func(store string, x result) {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,7 +44,6 @@ type client struct {
 	fx     *fixture
 	user   *account
 	rng    *rand.Rand
-	n      int // sign-ups made, for unique names
 	id     int
 	buf    bytes.Buffer
 	bodies [][]byte
@@ -185,9 +185,13 @@ func stepLogin(ctx context.Context, c *client) error {
 	return expect("POST", "/api/auth/login", st, b, err, 200, `"accessToken":"`, `"id":"`+c.user.id+`"`)
 }
 
+// signups numbers the sign-ups of the run.
+var signups atomic.Int64
+
 func stepSignup(ctx context.Context, c *client) error {
-	c.n++
-	name := fmt.Sprintf("s%s_%d_%d", c.fx.tag, c.id, c.n)
+	// Names are unique across clients and across the rounds, whose
+	// clients are new ones each time.
+	name := fmt.Sprintf("s%s_%d", c.fx.tag, signups.Add(1))
 	body := jsonBody(map[string]string{"username": name, "email": name + "@load.example", "password": "load-password-" + name})
 	st, b, err := c.do(ctx, "POST", "/api/auth/signup", "", body)
 	return expect("POST", "/api/auth/signup", st, b, err, 201, `"username":"`+name+`"`, `"accessToken":"`)
@@ -301,6 +305,34 @@ type result struct {
 	Target float64 `json:"target,omitempty"`
 	Met    bool    `json:"met,omitempty"`
 	Status string  `json:"status"`
+
+	lat []time.Duration // every answer's latency, for add
+}
+
+// add adds to r the result of the same scenario or baseline measured for
+// another slice of the run: the counts and times add up, the rate is the
+// total over the total time, and the percentiles are those of every
+// latency of both.
+func (r *result) add(s result) {
+	r.Seconds += s.Seconds
+	r.Requests += s.Requests
+	r.Busy += s.Busy
+	r.Failures += s.Failures
+	for _, e := range s.Errors {
+		if len(r.Errors) < 5 {
+			r.Errors = append(r.Errors, e)
+		}
+	}
+	r.lat = append(r.lat, s.lat...)
+	r.ReqPerSec = 0
+	if r.Seconds > 0 {
+		r.ReqPerSec = float64(r.Requests) / r.Seconds
+	}
+	r.P50ms, r.P90ms, r.P99ms = percentiles(r.lat)
+	r.PeakRSS = max(r.PeakRSS, s.PeakRSS)
+	if s.Status != "ok" {
+		r.Status = s.Status
+	}
 }
 
 // drive runs step on clients keep-alive clients for d and measures every
@@ -375,6 +407,7 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 	res.Requests = len(all)
 	res.ReqPerSec = float64(len(all)) / elapsed.Seconds()
 	res.P50ms, res.P90ms, res.P99ms = percentiles(all)
+	res.lat = all
 	res.Status = "ok"
 	if res.Failures > 0 || res.Requests == 0 {
 		res.Status = "FAILED"
@@ -407,23 +440,34 @@ type floodResult struct {
 }
 
 // floodCompare measures /me at a steady rate (8 paced clients), alone and
-// then while o.clients clients log in as fast as they can.
+// while o.clients clients log in as fast as they can.
 func floodCompare(ctx context.Context, base string, fx *fixture, o options) *floodResult {
 	const meClients = 8
 	pace := time.Duration(meClients) * time.Second / time.Duration(o.floodRate)
 	fr := &floodResult{MeRate: o.floodRate, LoginClients: o.clients}
-	fr.Alone = drive(ctx, base, fx, meClients, o.duration, stepMe, &pace)
-	fr.Alone.Name = "me alone"
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		fr.Logins = drive(ctx, base, fx, o.clients, o.duration, stepLogin, nil)
-		fr.Logins.Name = "login flood"
-	}()
-	fr.DuringFlood = drive(ctx, base, fx, meClients, o.duration, stepMe, &pace)
-	fr.DuringFlood.Name = "me during flood"
-	wg.Wait()
+	// Alone and during the flood take turns, like the scenarios and their
+	// baselines (see -rounds).
+	slice := o.duration / time.Duration(o.rounds)
+	for round := range o.rounds {
+		alone := drive(ctx, base, fx, meClients, slice, stepMe, &pace)
+		var logins result
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			logins = drive(ctx, base, fx, o.clients, slice, stepLogin, nil)
+		}()
+		during := drive(ctx, base, fx, meClients, slice, stepMe, &pace)
+		wg.Wait()
+		if round == 0 {
+			fr.Alone, fr.DuringFlood, fr.Logins = alone, during, logins
+		} else {
+			fr.Alone.add(alone)
+			fr.DuringFlood.add(during)
+			fr.Logins.add(logins)
+		}
+	}
+	fr.Alone.Name, fr.DuringFlood.Name, fr.Logins.Name = "me alone", "me during flood", "login flood"
 	if fr.Alone.P99ms > 0 {
 		fr.P99Ratio = fr.DuringFlood.P99ms / fr.Alone.P99ms
 	}
