@@ -733,7 +733,11 @@ func FuzzClaimsRoundTrip(f *testing.F) {
 		// Sign's encoder, where it does not leave the claims to
 		// json.Marshal, writes the same bytes; and it does not leave
 		// plain ones to it.
-		for _, c := range []Claims{in, {Subject: sub, SessionID: sid, Issuer: use, IssuedAt: iat, ExpiresAt: exp}} {
+		// Roles nil, empty, one, and several, as Sign meets them.
+		for _, c := range []Claims{in, {Subject: sub, SessionID: sid, Issuer: use, IssuedAt: iat, ExpiresAt: exp},
+			{Subject: sub, Roles: []string{}, Issuer: Issuer, ExpiresAt: exp, Use: use},
+			{Subject: sub, Roles: []string{role}, NotBefore: nbf, Generation: gen},
+			{Subject: sub, SessionID: sid, Roles: strings.Split(role, ","), Issuer: Issuer, IssuedAt: iat, ExpiresAt: exp, Use: use}} {
 			want, _ := json.Marshal(c)
 			enc, ok := appendClaims([]byte("x"), &c)
 			if ok && string(enc) != "x"+string(want) {
