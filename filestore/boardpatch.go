@@ -323,7 +323,7 @@ func shareUnchanged(nb *board.Board, old board.Board) {
 		if j < 0 {
 			continue
 		}
-		if oc := old.Lists[j].Cards; oc != nil && len(oc) == len(l.Cards) && slices.EqualFunc(oc, l.Cards, sameCard) {
+		if oc := old.Lists[j].Cards; oc != nil && !sameSlice(oc, l.Cards) && len(oc) == len(l.Cards) && slices.EqualFunc(oc, l.Cards, sameCard) {
 			l.Cards = oc
 		}
 	}
