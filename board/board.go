@@ -151,6 +151,47 @@ func (b *Board) Clone() *Board {
 	return &c
 }
 
+// EditCopy returns a copy of b for an edit that will be stored in b's
+// place: a new Board with its own Lists slice (of List values) and its own
+// Members, Invited and FavouritedBy, but sharing every list's card slice
+// with b. Copying 500 cards for a write that moves one was most of a
+// move's work under the file store's lock; with EditCopy only the lists an
+// edit changes are copied, by the methods that change them (ownCards), and
+// the others stay the very slices b holds.
+//
+// So the copy may be changed through Board's methods only (or by giving a
+// list a card slice of its own before writing to it): a write into a
+// list's cards, a card, or its attachments would change b too. Nil and
+// empty slices stay nil and empty, so the copy is reflect.DeepEqual to b.
+func (b *Board) EditCopy() *Board {
+	c := *b
+	c.Members = slices.Clone(b.Members)
+	c.Invited = slices.Clone(b.Invited)
+	c.FavouritedBy = slices.Clone(b.FavouritedBy)
+	c.Lists = slices.Clone(b.Lists)
+	return &c
+}
+
+// ownCards gives list i a card slice of its own, a copy with room for
+// extra more cards, and returns it: every method that changes a list's
+// cards, a card, or its attachments calls it first, since the slice may be
+// shared with a stored board (EditCopy). The cards' attachment slices are
+// still shared: a method that changes them copies them too (ownAttachments).
+func (b *Board) ownCards(i, extra int) []Card {
+	l := &b.Lists[i]
+	cards := make([]Card, len(l.Cards), len(l.Cards)+extra)
+	copy(cards, l.Cards)
+	l.Cards = cards
+	return cards
+}
+
+// ownAttachments gives the card c, which must be in a card slice of the
+// board's own (ownCards), an attachment slice of its own, with no room
+// beyond its length, so that an append copies too.
+func ownAttachments(c *Card) {
+	c.Attachments = slices.Clip(slices.Clone(c.Attachments))
+}
+
 func (l List) clone() List {
 	if l.Cards != nil {
 		cards := make([]Card, len(l.Cards))
@@ -208,9 +249,10 @@ func (b *Board) DropFile(f FileRef) bool {
 		return true
 	case AttachmentBucket:
 		for i := range b.Lists {
-			for j := range b.Lists[i].Cards {
-				c := &b.Lists[i].Cards[j]
+			for j, c := range b.Lists[i].Cards {
 				if k := slices.IndexFunc(c.Attachments, func(a Attachment) bool { return a.ID == f.ID }); k >= 0 {
+					c := &b.ownCards(i, 0)[j]
+					ownAttachments(c)
 					c.Attachments = slices.Delete(c.Attachments, k, k+1)
 					return true
 				}

@@ -34,7 +34,7 @@ func (b *Board) AddCard(listID, title, description string, now time.Time) (Card,
 		return Card{}, &LimitError{"descriptionsPerBoard", MaxDescriptions}
 	}
 	c := Card{ID: objectid.New(now), Title: title, Description: description, CreatedAt: now}
-	b.Lists[i].Cards = append(b.Lists[i].Cards, c)
+	b.Lists[i].Cards = append(b.ownCards(i, 1), c)
 	return c, nil
 }
 
@@ -59,13 +59,14 @@ func (b *Board) EditCard(cardID string, title, description *string) error {
 	if err := invalid(fields); err != nil {
 		return err
 	}
-	c := &b.Lists[li].Cards[ci]
 	if description != nil {
 		_, _, total := b.counts()
+		c := b.Lists[li].Cards[ci]
 		if total-chars(c.Description)+chars(*description) > MaxDescriptions {
 			return &LimitError{"descriptionsPerBoard", MaxDescriptions}
 		}
 	}
+	c := &b.ownCards(li, 0)[ci]
 	if title != nil {
 		c.Title = *title
 	}
@@ -95,16 +96,22 @@ func (b *Board) MoveCard(cardID, toListID string, position int) error {
 		return invalidField("position", msgNegative)
 	}
 	if to == from {
-		move(b.Lists[from].Cards, ci, min(position, len(b.Lists[from].Cards)-1))
+		move(b.ownCards(from, 0), ci, min(position, len(b.Lists[from].Cards)-1))
 		return nil
 	}
 	if len(b.Lists[to].Cards) >= MaxCardsPerList {
 		return &LimitError{"cardsPerList", MaxCardsPerList}
 	}
-	c := b.Lists[from].Cards[ci]
-	b.Lists[from].Cards = slices.Delete(b.Lists[from].Cards, ci, ci+1)
+	// Both lists get new slices, made in one pass each: the old ones may
+	// be a stored board's (EditCopy).
+	src := b.Lists[from].Cards
+	c := src[ci]
+	b.Lists[from].Cards = without(src, ci)
 	dest := b.Lists[to].Cards
-	b.Lists[to].Cards = slices.Insert(dest, min(position, len(dest)), c)
+	at := min(position, len(dest))
+	moved := make([]Card, 0, len(dest)+1)
+	moved = append(append(append(moved, dest[:at]...), c), dest[at:]...)
+	b.Lists[to].Cards = moved
 	return nil
 }
 
@@ -116,8 +123,15 @@ func (b *Board) DeleteCard(cardID string) ([]Attachment, error) {
 		return nil, ErrCardNotFound
 	}
 	gone := slices.Clone(b.Lists[li].Cards[ci].Attachments)
-	b.Lists[li].Cards = slices.Delete(b.Lists[li].Cards, ci, ci+1)
+	b.Lists[li].Cards = without(b.Lists[li].Cards, ci)
 	return gone, nil
+}
+
+// without returns a new slice of the cards but the one at i, leaving
+// cards as they are (they may be a stored board's, see EditCopy).
+func without(cards []Card, i int) []Card {
+	s := make([]Card, 0, len(cards)-1)
+	return append(append(s, cards[:i]...), cards[i+1:]...)
 }
 
 // AddAttachment appends a to the attachments of the card cardID. The
@@ -136,13 +150,14 @@ func (b *Board) AddAttachment(cardID string, a Attachment) error {
 	if err := invalid(fields); err != nil {
 		return err
 	}
-	c := &b.Lists[li].Cards[ci]
-	if len(c.Attachments) >= MaxAttachmentsPerCard {
+	if len(b.Lists[li].Cards[ci].Attachments) >= MaxAttachmentsPerCard {
 		return &LimitError{"attachmentsPerCard", MaxAttachmentsPerCard}
 	}
 	if _, n, _ := b.counts(); n >= MaxAttachments {
 		return &LimitError{"attachmentsPerBoard", MaxAttachments}
 	}
+	c := &b.ownCards(li, 0)[ci]
+	ownAttachments(c)
 	c.Attachments = append(c.Attachments, a)
 	return nil
 }
@@ -170,11 +185,12 @@ func (b *Board) RemoveAttachment(cardID, attachmentID string) (Attachment, error
 	if li < 0 {
 		return Attachment{}, ErrCardNotFound
 	}
-	c := &b.Lists[li].Cards[ci]
-	i := slices.IndexFunc(c.Attachments, func(a Attachment) bool { return a.ID == attachmentID })
+	i := slices.IndexFunc(b.Lists[li].Cards[ci].Attachments, func(a Attachment) bool { return a.ID == attachmentID })
 	if i < 0 {
 		return Attachment{}, ErrAttachmentNotFound
 	}
+	c := &b.ownCards(li, 0)[ci]
+	ownAttachments(c)
 	a := c.Attachments[i]
 	c.Attachments = slices.Delete(c.Attachments, i, i+1)
 	return a, nil

@@ -168,7 +168,12 @@ type Store interface {
 	// and must not call the store (a store may hold a lock while it
 	// runs). The board edit is given is a copy of its own, which the
 	// store may go on to store as it is: edit must not keep it, or
-	// anything in its slices, after it returns. After a bounded number of such conflicts UpdateBoard gives
+	// anything in its slices, after it returns. The copy may be shallow
+	// (Board.EditCopy): its own struct, Lists slice and member slices,
+	// but its lists' card slices, and their cards' attachments, may be
+	// the stored board's. edit changes cards through Board's methods,
+	// which copy what they change, or gives a list a card slice (and a
+	// card an attachment slice) of its own before it writes into it. After a bounded number of such conflicts UpdateBoard gives
 	// up with an error that wraps ErrBusy. ErrNotFound when there is no
 	// such board, in which case edit is not called.
 	UpdateBoard(ctx context.Context, id string, edit func(*Board) error) (Board, error)

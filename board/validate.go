@@ -292,11 +292,112 @@ func (b Board) Validate() error {
 // before or after it, where a move shifts the cards it passes: those
 // checks read nothing but the card, so they pass as they did for prev.
 // Every id is still checked valid and unique, and every limit counted.
+//
+// Before all that, a board whose cards are prev's, the same cards in the
+// same lists or others, in another order (what a move makes), is taken as
+// valid without looking at the cards the edit did not move
+// (rearranged).
 func (b Board) ValidateEdit(prev *Board) error {
-	if prev != nil && b.validShared(prev) {
+	if prev != nil && (b.rearranged(prev) || b.validShared(prev)) {
 		return nil
 	}
 	return b.validate(prev)
+}
+
+// maxRearranged bounds the cards rearranged compares in pairs; more are
+// matched through a map.
+const maxRearranged = 16
+
+// rearranged is ValidateEdit's check of a board whose cards are prev's
+// rearranged: it reports whether b has prev's id, a valid head
+// (validateHead), prev's lists (by id, in any order, each once), and
+// cards that are prev's cards, each once, equal field by field. Such a
+// board holds the ids prev held, each once, cards that passed their own
+// checks in prev, and the same totals, so it passes Validate if its list
+// names and lengths do; those are checked. false says only that it could
+// not tell.
+//
+// It never builds a set of the board's ids. Each list whose cards are not
+// prev's very slice (sharedCards) is compared with prev's list of the same
+// id by the ids of the cards at its start and its end that match prev's
+// (which must then be equal cards): a move leaves all but a few of a
+// list's cards there. The cards in between, over all lists, must be those
+// in between in prev's lists, each once and equal: the card a move takes
+// from one list is the card it puts into the other.
+func (b Board) rearranged(prev *Board) bool {
+	if b.ID != prev.ID || len(b.Lists) != len(prev.Lists) || len(b.Lists) > MaxLists {
+		return false
+	}
+	if b.validateHead(func(string, ...any) error { return errQuick }) != nil {
+		return false
+	}
+	var seen [MaxLists]bool
+	var added, removed []Card
+	for i, l := range b.Lists {
+		j := i
+		if prev.Lists[j].ID != l.ID {
+			if j = slices.IndexFunc(prev.Lists, func(p List) bool { return p.ID == l.ID }); j < 0 {
+				return false
+			}
+		}
+		if seen[j] {
+			return false
+		}
+		seen[j] = true
+		p := prev.Lists[j]
+		if (l.Name != p.Name && checkLine(l.Name, MaxListName) != "") || len(l.Cards) > MaxCardsPerList {
+			return false
+		}
+		oc, nc := p.Cards, l.Cards
+		if len(oc) == 0 && len(nc) == 0 || sharedCards(oc, nc) {
+			continue
+		}
+		h := 0
+		for h < len(oc) && h < len(nc) && oc[h].ID == nc[h].ID {
+			if !sameCard(oc[h], nc[h]) {
+				return false
+			}
+			h++
+		}
+		t := 0
+		for t < len(oc)-h && t < len(nc)-h && oc[len(oc)-1-t].ID == nc[len(nc)-1-t].ID {
+			if !sameCard(oc[len(oc)-1-t], nc[len(nc)-1-t]) {
+				return false
+			}
+			t++
+		}
+		added = append(added, nc[h:len(nc)-t]...)
+		removed = append(removed, oc[h:len(oc)-t]...)
+	}
+	if len(added) != len(removed) {
+		return false
+	}
+	// Each card put in is one taken out, equal to it. prev's ids are
+	// unique, so matching each added card with a removed card of its id,
+	// not yet matched, pairs them all or fails.
+	if len(added) <= maxRearranged {
+		var used [maxRearranged]bool
+		for _, c := range added {
+			k := slices.IndexFunc(removed, func(r Card) bool { return r.ID == c.ID })
+			if k < 0 || used[k] || !sameCard(removed[k], c) {
+				return false
+			}
+			used[k] = true
+		}
+		return true
+	}
+	byID := make(map[string]int, len(removed))
+	for k, r := range removed {
+		byID[r.ID] = k
+	}
+	for _, c := range added {
+		k, ok := byID[c.ID]
+		if !ok || !sameCard(removed[k], c) {
+			return false
+		}
+		delete(byID, c.ID)
+	}
+	return true
 }
 
 // validate is Validate, skipping the checks of the cards equal to those

@@ -32,7 +32,11 @@ func TestValidateEditMatchesValidate(t *testing.T) {
 		b := &Board{ID: newID(), Title: "Board", OwnerID: owner, Members: []string{owner}, CreatedAt: at, UpdatedAt: at}
 		for range 1 + rng.IntN(4) {
 			l := List{ID: newID(), Name: "list"}
-			for range rng.IntN(8) {
+			n := rng.IntN(8)
+			if rng.IntN(4) == 0 {
+				n = 20 + rng.IntN(20) // long enough for a move to pass more cards than rearranged pairs
+			}
+			for range n {
 				l.Cards = append(l.Cards, newCard())
 			}
 			b.Lists = append(b.Lists, l)
@@ -74,6 +78,11 @@ func TestValidateEditMatchesValidate(t *testing.T) {
 				c := b.Lists[li].Cards[ci]
 				b.Lists[li].Cards = slices.Delete(b.Lists[li].Cards, ci, ci+1)
 				insert(b, rng.IntN(len(b.Lists)), c)
+			}
+		},
+		func(b *Board) { // the first card of a list moved last: every card shifts
+			if l := &b.Lists[rng.IntN(len(b.Lists))]; len(l.Cards) > 1 {
+				l.Cards = append(slices.Clone(l.Cards[1:]), l.Cards[0])
 			}
 		},
 		func(b *Board) { // a card one place along, as a move passes it
@@ -172,7 +181,7 @@ func TestValidateEditMatchesValidate(t *testing.T) {
 			}
 		},
 	}
-	valid, invalid, quick := 0, 0, 0
+	valid, invalid, quick, rearranged := 0, 0, 0, 0
 	prev := fresh()
 	for i := range 30000 {
 		if err := prev.Validate(); err != nil {
@@ -200,6 +209,12 @@ func TestValidateEditMatchesValidate(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("edit %d: ValidateEdit = %v, Validate = %v\nbefore %+v\nafter %+v", i, got, want, prev, b)
 		}
+		if b.rearranged(prev) {
+			rearranged++
+			if want != nil {
+				t.Fatalf("edit %d: the check of rearranged cards passed a board Validate refuses: %v\nbefore %+v\nafter %+v", i, want, prev, b)
+			}
+		}
 		if b.validShared(prev) {
 			quick++
 			if want != nil {
@@ -216,6 +231,10 @@ func TestValidateEditMatchesValidate(t *testing.T) {
 	t.Logf("%d valid and %d invalid edits", valid, invalid)
 	if valid < 3000 || invalid < 3000 {
 		t.Errorf("%d valid and %d invalid edits: want both many", valid, invalid)
+	}
+	t.Logf("%d passed the check of rearranged cards", rearranged)
+	if rearranged < 3000 {
+		t.Errorf("%d edits passed the check of rearranged cards: want many", rearranged)
 	}
 	t.Logf("%d passed the quick check of shared lists", quick)
 	if quick < 3000 {

@@ -323,20 +323,71 @@ func shareUnchanged(nb *board.Board, old board.Board) {
 		if j < 0 {
 			continue
 		}
-		if oc := old.Lists[j].Cards; oc != nil && len(oc) == len(l.Cards) && slices.EqualFunc(oc, l.Cards, sameCard) {
+		if oc := old.Lists[j].Cards; oc != nil && !sameSlice(oc, l.Cards) && len(oc) == len(l.Cards) && slices.EqualFunc(oc, l.Cards, sameCard) {
 			l.Cards = oc
 		}
 	}
 }
 
 // putBoardChange returns the change that stores nb in place of old: a
-// patch when it rebuilds nb exactly, else the whole board.
+// patch when it rebuilds nb exactly, else the whole board. The board it
+// rebuilds (p.result), made by the function a replay uses, is what the
+// store keeps and serves.
 func putBoardChange(old, nb board.Board) change {
 	p := diffBoard(old, nb)
 	r, err := applyBoardPatch(old, true, p)
-	if err != nil || !sameBoard(r, nb) {
+	if err != nil || !samePatched(r, nb, p) {
 		return putBoard(nb)
 	}
 	p.result = &r
 	return change{Op: opPatch, Kind: boardKind, ID: nb.ID, Record: p}
+}
+
+// samePatched reports whether r, the board p rebuilt of the stored board,
+// is nb, the board p was made from (diffBoard): sameBoard, but comparing in
+// full only the cards diffBoard did not compare itself. A list's cards are
+// checked by id, place by place, and compared field by field only in the
+// splice's middle (Mid: cards found by id, wherever they were) and where
+// the patch names the card (p.Cards). Any other card of r is, by the ids,
+// the stored list's card at the head or the tail of the splice (or of a
+// list without one), which diffBoard found equal (sameCard) to nb's card
+// at that very place, or it would have named it in p.Cards. A move of one
+// card between two lists of 100 then compares two cards in full, not 200.
+func samePatched(r, nb board.Board, p *boardPatch) bool {
+	if len(p.Lists) != len(nb.Lists) || len(p.Cards) > 8 {
+		return sameBoard(r, nb)
+	}
+	x, y := r, nb
+	x.Lists, y.Lists = nil, nil
+	if !(reflect.DeepEqual(x, y) || sameFields(x, y)) || len(r.Lists) != len(nb.Lists) {
+		return false
+	}
+	named := func(id string) bool {
+		return slices.ContainsFunc(p.Cards, func(c board.Card) bool { return c.ID == id })
+	}
+	for i := range r.Lists {
+		l, m := r.Lists[i], nb.Lists[i]
+		if l.ID != m.ID || l.Name != m.Name || (l.Cards == nil) != (m.Cards == nil) || len(l.Cards) != len(m.Cards) {
+			return false
+		}
+		if sameSlice(l.Cards, m.Cards) {
+			continue
+		}
+		head, tail := len(l.Cards), 0 // no splice: every card kept in place
+		if sp := p.Lists[i].Splice; sp != nil {
+			head, tail = sp.Head, sp.Tail
+		}
+		for k, c := range l.Cards {
+			d := m.Cards[k]
+			if c.ID != d.ID {
+				return false
+			}
+			if (k >= head && k < len(l.Cards)-tail) || named(c.ID) {
+				if !sameCard(c, d) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

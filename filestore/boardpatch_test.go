@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,9 +142,11 @@ func TestBoardPatchReplay(t *testing.T) {
 		}
 		at := now.Add(time.Duration(i) * time.Second)
 		var name string
+		var want *board.Board // a deep copy of the board the edit made
 		after, err := s.UpdateBoard(ctx, b.ID, func(e *board.Board) error {
 			var err error
 			name, err = randomEdit(rng, e, at)
+			want = e.Clone()
 			return err
 		})
 		if err != nil {
@@ -151,8 +154,19 @@ func TestBoardPatchReplay(t *testing.T) {
 		}
 		// The store journalled a patch, not the whole board (a fallback
 		// would hide a patch that does not rebuild the board).
-		if c := putBoardChange(before, after); c.Op != opPatch {
+		// The store keeps and serves the board its patch rebuilds: it
+		// must be the one the edit made.
+		want.Version = before.Version + 1
+		normalizeBoard(want, nil)
+		if !sameBoard(*want, after) {
+			t.Fatalf("step %d (%s): the store keeps %+v; the edit made %+v", i, name, after, *want)
+		}
+		c := putBoardChange(before, after)
+		if c.Op != opPatch {
 			t.Fatalf("step %d (%s): the store would journal the whole board: the patch does not rebuild it", i, name)
+		}
+		if r := c.Record.(*boardPatch).result; r == nil || !sameBoard(*r, after) {
+			t.Fatalf("step %d (%s): the board the store would keep is not the one the edit made", i, name)
 		}
 		p := diffBoard(before, after)
 		rebuilt, err := applyBoardPatch(before, true, p)
@@ -182,6 +196,55 @@ func TestBoardPatchReplay(t *testing.T) {
 	s = openStore(t, dir, Options{})
 	checkDump(t, "after reopening from a snapshot", dumpBoards(t, s), want)
 	closeStore(t, s)
+}
+
+// TestSamePatchedRefuses checks that the check of a patch, which compares
+// in full only the cards the patch moved or names, still refuses a
+// rebuilt board that differs from the edited one anywhere: in a moved
+// card, a card the patch names, the order of the cards it did not look at
+// in full, a list, or the board's own fields.
+func TestSamePatchedRefuses(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	defer closeStore(t, s)
+	old := bigBoard(t, s, 50)
+	nb := *old.EditCopy()
+	title := "Edited"
+	if err := nb.MoveCard(old.Lists[0].Cards[2].ID, old.Lists[1].ID, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := nb.EditCard(old.Lists[2].Cards[4].ID, &title, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := diffBoard(old, nb)
+	r, err := applyBoardPatch(old, true, p)
+	if err != nil || !samePatched(r, nb, p) {
+		t.Fatalf("the patch of a move and an edit: %v, or refused", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(b *board.Board)
+	}{
+		{"the moved card's title", func(b *board.Board) { b.Lists[1].Cards[3].Title = "Other" }},
+		{"the edited card's description", func(b *board.Board) { b.Lists[2].Cards[4].Description = "Other" }},
+		{"two cards kept in place swapped", func(b *board.Board) {
+			cs := b.Lists[0].Cards
+			cs[0], cs[5] = cs[5], cs[0]
+		}},
+		{"a card of the moved-from list dropped", func(b *board.Board) { b.Lists[0].Cards = b.Lists[0].Cards[1:] }},
+		{"a list renamed", func(b *board.Board) { b.Lists[3].Name = "Other" }},
+		{"the board's title", func(b *board.Board) { b.Title = "Other" }},
+	} {
+		bad := r
+		bad.Lists = slices.Clone(r.Lists)
+		for i := range bad.Lists {
+			bad.Lists[i].Cards = slices.Clone(bad.Lists[i].Cards)
+		}
+		tc.change(&bad)
+		if samePatched(bad, nb, p) {
+			t.Errorf("samePatched takes a rebuilt board with %s changed for the edited one", tc.name)
+		}
+	}
 }
 
 // bigBoard stores a board of cards cards in five lists and returns it.

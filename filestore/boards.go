@@ -153,8 +153,10 @@ func cleanBoard(b board.Board) board.Board {
 // form the files give back, which is the form the store hands out: a board
 // read back after a restart is then identical to the one served before it.
 // It changes b in place, so b must be the store's own copy, but for the
-// lists whose cards are old's (shareUnchanged), which are stored already,
-// and so normal, and which it must not write to; old may be nil.
+// lists whose cards are old's (Board.EditCopy, shareUnchanged), which are
+// stored already, and so normal, and which it must not write to, and the
+// cards' attachments, which it copies before it changes them; old may be
+// nil.
 func normalizeBoard(c *board.Board, old *board.Board) {
 	c.Members = nonNil(c.Members)
 	c.Invited = nonNil(c.Invited)
@@ -171,8 +173,17 @@ func normalizeBoard(c *board.Board, old *board.Board) {
 			card := &l.Cards[j]
 			card.CreatedAt = utc(card.CreatedAt)
 			card.Attachments = nonNil(card.Attachments)
-			for k := range card.Attachments {
-				card.Attachments[k].CreatedAt = utc(card.Attachments[k].CreatedAt)
+			// The card's attachments may still be old's (a card of a list
+			// the edit copied, Board.EditCopy), so they are written only
+			// when a time is not in normal form, on a copy.
+			copied := false
+			for k, a := range card.Attachments {
+				if t := utc(a.CreatedAt); t != a.CreatedAt {
+					if !copied {
+						card.Attachments, copied = slices.Clone(card.Attachments), true
+					}
+					card.Attachments[k].CreatedAt = t
+				}
 			}
 		}
 	}
@@ -224,9 +235,12 @@ func (s *Store) BoardByID(ctx context.Context, id string) (board.Board, error) {
 // copy of the board, and its result is one journal batch: no other write
 // can come in between, so edit runs once and never conflicts.
 //
-// That copy is the only one made: edit does not keep the board it is given
-// (board.Store), so the copy is the store's own, normalized in place and
-// stored, and the board stored is what UpdateBoard lends back. Where the
+// That copy is the only one made, and it is shallow (Board.EditCopy): its
+// lists share their cards with the stored board until an edit changes
+// them, through Board's methods, which copy the lists they change. edit
+// does not keep the board it is given (board.Store), so the copy is the
+// store's own, normalized in place and stored, and the board stored is
+// what UpdateBoard lends back. Where the
 // write is journalled as a patch, the board stored shares the lists the
 // edit did not change with the board before it (applyBoardPatch keeps
 // them), which is what lets the board's answers and ValidateEdit find
@@ -238,7 +252,7 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 		if !ok || !old.DeletingAt.IsZero() {
 			return nil, board.ErrNotFound
 		}
-		b := old.Clone()
+		b := old.EditCopy()
 		if err := edit(b); err != nil {
 			return nil, err
 		}

@@ -395,9 +395,10 @@ func testUpdateBoardEditError(t *testing.T, s board.Store) {
 		want error
 	}{
 		{"changes then fails", func(e *board.Board) error {
-			// In place, deep down, and by replacing whole slices.
+			// In place, deep down (on cards the edit made its own, as
+			// board.Store requires), and by replacing whole slices.
 			e.Lists[0].Name = "Changed"
-			e.Lists[0].Cards[1].Attachments[0].Name = "changed.txt"
+			ownCard(e, 0, 1).Attachments[0].Name = "changed.txt"
 			e.FavouritedBy[0] = owner
 			e.Title = "Changed"
 			e.Lists = nil
@@ -485,8 +486,24 @@ func testNoAliasing(t *testing.T, s board.Store) {
 		func(e *board.Board) error { return e.Invite(owner, carol) },
 		func(e *board.Board) error { return e.RemoveMember(alice) },
 		func(e *board.Board) error { return e.RenameList(todo, "Doing") },
-		func(e *board.Board) error { e.Lists[0].Cards[0].Title = "Edited in place"; return nil },
-		func(e *board.Board) error { e.Lists[0].Cards[1].Attachments[0].Name = "renamed.pdf"; return nil },
+		func(e *board.Board) error { ownCard(e, 0, 0).Title = "Edited in place"; return nil },
+		func(e *board.Board) error { ownCard(e, 0, 1).Attachments[0].Name = "renamed.pdf"; return nil },
+		func(e *board.Board) error { t := "Edited"; return e.EditCard(card, &t, &t) },
+		func(e *board.Board) error { _, err := e.AddCard(todo, "Added", "", at(40)); return err },
+		func(e *board.Board) error {
+			return e.AddAttachment(card, board.Attachment{ID: objectid.New(at(41)), Name: "a.txt", ContentType: "text/plain", Size: 1, CreatedAt: at(41)})
+		},
+		func(e *board.Board) error {
+			_, err := e.RemoveAttachment(withFiles, e.Lists[0].Cards[1].Attachments[0].ID)
+			return err
+		},
+		func(e *board.Board) error {
+			e.DropFile(board.FileRef{Bucket: board.AttachmentBucket, ID: e.Lists[0].Cards[1].Attachments[0].ID})
+			return nil
+		},
+		func(e *board.Board) error { return e.MoveCard(card, "", 1) },
+		func(e *board.Board) error { return e.MoveList(done, 0) },
+		func(e *board.Board) error { _, err := e.AddList("New", at(42)); return err },
 		func(e *board.Board) error { return e.MoveCard(card, done, 0) },
 		func(e *board.Board) error { return e.MoveCard(withFiles, todo, 5) },
 		func(e *board.Board) error { _, err := e.DeleteCard(card); return err },
@@ -505,6 +522,18 @@ func testNoAliasing(t *testing.T, s board.Store) {
 			}
 		}
 	}
+}
+
+// ownCard gives the card at li, ci of the board an edit was given a copy
+// of its own, with its own attachments, and returns it: what an edit that
+// writes into a card directly does first (board.Store: the copy's lists
+// share their cards with the stored board).
+func ownCard(e *board.Board, li, ci int) *board.Card {
+	l := &e.Lists[li]
+	l.Cards = slices.Clone(l.Cards)
+	c := &l.Cards[ci]
+	c.Attachments = slices.Clone(c.Attachments)
+	return c
 }
 
 func testDeleteBoard(t *testing.T, s board.Store) {
