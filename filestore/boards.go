@@ -152,11 +152,13 @@ func cleanBoard(b board.Board) board.Board {
 // normalizeBoard makes every empty slice of b non-nil and every time the
 // form the files give back, which is the form the store hands out: a board
 // read back after a restart is then identical to the one served before it.
-// It changes b in place, so b must be the store's own copy, but for the
-// lists whose cards are old's (Board.EditCopy, shareUnchanged), which are
-// stored already, and so normal, and which it must not write to, and the
-// cards' attachments, which it copies before it changes them; old may be
-// nil.
+// It changes b's own fields in place, so b must be the store's own copy
+// (Board.EditCopy), but its lists' cards may still be old's, or a part of
+// old's (an edit may re-slice a list without copying it), and old is
+// stored and lent to readers: a card that needs a change is written into a
+// copy of its list's cards, made at the first such card, never into the
+// array it came in. The lists whose cards are exactly one of old's are
+// stored already, and so normal, and are skipped. old may be nil.
 func normalizeBoard(c *board.Board, old *board.Board) {
 	c.Members = nonNil(c.Members)
 	c.Invited = nonNil(c.Invited)
@@ -169,24 +171,41 @@ func normalizeBoard(c *board.Board, old *board.Board) {
 			continue
 		}
 		l.Cards = nonNil(l.Cards)
+		copied := false // whether l.Cards is a copy made here
 		for j := range l.Cards {
-			card := &l.Cards[j]
-			card.CreatedAt = utc(card.CreatedAt)
-			card.Attachments = nonNil(card.Attachments)
-			// The card's attachments may still be old's (a card of a list
-			// the edit copied, Board.EditCopy), so they are written only
-			// when a time is not in normal form, on a copy.
-			copied := false
-			for k, a := range card.Attachments {
-				if t := utc(a.CreatedAt); t != a.CreatedAt {
-					if !copied {
-						card.Attachments, copied = slices.Clone(card.Attachments), true
-					}
-					card.Attachments[k].CreatedAt = t
-				}
+			card, changed := normalCard(l.Cards[j])
+			if !changed {
+				continue
 			}
+			if !copied {
+				l.Cards, copied = slices.Clone(l.Cards), true
+			}
+			l.Cards[j] = card
 		}
 	}
+}
+
+// normalCard returns card with its times in normal form and its
+// attachments non-nil, and whether that changed anything. The attachments
+// are copied before one is changed: they may be a stored card's.
+func normalCard(card board.Card) (board.Card, bool) {
+	changed := false
+	if t := utc(card.CreatedAt); t != card.CreatedAt {
+		card.CreatedAt, changed = t, true
+	}
+	if card.Attachments == nil {
+		card.Attachments, changed = []board.Attachment{}, true
+	}
+	copied := false
+	for k, a := range card.Attachments {
+		if t := utc(a.CreatedAt); t != a.CreatedAt {
+			if !copied {
+				card.Attachments, copied = slices.Clone(card.Attachments), true
+			}
+			card.Attachments[k].CreatedAt, changed = t, true
+		}
+	}
+	return card, changed
 }
 
 // nonNil returns s, or an empty slice if s is nil. JSON writes a nil slice
