@@ -3,6 +3,8 @@ package auth
 import (
 	"encoding/json"
 	"strconv"
+
+	"corkboard/jsonappend"
 )
 
 // decodeClaims decodes the claims JSON of a token whose signature is good
@@ -302,16 +304,8 @@ func appendClaims(b []byte, c *Claims) ([]byte, bool) {
 		if !ok {
 			return
 		}
-		for i := 0; i < len(v); i++ {
-			if x := v[i]; x < 0x20 || x > 0x7e || x == '"' || x == '\\' || x == '<' || x == '>' || x == '&' {
-				ok = false
-				return
-			}
-		}
 		b = append(b, key...)
-		b = append(b, '"')
-		b = append(b, v...)
-		b = append(b, '"')
+		b, ok = jsonappend.Plain(b, v, true)
 	}
 	str(`{"sub":`, c.Subject)
 	str(`,"sid":`, c.SessionID)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"corkboard/auth"
+	"corkboard/jsonappend"
 )
 
 // appendSessionLine appends the journal line of batch seq as encodeLine's
@@ -50,15 +51,15 @@ func appendSessionChange(b []byte, c change) ([]byte, bool) {
 	}
 	var ok bool
 	b = append(b, `{"op":`...)
-	if b, ok = appendPlainJSON(b, c.Op); !ok {
+	if b, ok = jsonappend.Plain(b, c.Op, false); !ok {
 		return b, false
 	}
 	b = append(b, `,"kind":`...)
-	if b, ok = appendPlainJSON(b, c.Kind); !ok {
+	if b, ok = jsonappend.Plain(b, c.Kind, false); !ok {
 		return b, false
 	}
 	b = append(b, `,"id":`...)
-	if b, ok = appendPlainJSON(b, c.ID); !ok {
+	if b, ok = jsonappend.Plain(b, c.ID, false); !ok {
 		return b, false
 	}
 	switch rec := c.Record.(type) {
@@ -80,13 +81,13 @@ func appendSession(b []byte, s *auth.Session) ([]byte, bool) {
 	str := func(key, v string) {
 		if ok {
 			b = append(b, key...)
-			b, ok = appendPlainJSON(b, v)
+			b, ok = jsonappend.Plain(b, v, false)
 		}
 	}
 	tm := func(key string, t time.Time) {
 		if ok {
 			b = append(b, key...)
-			b, ok = appendJSONTime(b, t)
+			b, ok = jsonappend.Time(b, t)
 		}
 	}
 	str(`{"id":`, s.ID)
@@ -122,33 +123,4 @@ func appendSession(b []byte, s *auth.Session) ([]byte, bool) {
 		b = strconv.AppendUint(b, s.CredentialVersion, 10)
 	}
 	return append(b, '}'), ok
-}
-
-// appendPlainJSON appends s as a JSON string if it is printable ASCII
-// without '"' or '\\', which encoding/json (HTML escaping off, as the
-// journal has it) writes as it is; it reports false for anything else.
-func appendPlainJSON(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return b, false
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"'), true
-}
-
-// appendJSONTime appends t as time.Time's MarshalJSON does, and reports
-// false for a time it refuses or writes otherwise (a year outside 0 to
-// 9999, a zone offset that is not whole minutes under a day).
-func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
-	}
-	if _, off := t.Zone(); off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
-		return b, false
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
 }

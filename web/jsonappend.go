@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
-	"time"
+
+	"corkboard/jsonappend"
 )
 
 // JSONAppender is implemented by the answers of the busiest routes (GET
@@ -51,18 +52,13 @@ func writeAppended(w interface{ Write([]byte) (int, error) }, a JSONAppender) bo
 // AppendJSONString appends s as a JSON string, exactly as encoding/json
 // writes it (HTML characters escaped). Printable ASCII without '"', '\\',
 // '<', '>' and '&', which ids, tokens and most names are, is copied as it
-// is; anything else is encoded by encoding/json itself.
+// is (jsonappend.Plain); anything else is encoded by encoding/json itself.
 func AppendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
+	if b, ok := jsonappend.Plain(b, s, true); ok {
+		return b
 	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	q, _ := json.Marshal(s) // a string always encodes
+	return append(b, q...)
 }
 
 // AppendJSONStrings appends ss as a JSON array of strings; nil is null, as
@@ -83,19 +79,3 @@ func AppendJSONStrings(b []byte, ss []string) []byte {
 
 // AppendJSONInt appends n as encoding/json writes an integer.
 func AppendJSONInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
-
-// AppendJSONTime appends t as time.Time's MarshalJSON writes it (RFC 3339
-// with nanoseconds, quoted), and reports false for a time it refuses or
-// writes otherwise: a year outside 0 to 9999, or a zone offset that is not
-// whole minutes under a day.
-func AppendJSONTime(b []byte, t time.Time) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
-	}
-	if _, off := t.Zone(); off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
-		return b, false
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
-}

@@ -9,6 +9,7 @@ import (
 
 	"corkboard/auth"
 	"corkboard/auth/authhttp"
+	"corkboard/jsonappend"
 	"corkboard/user"
 	"corkboard/web"
 )
@@ -208,7 +209,7 @@ func (b userBody) AppendJSON(buf []byte) ([]byte, bool) {
 	buf = append(buf, `,"pictureURL":`...)
 	buf = web.AppendJSONString(buf, v.PictureURL)
 	buf = append(buf, `,"createdAt":`...)
-	buf, ok := web.AppendJSONTime(buf, v.CreatedAt)
+	buf, ok := jsonappend.Time(buf, v.CreatedAt)
 	return append(buf, "}}"...), ok
 }
 
