@@ -173,9 +173,8 @@ func (bl *baselineRun) runRound(ctx context.Context, o options, round int, slice
 		return err
 	}
 	now = append(now, res)
-	if round == 0 {
-		bl.results = now
-		return nil
+	if bl.results == nil {
+		bl.results = make([]result, len(now))
 	}
 	for i := range now {
 		bl.results[i].add(now[i])

@@ -178,7 +178,11 @@ func TestResultAdd(t *testing.T) {
 		}
 		return d
 	}
-	r := result{Name: "me", Seconds: 1, Requests: 100, Status: "ok", lat: ms(slices.Repeat([]int{1}, 100)...)}
+	var r result // the rounds start from a zero result
+	r.add(result{Name: "me", Baseline: "bare", Target: 0.85, Seconds: 1, Requests: 100, Status: "ok", lat: ms(slices.Repeat([]int{1}, 100)...)})
+	if r.Name != "me" || r.Baseline != "bare" || r.Target != 0.85 || r.Requests != 100 || r.Status != "ok" {
+		t.Fatalf("a zero result after add = %+v; want the round added", r)
+	}
 	r.add(result{Name: "me", Seconds: 3, Requests: 100, Busy: 2, Status: "ok", PeakRSS: 7, lat: ms(slices.Repeat([]int{9}, 100)...)})
 	if r.Requests != 200 || r.Seconds != 4 || r.ReqPerSec != 50 || r.Busy != 2 || r.PeakRSS != 7 {
 		t.Errorf("after add: %d requests in %.1f s, %.1f req/s, %d busy, peak RSS %d; want 200 in 4 s, 50 req/s, 2 busy, 7", r.Requests, r.Seconds, r.ReqPerSec, r.Busy, r.PeakRSS)

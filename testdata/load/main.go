@@ -313,11 +313,10 @@ func (sr *storeRun) runRound(ctx context.Context, o options, round int, slice ti
 			res.Target = sc.target
 		}
 		res.PeakRSS = srv.peakRSS()
-		if round == 0 {
-			sr.report.Scenarios = append(sr.report.Scenarios, res)
-		} else {
-			sr.report.Scenarios[i].add(res)
+		if i == len(sr.report.Scenarios) {
+			sr.report.Scenarios = append(sr.report.Scenarios, result{})
 		}
+		sr.report.Scenarios[i].add(res)
 		i++
 		if ctx.Err() != nil {
 			return ctx.Err()

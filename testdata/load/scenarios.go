@@ -312,8 +312,13 @@ type result struct {
 // add adds to r the result of the same scenario or baseline measured for
 // another slice of the run: the counts and times add up, the rate is the
 // total over the total time, and the percentiles are those of every
-// latency of both.
+// latency of both. Added to a zero result, s is taken as it is, so that
+// the rounds' results are gathered alike from the first.
 func (r *result) add(s result) {
+	if r.Status == "" {
+		*r = s
+		return
+	}
 	r.Seconds += s.Seconds
 	r.Requests += s.Requests
 	r.Busy += s.Busy
@@ -448,7 +453,7 @@ func floodCompare(ctx context.Context, base string, fx *fixture, o options) *flo
 	// Alone and during the flood take turns, like the scenarios and their
 	// baselines (see -rounds).
 	slice := o.duration / time.Duration(o.rounds)
-	for round := range o.rounds {
+	for range o.rounds {
 		alone := drive(ctx, base, fx, meClients, slice, stepMe, &pace)
 		var logins result
 		var wg sync.WaitGroup
@@ -459,13 +464,9 @@ func floodCompare(ctx context.Context, base string, fx *fixture, o options) *flo
 		}()
 		during := drive(ctx, base, fx, meClients, slice, stepMe, &pace)
 		wg.Wait()
-		if round == 0 {
-			fr.Alone, fr.DuringFlood, fr.Logins = alone, during, logins
-		} else {
-			fr.Alone.add(alone)
-			fr.DuringFlood.add(during)
-			fr.Logins.add(logins)
-		}
+		fr.Alone.add(alone)
+		fr.DuringFlood.add(during)
+		fr.Logins.add(logins)
 	}
 	fr.Alone.Name, fr.DuringFlood.Name, fr.Logins.Name = "me alone", "me during flood", "login flood"
 	if fr.Alone.P99ms > 0 {
