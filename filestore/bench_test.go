@@ -94,18 +94,23 @@ func BenchmarkCreateUser(b *testing.B) {
 	}
 }
 
+// syncModes are the two ways of making writes durable that the write
+// benchmarks compare in one run: group commit, and the baseline that
+// fsyncs once per write (Options.SyncEachWrite).
+var syncModes = []struct {
+	name string
+	opts Options
+}{
+	{"group-commit", Options{}},
+	{"fsync-per-write", Options{SyncEachWrite: true}},
+}
+
 // BenchmarkConcurrentWrites runs 64 concurrent writers with group commit
 // and with the baseline that fsyncs once per write (Options.SyncEachWrite),
 // in the same run, so that their writes/s can be compared.
 func BenchmarkConcurrentWrites(b *testing.B) {
 	const writers = 64
-	for _, mode := range []struct {
-		name string
-		opts Options
-	}{
-		{"group-commit", Options{}},
-		{"fsync-per-write", Options{SyncEachWrite: true}},
-	} {
+	for _, mode := range syncModes {
 		b.Run(mode.name, func(b *testing.B) {
 			s := openStore(b, b.TempDir(), mode.opts)
 			procs := runtime.GOMAXPROCS(0)

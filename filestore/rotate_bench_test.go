@@ -15,13 +15,7 @@ import (
 // rotations per second.
 func BenchmarkRotateSession64(b *testing.B) {
 	const clients = 64
-	for _, mode := range []struct {
-		name string
-		opts Options
-	}{
-		{"group-commit", Options{}},
-		{"fsync-per-write", Options{SyncEachWrite: true}},
-	} {
+	for _, mode := range syncModes {
 		b.Run(mode.name, func(b *testing.B) {
 			s := openStore(b, b.TempDir(), mode.opts)
 			now := time.Now()

@@ -17,7 +17,6 @@ import (
 	"corkboard/auth"
 	"corkboard/board"
 	"corkboard/objectid"
-	"corkboard/user"
 )
 
 // encodeRecord encodes rec as writeSnapshot does.
@@ -38,37 +37,28 @@ func encodeRecord(t testing.TB, rec any) []byte {
 // session, the user and the board decoder accepted data.
 func checkFastDecode(t *testing.T, data []byte) (sessionOK, userOK, boardOK bool) {
 	t.Helper()
-	if got, ok := decodeSessionFast(data, newInterner()); ok {
-		var want auth.Session
-		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
-			t.Fatalf("decodeSessionFast accepted %q, which encoding/json refuses: %v", data, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeSessionFast(%q) = %#v, encoding/json gives %#v", data, got, want)
-		}
-		sessionOK = true
+	return sameAsJSON(t, "decodeSessionFast", data, decodeSessionFast),
+		sameAsJSON(t, "decodeUserFast", data, decodeUserFast),
+		sameAsJSON(t, "decodeBoardFast", data, decodeBoardFast)
+}
+
+// sameAsJSON fails the test if decode, the hand decoder called name,
+// accepts data and encoding/json does not, or gives another value; it
+// reports whether decode accepted data.
+func sameAsJSON[T any](t *testing.T, name string, data []byte, decode func([]byte, *interner) (T, bool)) bool {
+	t.Helper()
+	got, ok := decode(data, newInterner())
+	if !ok {
+		return false
 	}
-	if got, ok := decodeUserFast(data, newInterner()); ok {
-		var want user.User
-		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
-			t.Fatalf("decodeUserFast accepted %q, which encoding/json refuses: %v", data, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeUserFast(%q) = %#v, encoding/json gives %#v", data, got, want)
-		}
-		userOK = true
+	var want T
+	if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
+		t.Fatalf("%s accepted %q, which encoding/json refuses: %v", name, data, err)
 	}
-	if got, ok := decodeBoardFast(data, newInterner()); ok {
-		var want board.Board
-		if err := decodeStrict(bytes.NewReader(data), &want); err != nil {
-			t.Fatalf("decodeBoardFast accepted %q, which encoding/json refuses: %v", data, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeBoardFast(%q) = %#v, encoding/json gives %#v", data, got, want)
-		}
-		boardOK = true
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s(%q) = %#v, encoding/json gives %#v", name, data, got, want)
 	}
-	return sessionOK, userOK, boardOK
+	return true
 }
 
 // fastDecodeSeeds returns records as the store writes them.
