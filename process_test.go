@@ -112,6 +112,9 @@ func launchProcess(t testing.TB, args []string, env map[string]string, attr *sys
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
 	cmd.SysProcAttr = dieWithTest(attr)
+	// A child of the server (the bcrypt worker) shares its output; one
+	// that outlives the server must not keep Wait, and the test, waiting.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting corkboard: %v", err)
 	}

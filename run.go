@@ -167,19 +167,27 @@ func newLimiter(st store) auth.NewRateLimiter {
 	return auth.MemoryLimiters
 }
 
+// bcryptWorker starts the bcrypt worker process: the binary itself, set by
+// main. Tests that call run in their own process leave it nil, and the
+// bcrypt threads then run in that process.
+var bcryptWorker auth.WorkerCommand
+
 // newApp wires the services over an open store. now is the clock.
 func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app, error) {
 	// bcrypt at cost 10 takes tens of milliseconds of CPU per call: it may
 	// use every core, but only the cores nothing else wants (see
 	// auth.StartPasswords).
-	passwords, err := auth.StartPasswords(cfg.bcryptCost, auth.MaxPasswordWait)
+	passwords, err := auth.StartPasswords(cfg.bcryptCost, auth.MaxPasswordWait, bcryptWorker)
 	if err != nil {
 		return nil, err
 	}
 	adm := passwords.Admission()
-	if adm.Lending {
+	switch {
+	case adm.Lending && adm.WorkerPID != 0:
+		log.Info("bcrypt admission: lending idle cores", "slots", adm.Slots, "normal_threads", adm.Normal, "lent_threads", adm.Lent, "worker_pid", adm.WorkerPID, "why", adm.Reason)
+	case adm.Lending:
 		log.Info("bcrypt admission: lending idle cores", "slots", adm.Slots, "normal_threads", adm.Normal, "lent_threads", adm.Lent, "why", adm.Reason)
-	} else {
+	default:
 		log.Info("bcrypt admission: holding a core back", "slots", adm.Slots, "why", adm.Reason)
 	}
 	sessionSvc := auth.NewService(auth.Config{

@@ -20,7 +20,7 @@ import (
 // has tests of its own).
 func startLending(t *testing.T, maxWait time.Duration) *Passwords {
 	t.Helper()
-	p, err := StartPasswords(4, maxWait)
+	p, err := StartPasswords(4, maxWait, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestStartPasswordsFallback(t *testing.T) {
 		t.Skip("one CPU: GOMAXPROCS cannot be below it")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cpus - 1))
-	limited, err := StartPasswords(4, time.Minute)
+	limited, err := StartPasswords(4, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,20 +34,18 @@ const MaxPasswordWait = 2 * time.Second
 // milliseconds), so that a flood of logins waits here instead of starving
 // every other route of CPU, and it admits them fairly: see gate.
 type Passwords struct {
-	cost int
+	*hasher
 	gate *gate
-	// pool runs the computations on threads of their own (StartPasswords);
-	// nil runs them on the caller's goroutine, on a core held back by the
-	// gate's slot count (NewPasswords, and the fallback).
-	pool *pool
-	// mode says which of the two is in force, for the start-up log.
+	// worker runs the computations in a process of its own
+	// (StartPasswords with a WorkerCommand); pool runs them on threads of
+	// their own in this process (StartPasswords without one); with
+	// neither, they run on the caller's goroutine, on a core held back by
+	// the gate's slot count (NewPasswords, and the fallback).
+	worker *worker
+	pool   *pool
+	// mode says which of the three is in force, for the start-up log.
 	mode  Admission
 	dummy []byte // hash compared against when the user is unknown
-	// pads[c] is a dummy hash at cost c, for every cost below the
-	// configured one: see Check.
-	pads map[int][]byte
-	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
-	compare func(hash, password []byte) error
 }
 
 // NewPasswords returns a Passwords using bcrypt cost cost, running at most
@@ -74,6 +72,9 @@ type Admission struct {
 	// Normal and Lent count the pool's threads of normal and of lowered
 	// priority (zero without a pool).
 	Normal, Lent int
+	// WorkerPID is the worker process's id when the pool runs in one, else
+	// zero.
+	WorkerPID int
 	// Reason says why this mode is in force.
 	Reason string
 }
@@ -89,8 +90,13 @@ type Admission struct {
 // spends the quota, and the kernel would then stop every thread of the
 // process until the next period) or when the threads' priority cannot be
 // lowered. Admission says which is in force; Close stops the pool.
-func StartPasswords(cost int, maxWait time.Duration) (*Passwords, error) {
-	return startPasswords(cost, maxWait, host{setNice: setThreadNice, quota: cpuQuota, numCPU: runtime.NumCPU})
+//
+// With a worker command, the pool runs in a worker process of its own
+// (see ServeWorker), so that the server's garbage collections never wait
+// for a thread of low priority; if that process cannot be started, the
+// pool runs in this process, as without one.
+func StartPasswords(cost int, maxWait time.Duration, worker WorkerCommand) (*Passwords, error) {
+	return startPasswords(cost, maxWait, host{setNice: setThreadNice, quota: cpuQuota, numCPU: runtime.NumCPU, worker: worker})
 }
 
 // host is what StartPasswords asks of the machine, given so that tests can
@@ -100,6 +106,7 @@ type host struct {
 	setNice func(nice int) error
 	quota   func() (limit string, limited bool)
 	numCPU  func() int
+	worker  WorkerCommand // nil: the pool runs in this process
 }
 
 // startPasswords is StartPasswords on the given host.
@@ -129,15 +136,28 @@ func startPasswords(cost int, maxWait time.Duration, h host) (*Passwords, error)
 		p.mode = Admission{Slots: held, Reason: fallback}
 		return p, nil
 	}
+	var why string // why the worker process is not used
+	if h.worker != nil {
+		wk, err := startWorker(h.worker, cost)
+		if err == nil {
+			p.worker = wk
+			slots := wk.proc.normal + wk.proc.lent
+			p.gate = newGate(slots, maxWait)
+			p.mode = Admission{Lending: true, Slots: slots, Normal: wk.proc.normal, Lent: wk.proc.lent, WorkerPID: wk.pid(),
+				Reason: fmt.Sprintf("a worker process of one thread per CPU, %d at nice %d", wk.proc.lent, lentNice)}
+			return p, nil
+		}
+		why = "; " + err.Error()
+	}
 	normal, lent := cpus-1, 1
 	if p.pool, err = startPool(normal, lent, h.setNice); err != nil {
 		p.gate = newGate(held, maxWait)
-		p.mode = Admission{Slots: held, Reason: err.Error()}
+		p.mode = Admission{Slots: held, Reason: err.Error() + why}
 		return p, nil
 	}
 	p.gate = newGate(normal+lent, maxWait)
 	p.mode = Admission{Lending: true, Slots: normal + lent, Normal: normal, Lent: lent,
-		Reason: fmt.Sprintf("one thread per CPU, %d at nice %d; GOMAXPROCS raised by %d", lent, lentNice, normal+lent)}
+		Reason: fmt.Sprintf("one thread per CPU, %d at nice %d; GOMAXPROCS raised by %d", lent, lentNice, normal+lent) + why}
 	return p, nil
 }
 
@@ -147,33 +167,25 @@ func (p *Passwords) Admission() Admission { return p.mode }
 // Close stops p's threads, if it has any, after the computations under
 // way. A check or hash after Close runs on its caller's goroutine.
 func (p *Passwords) Close() {
+	if p.worker != nil {
+		p.worker.close()
+	}
 	if p.pool != nil {
 		p.pool.close()
 	}
 }
 
-// newPasswords makes the dummy and padding hashes for cost.
+// newPasswords makes the dummy hash and the hasher for cost.
 func newPasswords(cost int) (*Passwords, error) {
-	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
-		return nil, fmt.Errorf("bcrypt cost %d is outside %d-%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	h, err := newHasher(cost)
+	if err != nil {
+		return nil, err
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("corkboard dummy password"), cost)
 	if err != nil {
 		return nil, err
 	}
-	// Together these cost about as much as one hash at cost, once, at start.
-	pads := make(map[int][]byte)
-	for c := bcrypt.MinCost; c < cost; c++ {
-		if pads[c], err = bcrypt.GenerateFromPassword([]byte("corkboard padding"), c); err != nil {
-			return nil, err
-		}
-	}
-	return &Passwords{
-		cost:    cost,
-		dummy:   dummy,
-		pads:    pads,
-		compare: bcrypt.CompareHashAndPassword,
-	}, nil
+	return &Passwords{hasher: h, dummy: dummy}, nil
 }
 
 // Hash returns the bcrypt hash of password. key names who asks (the
@@ -182,28 +194,39 @@ func (p *Passwords) Hash(ctx context.Context, key, password string) (string, err
 	if len(password) > MaxPasswordBytes {
 		return "", ErrPasswordTooLong
 	}
-	var h []byte
-	var herr error
-	if err := p.run(ctx, key, func() { h, herr = bcrypt.GenerateFromPassword([]byte(password), p.cost) }); err != nil {
+	o, err := p.run(ctx, key, work{op: opHash, password: []byte(password)})
+	if err != nil {
 		return "", err
 	}
-	return string(h), herr
+	return string(o.hash), o.err
 }
 
-// run runs f once the gate admits key: on a pool thread when p has a pool,
-// else on the calling goroutine. Its error is the gate's (ErrBusy) or the
-// context's; f's results are f's to report.
-func (p *Passwords) run(ctx context.Context, key string, f func()) error {
+// run computes w once the gate admits key: in the worker process, on a
+// pool thread, or on the calling goroutine (see Passwords). Its error is
+// the gate's (ErrBusy) or the context's; w's own outcome is in the
+// outcome.
+func (p *Passwords) run(ctx context.Context, key string, w work) (outcome, error) {
 	release, err := p.gate.acquire(ctx, key)
 	if err != nil {
-		return err
+		return outcome{}, err
 	}
-	if p.pool == nil {
+	switch {
+	case p.worker != nil:
+		o, err := p.worker.do(ctx, w, release)
+		if errors.Is(err, errWorkerGone) {
+			// The worker died with this computation, or is being
+			// restarted: compute here, once, rather than fail a login.
+			return p.compute(w), nil
+		}
+		return o, err
+	case p.pool != nil:
+		var o outcome
+		err := p.pool.do(ctx, func() { o = p.compute(w) }, release)
+		return o, err
+	default:
 		defer release()
-		f()
-		return nil
+		return p.compute(w), nil
 	}
-	return p.pool.do(ctx, f, release)
 }
 
 // Check reports whether password matches hash. key names who asks (the
@@ -221,26 +244,11 @@ func (p *Passwords) Check(ctx context.Context, key, hash, password string) (bool
 	if tooLong {
 		password = password[:MaxPasswordBytes] // same work, but the answer is no
 	}
-	var cerr error
-	err := p.run(ctx, key, func() {
-		cerr = p.compare(target, []byte(password))
-		// A hash made before BCRYPT_COST was raised checks faster than the
-		// dummy hash, which has the configured cost: without padding, a quick
-		// "no" would say the account exists. bcrypt's work doubles with each
-		// cost step, so comparisons at every cost from the hash's up to one
-		// below the configured one add up to what is missing:
-		// 2^c + (2^c + ... + 2^(cost-1)) = 2^cost. The next successful login
-		// rehashes (NeedsRehash), and the padding is no longer needed.
-		if c, err := bcrypt.Cost(target); err == nil {
-			for ; c < p.cost; c++ {
-				p.compare(p.pads[c], []byte(password))
-			}
-		}
-	})
+	o, err := p.run(ctx, key, work{op: opCheck, hash: target, password: []byte(password)})
 	if err != nil {
 		return false, err
 	}
-	return cerr == nil && hash != "" && !tooLong, nil
+	return o.match && hash != "" && !tooLong, nil
 }
 
 // NeedsRehash reports whether hash was made at another cost than the
