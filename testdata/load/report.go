@@ -47,7 +47,7 @@ type storeReport struct {
 	Store     string       `json:"store"`
 	Scenarios []result     `json:"scenarios"`
 	Flood     *floodResult `json:"p99DuringFlood,omitempty"`
-	PeakRSS   int64        `json:"peakRSSBytes"` // corkboard's VmHWM at the end
+	PeakRSS   int64        `json:"peakRSSBytes"` // corkboard's VmHWM at the end, plus its bcrypt worker's
 	// The sizes of a /me answer (the bare baseline's too) and of the
 	// board's, in bytes.
 	MeBytes    int `json:"meAnswerBytes"`

@@ -210,8 +210,34 @@ func (s *server) stop() {
 
 // peakRSS returns the process's peak resident set size so far in bytes
 // (VmHWM), or 0 once it has exited or where /proc does not tell.
+// peakRSS is corkboard's peak RSS, with its children's (the bcrypt worker
+// process): the sum of the peaks, which is at least the peak of the sum.
 func (s *server) peakRSS() int64 {
-	return procPeakRSS(s.pid())
+	pid := s.pid()
+	total := procPeakRSS(pid)
+	for _, child := range procChildren(pid) {
+		total += procPeakRSS(child)
+	}
+	return total
+}
+
+// procChildren lists the children of process pid: each thread lists those
+// it started, in /proc/<pid>/task/<tid>/children.
+func procChildren(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var children []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				children = append(children, c)
+			}
+		}
+	}
+	return children
 }
 
 func procPeakRSS(pid int) int64 {
