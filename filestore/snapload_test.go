@@ -593,3 +593,17 @@ func TestPlainASCII8(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeBoard decodes and validates a board record of three lists
+// of eight cards, as a snapshot load does.
+func BenchmarkDecodeBoard(b *testing.B) {
+	now := testTime()
+	line := encodeRecord(b, benchBoard(b, objectid.New(now), objectid.New(now), 1, now))
+	in := newInterner()
+	for b.Loop() {
+		brd, ok := decodeBoardFast(line, in)
+		if !ok || brd.Validate() != nil {
+			b.Fatal("not decoded")
+		}
+	}
+}
