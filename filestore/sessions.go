@@ -30,6 +30,13 @@ const sessionKind = "session"
 type sessionTable struct {
 	byID   map[string]*auth.Session
 	byUser map[string]*sessionSet // user id → its session ids
+	// soonest is no later than the ExpiresAt of any session in byID: a
+	// sweep whose now is before it has nothing to remove and need not
+	// read a million sessions (under the write lock) to find that out.
+	// Adding a session lowers it; only a sweep that finds nothing expired
+	// raises it, to the exact earliest expiry it has just seen (see
+	// DeleteExpiredSessions).
+	soonest time.Time
 }
 
 // sessionSet is a user's session ids: a slice while they are few, which
@@ -165,6 +172,7 @@ func (t *sessionTable) put(rec any) { t.add(rec.(auth.Session)) }
 // add is put without the boxing.
 func (t *sessionTable) add(s auth.Session) {
 	t.delete(s.ID) // in case the user id changed
+	t.lowerSoonest(s.ExpiresAt)
 	t.byID[s.ID] = &s
 	t.addByUser(&s)
 }
@@ -182,9 +190,18 @@ func (t *sessionTable) get(id string) (auth.Session, bool) {
 // which nothing may modify from now on, unless a session with its id is
 // there already, and reports whether it did; addByUser indexes s by user.
 func (t *sessionTable) addByID(s *auth.Session) bool {
+	t.lowerSoonest(s.ExpiresAt)
 	n := len(t.byID)
 	t.byID[s.ID] = s
 	return len(t.byID) > n
+}
+
+// lowerSoonest keeps soonest no later than exp, the expiry of a session
+// about to be put into byID; in an empty table, soonest becomes exp.
+func (t *sessionTable) lowerSoonest(exp time.Time) {
+	if len(t.byID) == 0 || exp.Before(t.soonest) {
+		t.soonest = exp
+	}
 }
 
 func (t *sessionTable) addByUser(s *auth.Session) {
@@ -397,15 +414,32 @@ func (s *Store) SetSessionRoles(ctx context.Context, userID string, roles []stri
 }
 
 // DeleteExpiredSessions implements auth.SessionStore. The removals are one
-// batch of deletes.
+// batch of deletes. When the earliest expiry the table knows of is after
+// now, nothing has expired, and no session is read: the sweep at start,
+// with a million sessions loaded, and every sweep until the first of
+// them expires, cost nothing. A sweep that reads them all and finds none
+// expired records the earliest expiry it saw; one that finds some leaves
+// the bound where it was (its deletes may yet fail to commit), and the
+// next sweep reads them all again.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := s.update(ctx, func(st *state) ([]change, error) {
+		t := &st.sessions
+		if len(t.byID) == 0 || t.soonest.After(now) {
+			return nil, nil
+		}
 		var changes []change
-		for id, sess := range st.sessions.byID {
-			if !sess.ExpiresAt.After(now) {
+		soonest := time.Time{}
+		for id, sess := range t.byID {
+			switch {
+			case !sess.ExpiresAt.After(now):
 				changes = append(changes, deleteSession(id))
+			case soonest.IsZero() || sess.ExpiresAt.Before(soonest):
+				soonest = sess.ExpiresAt
 			}
+		}
+		if len(changes) == 0 {
+			t.soonest = soonest // the exact earliest expiry, after now
 		}
 		n = len(changes)
 		return changes, nil

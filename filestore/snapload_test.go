@@ -3,6 +3,7 @@ package filestore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -505,6 +506,104 @@ func TestStringArena(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("string %d reads %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestUTCStamp holds utcStamp to time.Time.UnmarshalJSON on the form the
+// store writes and on near misses: what utcStamp accepts must be what
+// UnmarshalJSON gives, and the form the store writes must be accepted.
+func TestUTCStamp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var stamps []string
+	for range 2000 {
+		tm := time.Unix(rng.Int64N(253402300799+62135596800)-62135596800, 0).UTC()
+		switch rng.IntN(3) {
+		case 1:
+			tm = tm.Add(time.Duration(rng.IntN(1e9)))
+		case 2:
+			tm = tm.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		}
+		data, err := tm.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data[1 : len(data)-1])
+		if _, ok := utcStamp([]byte(s)); !ok {
+			t.Errorf("utcStamp refused %s, as a UTC time encodes", s)
+		}
+		stamps = append(stamps, s)
+	}
+	stamps = append(stamps,
+		"2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "2000-02-29T12:00:00Z", "1900-02-29T12:00:00Z",
+		"2024-04-31T00:00:00Z", "2024-13-01T00:00:00Z", "2024-00-01T00:00:00Z", "2024-01-00T00:00:00Z",
+		"2024-01-01T24:00:00Z", "2024-01-01T23:60:00Z", "2024-01-01T23:59:60Z", "0000-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.999999999Z", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00.1234567891Z",
+		"2024-01-01T00:00:00.100Z", "2024-01-01T00:00:00,1Z", "2024-01-01T00:00:00+00:00", "2024-01-01t00:00:00Z",
+		"2024-01-01T00:00:00z", "2024-1-01T00:00:00Z", "+024-01-01T00:00:00Z", "2024-01-01T00:00:0aZ",
+		"2024-01-01T00:00:00.-1Z", "2024-01-01T00:00:00.1a2Z", "2024-01-01 00:00:00Z", "Z", "")
+	for _, s := range stamps {
+		got, ok := utcStamp([]byte(s))
+		var want time.Time
+		err := want.UnmarshalJSON([]byte(`"` + s + `"`))
+		if ok && (err != nil || !reflect.DeepEqual(got, want)) {
+			t.Errorf("utcStamp(%s) = %v; UnmarshalJSON gives %v, %v", s, got, want, err)
+		}
+	}
+}
+
+// BenchmarkDecodeSession decodes and validates a session record as a
+// snapshot load does.
+func BenchmarkDecodeSession(b *testing.B) {
+	line := []byte(`{"id":"6774859286ab727aaf0b2c0d","userId":"677485809cffc090a4a85986","generation":19,"roles":["user"],"createdAt":"2025-01-01T00:00:18Z","rotatedAt":"2025-01-01T00:38:09Z","lastUsedAt":"2025-01-01T00:38:09Z","expiresAt":"2026-12-29T19:10:39.064Z","revokedAt":"2025-01-01T00:38:09Z","userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36","ip":"198.51.100.114"}`)
+	in := newInterner()
+	for b.Loop() {
+		s, ok := decodeSessionFast(line, in)
+		if !ok || s.Validate() != nil {
+			b.Fatal("not decoded")
+		}
+	}
+}
+
+// TestPlainASCII8 holds plainASCII8 to the byte-at-a-time rule of str, on
+// words of printable bytes with each byte value put at each place.
+func TestPlainASCII8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' }
+	rng := rand.New(rand.NewPCG(3, 4))
+	var w [8]byte
+	for range 2000 {
+		for i := range w {
+			w[i] = byte(0x20 + rng.IntN(0x5f))
+			for !plain(w[i]) {
+				w[i] = byte(0x20 + rng.IntN(0x5f))
+			}
+		}
+		for pos := range w {
+			for c := range 256 {
+				v := w
+				v[pos] = byte(c)
+				want := true
+				for _, b := range v {
+					want = want && plain(b)
+				}
+				if got := plainASCII8(binary.LittleEndian.Uint64(v[:])); got != want {
+					t.Fatalf("plainASCII8(%q) = %v, want %v", v, got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDecodeBoard decodes and validates a board record of three lists
+// of eight cards, as a snapshot load does.
+func BenchmarkDecodeBoard(b *testing.B) {
+	now := testTime()
+	line := encodeRecord(b, benchBoard(b, objectid.New(now), objectid.New(now), 1, now))
+	in := newInterner()
+	for b.Loop() {
+		brd, ok := decodeBoardFast(line, in)
+		if !ok || brd.Validate() != nil {
+			b.Fatal("not decoded")
 		}
 	}
 }
