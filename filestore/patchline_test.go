@@ -52,7 +52,7 @@ func TestPatchLineMatchesJSON(t *testing.T) {
 			names = append(names, rt.Field(i).Name)
 		}
 		if got := strings.Join(names, " "); got != tc.want {
-			t.Errorf("%s has the fields %q; appendPatchLine writes %q: update it, then this list", rt, got, tc.want)
+			t.Errorf("%s has the fields %q; appendPatchLine (and identicalFields, for Board) write %q: update them, then this list", rt, got, tc.want)
 		}
 	}
 
