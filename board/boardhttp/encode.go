@@ -361,18 +361,48 @@ func splice(was board.List, wb *listBytes, l board.List, cardBytes func(board.Ca
 	lb.pieces = wb.slice(lb.pieces, 0, end)
 	copy(lb.at, wb.at[:h])
 	pos := end
-	for k := h; k < n1-t; k++ {
-		b, err := cardBytes(l.Cards[k])
-		if err != nil {
-			return listBytes{}, false, err
-		}
+	// The cards between: a card the list held one place along or at the
+	// same place (a move within the list shifts the cards it passes by
+	// one) is taken from wb with those after it in the same order, in one
+	// piece; any other card is put in from cardBytes.
+	for k := h; k < n1-t; {
 		if k > 0 {
 			lb.pieces = append(lb.pieces, comma)
 			pos++
 		}
-		lb.at[k] = pos
-		lb.pieces = append(lb.pieces, b)
-		pos += len(b)
+		c := l.Cards[k]
+		q := -1
+		for _, d := range [...]int{k + 1, k - 1, k} {
+			if d >= 0 && d < n0 && sameCard(was.Cards[d], c) {
+				q = d
+				break
+			}
+		}
+		if q < 0 {
+			b, err := cardBytes(c)
+			if err != nil {
+				return listBytes{}, false, err
+			}
+			lb.at[k] = pos
+			lb.pieces = append(lb.pieces, b)
+			pos += len(b)
+			k++
+			continue
+		}
+		r := 1
+		for k+r < n1-t && q+r < n0 && sameCard(was.Cards[q+r], l.Cards[k+r]) {
+			r++
+		}
+		end := wb.at[n0]
+		if q+r < n0 {
+			end = wb.at[q+r] - 1 // before the comma
+		}
+		for i := range r {
+			lb.at[k+i] = pos + wb.at[q+i] - wb.at[q]
+		}
+		lb.pieces = wb.slice(lb.pieces, wb.at[q], end)
+		pos += end - wb.at[q]
+		k += r
 	}
 	// The last t cards, as they were, and the list's closing "]}".
 	from := wb.at[n0] // the "]}"

@@ -303,6 +303,9 @@ func TestEncoderSplicesLongLists(t *testing.T) {
 				at = len(to.Cards)
 			}
 			to.Cards = slices.Insert(slices.Clone(to.Cards), at, c)
+			if rng.IntN(4) == 0 { // and another card edited, in the same change
+				to.Cards[rng.IntN(len(to.Cards))].Description = fmt.Sprintf("Edited %d", step)
+			}
 		}
 		v = next
 		var want bytes.Buffer
