@@ -107,7 +107,7 @@ type listBytes struct {
 
 // maxPieces is how many pieces a list's bytes may be in before they are
 // joined into one.
-const maxPieces = 16
+const maxPieces = 64
 
 // appendTo appends the bytes of the list.
 func (lb *listBytes) appendTo(dst []byte) []byte {
