@@ -125,8 +125,32 @@ func diffBoard(old, nb board.Board) *boardPatch {
 // applyBoardPatch returns the board p makes of old, the stored board (ok
 // false: there is none), or why it cannot. The result shares the card
 // slices of the lists it keeps as they were with old: stored boards are
-// never modified in place.
+// never modified in place. It is what a replay runs (see patchBoard).
 func applyBoardPatch(old board.Board, ok bool, p *boardPatch) (board.Board, error) {
+	return patchBoard(old, ok, p, nil)
+}
+
+// checkBoardPatch reports whether p makes exactly nb of old: whether a
+// replay of p (applyBoardPatch) would rebuild the board the store keeps.
+// It runs the replay's own steps (patchBoard) but builds nothing.
+func checkBoardPatch(old board.Board, p *boardPatch, nb board.Board) bool {
+	_, err := patchBoard(old, true, p, &nb)
+	return err == nil
+}
+
+// patchBoard is the one definition of what a patch does, for the replay
+// and for the live write's check alike.
+//
+// With want nil it builds the board p makes of old (applyBoardPatch). With
+// want set it builds nothing: it takes the very same steps, and compares
+// every card it would place with the card want holds at that place, field
+// by field (sameCard), and every list and the board's own fields with
+// want's; it returns *want if want is exactly the board the steps would
+// build, else an error. A write then keeps the board its edit made, whose
+// changed lists are already slices of its own, instead of building two new
+// ones per card move under the store's lock (the fourth round's profiles
+// put a third of a move's time there) and comparing them with the edit's.
+func patchBoard(old board.Board, ok bool, p *boardPatch, want *board.Board) (board.Board, error) {
 	switch {
 	case !ok:
 		return board.Board{}, errors.New("a patch of a board that is not stored")
@@ -137,6 +161,19 @@ func applyBoardPatch(old board.Board, ok bool, p *boardPatch) (board.Board, erro
 	case p.Board.ID != old.ID:
 		return board.Board{}, fmt.Errorf("a patch of board %q carries board %q", old.ID, p.Board.ID)
 	}
+	if want != nil {
+		x, y := p.Board, *want
+		x.Lists, y.Lists = nil, nil
+		// Identical values, as a write's patch and its board are (the
+		// patch carries the edited board's own fields), are the same
+		// without encoding them.
+		if !(identicalFields(&x, &y) || reflect.DeepEqual(x, y) || sameFields(x, y)) {
+			return board.Board{}, errors.New("the board's own fields differ")
+		}
+		if len(want.Lists) != len(p.Lists) {
+			return board.Board{}, fmt.Errorf("%d lists, want %d", len(p.Lists), len(want.Lists))
+		}
+	}
 	changed := make(map[string]board.Card, len(p.Cards))
 	for _, c := range p.Cards {
 		if _, dup := changed[c.ID]; dup {
@@ -145,6 +182,17 @@ func applyBoardPatch(old board.Board, ok bool, p *boardPatch) (board.Board, erro
 		changed[c.ID] = c
 	}
 	used := 0
+	// place is the card to put where the steps put c: the patch's card of
+	// that id, if it names one.
+	place := func(c board.Card) board.Card {
+		if len(changed) > 0 {
+			if x, ok := changed[c.ID]; ok {
+				used++
+				return x
+			}
+		}
+		return c
+	}
 	var oldCards *cardIndex
 	nb := p.Board
 	nb.Lists = make([]board.List, len(p.Lists))
@@ -154,17 +202,34 @@ func applyBoardPatch(old board.Board, ok bool, p *boardPatch) (board.Board, erro
 		if j >= 0 {
 			oc = old.Lists[j].Cards
 		}
-		cards := oc
+		out := cardOut{build: want == nil}
+		if want != nil {
+			w := want.Lists[i]
+			if w.ID != lp.ID || w.Name != lp.Name || w.Cards == nil {
+				return board.Board{}, fmt.Errorf("list %d is %q %q, want %q %q", i, lp.ID, lp.Name, w.ID, w.Name)
+			}
+			out.want = w.Cards
+		}
 		if s := lp.Splice; s == nil {
 			if j < 0 {
 				return board.Board{}, fmt.Errorf("list %q is new but has no splice", lp.ID)
+			}
+			if len(changed) == 0 || !slices.ContainsFunc(oc, func(c board.Card) bool { _, ok := changed[c.ID]; return ok }) {
+				out.keep(oc) // the list keeps its cards as they were
+			} else {
+				out.grow(len(oc))
+				for _, c := range oc {
+					out.put(place(c))
+				}
 			}
 		} else {
 			if s.Head < 0 || s.Tail < 0 || s.Head > len(oc) || s.Tail > len(oc)-s.Head {
 				return board.Board{}, fmt.Errorf("list %q: a splice of %d and %d of %d cards", lp.ID, s.Head, s.Tail, len(oc))
 			}
-			cards = make([]board.Card, 0, s.Head+len(s.Mid)+s.Tail)
-			cards = append(cards, oc[:s.Head]...)
+			out.grow(s.Head + len(s.Mid) + s.Tail)
+			for _, c := range oc[:s.Head] {
+				out.put(place(c))
+			}
 			for k, id := range s.Mid {
 				c, ok := changed[id]
 				if !ok {
@@ -175,31 +240,85 @@ func applyBoardPatch(old board.Board, ok bool, p *boardPatch) (board.Board, erro
 						return board.Board{}, fmt.Errorf("list %q: card %q is neither in the patch nor on the board", lp.ID, id)
 					}
 				}
-				cards = append(cards, c)
+				out.put(place(c))
 			}
-			cards = append(cards, oc[len(oc)-s.Tail:]...)
-		}
-		if len(changed) > 0 {
-			copied := lp.Splice != nil
-			for k := range cards {
-				if c, ok := changed[cards[k].ID]; ok {
-					if !copied {
-						cards, copied = slices.Clone(cards), true
-					}
-					cards[k] = c
-					used++
-				}
+			for _, c := range oc[len(oc)-s.Tail:] {
+				out.put(place(c))
 			}
 		}
-		if cards == nil {
-			cards = []board.Card{}
+		cards, err := out.done()
+		if err != nil {
+			return board.Board{}, fmt.Errorf("list %q: %w", lp.ID, err)
 		}
 		nb.Lists[i] = board.List{ID: lp.ID, Name: lp.Name, Cards: cards}
 	}
 	if used != len(changed) {
 		return board.Board{}, errors.New("the lists do not place each card of the patch once")
 	}
+	if want != nil {
+		return *want, nil
+	}
 	return nb, nil
+}
+
+// cardOut receives the cards patchBoard places in one list, in order:
+// it appends them to a new slice (build), or compares each with the card
+// want holds at that place.
+type cardOut struct {
+	build bool
+	want  []board.Card // the cards expected, when not building
+	cards []board.Card // the cards built, or, kept whole, the list's
+	n     int          // the cards compared so far
+	bad   bool         // a card compared differed
+}
+
+// grow makes room for n cards when building.
+func (o *cardOut) grow(n int) {
+	if o.build {
+		o.cards = make([]board.Card, 0, n)
+	}
+}
+
+// put places c next.
+func (o *cardOut) put(c board.Card) {
+	if o.build {
+		o.cards = append(o.cards, c)
+		return
+	}
+	if o.n >= len(o.want) || !sameCard(o.want[o.n], c) {
+		o.bad = true
+	}
+	o.n++
+}
+
+// keep places cards, a stored list's, whole: a build shares the slice.
+func (o *cardOut) keep(cards []board.Card) {
+	if o.build {
+		o.cards = cards
+		return
+	}
+	if sameSlice(cards, o.want) {
+		o.n = len(cards)
+		return
+	}
+	for _, c := range cards {
+		o.put(c)
+	}
+}
+
+// done returns the cards of the list: those built (never nil), or want's
+// if every card placed was the one want holds there and no card is left.
+func (o *cardOut) done() ([]board.Card, error) {
+	if o.build {
+		if o.cards == nil {
+			return []board.Card{}, nil
+		}
+		return o.cards, nil
+	}
+	if o.bad || o.n != len(o.want) {
+		return nil, errors.New("the cards differ from the board's")
+	}
+	return o.want, nil
 }
 
 // listIndex returns the index of the list id in lists, or -1.
@@ -297,9 +416,27 @@ func sameFields(a, b board.Board) bool {
 }
 
 // sameTime reports whether two times are the same instant in the same
-// location: equal, and encoded alike.
+// location: equal, and encoded alike. Identical values (a card copied
+// from one list to another) are seen as such without more.
 func sameTime(a, b time.Time) bool {
-	return a.Equal(b) && a.Location() == b.Location()
+	return a == b || (a.Equal(b) && a.Location() == b.Location())
+}
+
+// identicalFields reports whether the boards' own fields (not the lists)
+// are identical: the same strings, numbers and times, and the same member
+// slices (the same elements in memory), as those of an edited board and
+// of the patch made of it are. It is the quick case of the comparison
+// whose general case is reflect.DeepEqual and sameFields; false says
+// nothing. TestPatchLineMatchesJSON pins Board's fields, which this names
+// one by one.
+func identicalFields(a, b *board.Board) bool {
+	same := func(x, y []string) bool {
+		return len(x) == len(y) && (x == nil) == (y == nil) && (len(x) == 0 || &x[0] == &y[0])
+	}
+	return a.ID == b.ID && a.Title == b.Title && a.OwnerID == b.OwnerID && a.BackgroundID == b.BackgroundID &&
+		a.BackgroundURL == b.BackgroundURL && same(a.Members, b.Members) && same(a.Invited, b.Invited) &&
+		same(a.FavouritedBy, b.FavouritedBy) && a.Version == b.Version && a.CreatedAt == b.CreatedAt &&
+		a.UpdatedAt == b.UpdatedAt && a.DeletingAt == b.DeletingAt
 }
 
 // sameSlice reports whether a and b are the very same cards: the same
@@ -330,64 +467,15 @@ func shareUnchanged(nb *board.Board, old board.Board) {
 }
 
 // putBoardChange returns the change that stores nb in place of old: a
-// patch when it rebuilds nb exactly, else the whole board. The board it
-// rebuilds (p.result), made by the function a replay uses, is what the
-// store keeps and serves.
+// patch when a replay of it rebuilds nb exactly (checkBoardPatch), else
+// the whole board. nb is then what the store keeps and serves (p.result):
+// its lists that the edit did not change are old's very slices
+// (shareUnchanged), and the others its own.
 func putBoardChange(old, nb board.Board) change {
 	p := diffBoard(old, nb)
-	r, err := applyBoardPatch(old, true, p)
-	if err != nil || !samePatched(r, nb, p) {
+	if !checkBoardPatch(old, p, nb) {
 		return putBoard(nb)
 	}
-	p.result = &r
+	p.result = &nb
 	return change{Op: opPatch, Kind: boardKind, ID: nb.ID, Record: p}
-}
-
-// samePatched reports whether r, the board p rebuilt of the stored board,
-// is nb, the board p was made from (diffBoard): sameBoard, but comparing in
-// full only the cards diffBoard did not compare itself. A list's cards are
-// checked by id, place by place, and compared field by field only in the
-// splice's middle (Mid: cards found by id, wherever they were) and where
-// the patch names the card (p.Cards). Any other card of r is, by the ids,
-// the stored list's card at the head or the tail of the splice (or of a
-// list without one), which diffBoard found equal (sameCard) to nb's card
-// at that very place, or it would have named it in p.Cards. A move of one
-// card between two lists of 100 then compares two cards in full, not 200.
-func samePatched(r, nb board.Board, p *boardPatch) bool {
-	if len(p.Lists) != len(nb.Lists) || len(p.Cards) > 8 {
-		return sameBoard(r, nb)
-	}
-	x, y := r, nb
-	x.Lists, y.Lists = nil, nil
-	if !(reflect.DeepEqual(x, y) || sameFields(x, y)) || len(r.Lists) != len(nb.Lists) {
-		return false
-	}
-	named := func(id string) bool {
-		return slices.ContainsFunc(p.Cards, func(c board.Card) bool { return c.ID == id })
-	}
-	for i := range r.Lists {
-		l, m := r.Lists[i], nb.Lists[i]
-		if l.ID != m.ID || l.Name != m.Name || (l.Cards == nil) != (m.Cards == nil) || len(l.Cards) != len(m.Cards) {
-			return false
-		}
-		if sameSlice(l.Cards, m.Cards) {
-			continue
-		}
-		head, tail := len(l.Cards), 0 // no splice: every card kept in place
-		if sp := p.Lists[i].Splice; sp != nil {
-			head, tail = sp.Head, sp.Tail
-		}
-		for k, c := range l.Cards {
-			d := m.Cards[k]
-			if c.ID != d.ID {
-				return false
-			}
-			if (k >= head && k < len(l.Cards)-tail) || named(c.ID) {
-				if !sameCard(c, d) {
-					return false
-				}
-			}
-		}
-	}
-	return true
 }

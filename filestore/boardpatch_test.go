@@ -198,12 +198,12 @@ func TestBoardPatchReplay(t *testing.T) {
 	closeStore(t, s)
 }
 
-// TestSamePatchedRefuses checks that the check of a patch, which compares
-// in full only the cards the patch moved or names, still refuses a
-// rebuilt board that differs from the edited one anywhere: in a moved
-// card, a card the patch names, the order of the cards it did not look at
-// in full, a list, or the board's own fields.
-func TestSamePatchedRefuses(t *testing.T) {
+// TestPatchCheckRefuses checks that the check of a patch, which walks the
+// replay's steps without building the board, refuses a board that differs
+// anywhere from the one the replay rebuilds: in a moved card, a card the
+// patch names, the order of the cards kept in place, a list, or the
+// board's own fields.
+func TestPatchCheckRefuses(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, Options{})
 	defer closeStore(t, s)
@@ -218,7 +218,7 @@ func TestSamePatchedRefuses(t *testing.T) {
 	}
 	p := diffBoard(old, nb)
 	r, err := applyBoardPatch(old, true, p)
-	if err != nil || !samePatched(r, nb, p) {
+	if err != nil || !checkBoardPatch(old, p, nb) || !checkBoardPatch(old, p, r) {
 		t.Fatalf("the patch of a move and an edit: %v, or refused", err)
 	}
 	for _, tc := range []struct {
@@ -241,8 +241,8 @@ func TestSamePatchedRefuses(t *testing.T) {
 			bad.Lists[i].Cards = slices.Clone(bad.Lists[i].Cards)
 		}
 		tc.change(&bad)
-		if samePatched(bad, nb, p) {
-			t.Errorf("samePatched takes a rebuilt board with %s changed for the edited one", tc.name)
+		if checkBoardPatch(old, p, bad) {
+			t.Errorf("checkBoardPatch takes a rebuilt board with %s changed for the one the patch makes", tc.name)
 		}
 	}
 }

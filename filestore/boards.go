@@ -259,11 +259,12 @@ func (s *Store) BoardByID(ctx context.Context, id string) (board.Board, error) {
 // them, through Board's methods, which copy the lists they change. edit
 // does not keep the board it is given (board.Store), so the copy is the
 // store's own, normalized in place and stored, and the board stored is
-// what UpdateBoard lends back. Where the
-// write is journalled as a patch, the board stored shares the lists the
-// edit did not change with the board before it (applyBoardPatch keeps
-// them), which is what lets the board's answers and ValidateEdit find
-// them unchanged at a glance.
+// what UpdateBoard lends back. The board stored shares the lists the edit
+// did not change with the board before it (shareUnchanged gives them back
+// the stored slices), which is what lets the patch, its check, the board's
+// answers and ValidateEdit find them unchanged at a glance; where the
+// write is journalled as a patch, the store has checked that a replay of
+// it rebuilds exactly this board (checkBoardPatch).
 func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Board) error) (board.Board, error) {
 	var stored board.Board
 	err := s.update(ctx, func(st *state) ([]change, error) {
@@ -283,9 +284,6 @@ func (s *Store) UpdateBoard(ctx context.Context, id string, edit func(*board.Boa
 		normalizeBoard(b, &old)
 		nb := *b
 		c := putBoardChange(old, nb)
-		if p, ok := c.Record.(*boardPatch); ok {
-			nb = *p.result // equal to nb, and shares what did not change with old
-		}
 		// old passed Validate when it was stored or loaded, so only what
 		// the edit changed needs its own checks again: the lists nb
 		// shares with old are taken as they are.

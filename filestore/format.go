@@ -106,6 +106,9 @@ func encodeLine(seq uint64, changes []change) ([]byte, error) {
 	if line, ok := appendSessionLine(make([]byte, 0, 512), seq, changes); ok {
 		return line, nil // a refresh's line, without reflection
 	}
+	if line, ok := appendPatchLine(make([]byte, 0, 1024), seq, changes); ok {
+		return line, nil // a card move's line, without reflection
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

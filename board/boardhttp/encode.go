@@ -70,13 +70,68 @@ type encodedLists struct {
 	// each holds the bytes of each list. They are not joined here: the
 	// answer is made by appending them, and joining them first would copy
 	// a big board once more on every change.
-	each [][]byte
+	each []listBytes
 	// cards are the bytes of every card of lists, and perhaps of some
 	// cards since moved off the board, by id, to find a card that moved to
 	// another list or place. Several entries may share one map: it is
 	// copied before it is changed.
 	cards map[string]encodedCard
 	size  int
+}
+
+// listBytes is the JSON of one list, {"id":…,"name":…,"cards":[…]}, as
+// pieces that, joined, are its bytes, with where each card's bytes begin.
+//
+// A list that changed is made of the bytes of the list it was, where it
+// can: a card moved out of a list of 100, or into it, leaves the bytes of
+// the cards before and after it as they were, so the new list is the old
+// one's bytes up to the card, the card (or nothing), and the old bytes
+// after it: three pieces, none of them copied. A move used to assemble
+// its two lists anew from their cards' bytes, looking each card up by id:
+// half the time a move's answer took. The pieces are joined into one when
+// a list has more than maxPieces, so that many moves do not leave a list
+// in hundreds of pieces. A piece keeps the whole buffer it was cut from in
+// memory; the encoder counts a list's own bytes, so it may hold a few times
+// what it counts for the boards that move a lot, until they are joined.
+// Pieces, like the rest of an entry, are never written to once made.
+type listBytes struct {
+	pieces [][]byte
+	// at[k] is where the bytes of card k begin, the list's bytes being
+	// the pieces joined; at[len(cards)] is where the closing "]}" is. So
+	// at[0] is the length of the list's head, {"id":…,"name":…,"cards":[,
+	// and card k ends at at[k+1]-1 (before a comma), the last at
+	// at[len(cards)].
+	at   []int
+	size int
+}
+
+// maxPieces is how many pieces a list's bytes may be in before they are
+// joined into one.
+const maxPieces = 64
+
+// appendTo appends the bytes of the list.
+func (lb *listBytes) appendTo(dst []byte) []byte {
+	for _, p := range lb.pieces {
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+// slice appends to dst the pieces of the list's bytes from from to to,
+// sharing their memory.
+func (lb *listBytes) slice(dst [][]byte, from, to int) [][]byte {
+	off := 0
+	for _, p := range lb.pieces {
+		start, end := max(from-off, 0), min(to-off, len(p))
+		if start < end {
+			dst = append(dst, p[start:end])
+		}
+		off += len(p)
+		if off >= to {
+			break
+		}
+	}
+	return dst
 }
 
 // encodedCard is a card and its bytes.
@@ -104,11 +159,11 @@ func (e *boardEncoder) appendBoard(dst []byte, v board.Shown) ([]byte, error) {
 	dst = append(dst, `{"board":`...)
 	dst = append(dst, head[:len(head)-1]...) // without its closing brace
 	dst = append(dst, `,"lists":[`...)
-	for i, b := range lists.each {
+	for i := range lists.each {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, b...)
+		dst = lists.each[i].appendTo(dst)
 	}
 	dst = append(dst, "],"...)
 	dst = append(dst, tail[1:]...) // without its opening brace
@@ -180,12 +235,31 @@ func (e *boardEncoder) store(id string, prev, next *encodedLists) {
 // encodeLists encodes lists, of the board id, reusing from prev (which may
 // be nil) the bytes of every list and card equal to one it holds.
 func encodeLists(id string, prev *encodedLists, lists []board.List) (*encodedLists, error) {
-	next := &encodedLists{lists: slices.Clone(lists), each: make([][]byte, len(lists))}
+	next := &encodedLists{lists: slices.Clone(lists), each: make([]listBytes, len(lists))}
 	var cards map[string]encodedCard
 	if prev != nil {
 		cards = prev.cards
 	}
 	copied := false // whether next.cards is a map of its own yet
+	// cardBytes returns the bytes of c, from the map, or encoded and put
+	// in it.
+	cardBytes := func(c board.Card) ([]byte, error) {
+		if ec, ok := cards[c.ID]; ok && sameCard(ec.card, c) {
+			return ec.bytes, nil
+		}
+		b, err := json.Marshal(board.CardViewOf(id, c))
+		if err != nil {
+			return nil, err
+		}
+		if !copied {
+			cards, copied = maps.Clone(cards), true
+			if cards == nil {
+				cards = make(map[string]encodedCard)
+			}
+		}
+		cards[c.ID] = encodedCard{card: c, bytes: b}
+		return b, nil
+	}
 	total := 0
 	for i, l := range lists {
 		size := 64 + 256*len(l.Cards) // a guess, for a list not seen before
@@ -193,10 +267,17 @@ func encodeLists(id string, prev *encodedLists, lists []board.List) (*encodedLis
 			if j := slices.IndexFunc(prev.lists, func(p board.List) bool { return p.ID == l.ID }); j >= 0 {
 				if sameList(prev.lists[j], l) {
 					next.each[i] = prev.each[j]
-					total += len(next.each[i])
+					total += next.each[i].size
 					continue
 				}
-				size = len(prev.each[j]) + 512
+				if lb, ok, err := splice(prev.lists[j], &prev.each[j], l, cardBytes); err != nil {
+					return nil, err
+				} else if ok {
+					next.each[i] = lb
+					total += lb.size
+					continue
+				}
+				size = prev.each[j].size + 512
 			}
 		}
 		buf := make([]byte, 0, size)
@@ -205,29 +286,21 @@ func encodeLists(id string, prev *encodedLists, lists []board.List) (*encodedLis
 		buf = append(buf, `,"name":`...)
 		buf = appendString(buf, l.Name)
 		buf = append(buf, `,"cards":[`...)
+		at := make([]int, len(l.Cards)+1)
 		for k, c := range l.Cards {
-			ec, ok := cards[c.ID]
-			if !ok || !sameCard(ec.card, c) {
-				b, err := json.Marshal(board.CardViewOf(id, c))
-				if err != nil {
-					return nil, err
-				}
-				ec = encodedCard{card: c, bytes: b}
-				if !copied {
-					cards, copied = maps.Clone(cards), true
-					if cards == nil {
-						cards = make(map[string]encodedCard)
-					}
-				}
-				cards[c.ID] = ec
+			b, err := cardBytes(c)
+			if err != nil {
+				return nil, err
 			}
 			if k > 0 {
 				buf = append(buf, ',')
 			}
-			buf = append(buf, ec.bytes...)
+			at[k] = len(buf)
+			buf = append(buf, b...)
 		}
+		at[len(l.Cards)] = len(buf)
 		buf = append(buf, "]}"...)
-		next.each[i] = buf
+		next.each[i] = listBytes{pieces: [][]byte{buf}, at: at, size: len(buf)}
 		total += len(buf)
 	}
 
@@ -253,6 +326,106 @@ func encodeLists(id string, prev *encodedLists, lists []board.List) (*encodedLis
 	next.size = 3 * total
 	return next, nil
 }
+
+// splice returns the bytes of l made of those of was, the list of the same
+// id and name it was, with bytes wb: the bytes of the cards l keeps at its
+// start and at its end, equal to was's there (sameCard), are taken from
+// wb as they are, and only the cards between them are put in, by
+// cardBytes. It reports false, for l to be encoded whole, when the name
+// changed or no card is kept.
+func splice(was board.List, wb *listBytes, l board.List, cardBytes func(board.Card) ([]byte, error)) (listBytes, bool, error) {
+	n0, n1 := len(was.Cards), len(l.Cards)
+	if was.Name != l.Name || len(wb.at) != n0+1 {
+		return listBytes{}, false, nil
+	}
+	h := 0
+	for h < n0 && h < n1 && sameCard(was.Cards[h], l.Cards[h]) {
+		h++
+	}
+	t := 0
+	for t < n0-h && t < n1-h && sameCard(was.Cards[n0-1-t], l.Cards[n1-1-t]) {
+		t++
+	}
+	if h+t == 0 {
+		return listBytes{}, false, nil
+	}
+	lb := listBytes{pieces: make([][]byte, 0, 8), at: make([]int, n1+1)}
+	// The head of the list and its first h cards, as they were.
+	end := wb.at[0]
+	if h > 0 {
+		end = wb.at[n0]
+		if h < n0 {
+			end = wb.at[h] - 1 // before the comma
+		}
+	}
+	lb.pieces = wb.slice(lb.pieces, 0, end)
+	copy(lb.at, wb.at[:h])
+	pos := end
+	// The cards between: a card the list held one place along or at the
+	// same place (a move within the list shifts the cards it passes by
+	// one) is taken from wb with those after it in the same order, in one
+	// piece; any other card is put in from cardBytes.
+	for k := h; k < n1-t; {
+		if k > 0 {
+			lb.pieces = append(lb.pieces, comma)
+			pos++
+		}
+		c := l.Cards[k]
+		q := -1
+		for _, d := range [...]int{k + 1, k - 1, k} {
+			if d >= 0 && d < n0 && sameCard(was.Cards[d], c) {
+				q = d
+				break
+			}
+		}
+		if q < 0 {
+			b, err := cardBytes(c)
+			if err != nil {
+				return listBytes{}, false, err
+			}
+			lb.at[k] = pos
+			lb.pieces = append(lb.pieces, b)
+			pos += len(b)
+			k++
+			continue
+		}
+		r := 1
+		for k+r < n1-t && q+r < n0 && sameCard(was.Cards[q+r], l.Cards[k+r]) {
+			r++
+		}
+		end := wb.at[n0]
+		if q+r < n0 {
+			end = wb.at[q+r] - 1 // before the comma
+		}
+		for i := range r {
+			lb.at[k+i] = pos + wb.at[q+i] - wb.at[q]
+		}
+		lb.pieces = wb.slice(lb.pieces, wb.at[q], end)
+		pos += end - wb.at[q]
+		k += r
+	}
+	// The last t cards, as they were, and the list's closing "]}".
+	from := wb.at[n0] // the "]}"
+	if t > 0 {
+		from = wb.at[n0-t]
+		if n1-t > 0 {
+			lb.pieces = append(lb.pieces, comma)
+			pos++
+		}
+	}
+	for k := range t + 1 {
+		lb.at[n1-t+k] = pos + wb.at[n0-t+k] - from
+	}
+	lb.pieces = wb.slice(lb.pieces, from, wb.size)
+	lb.size = pos + wb.size - from
+	if len(lb.pieces) > maxPieces {
+		lb.pieces = [][]byte{lb.appendTo(make([]byte, 0, lb.size))}
+	}
+	return lb, true, nil
+}
+
+// comma is a piece of a list's bytes between two cards.
+var comma = []byte{','}
 
 // appendString appends s as encoding/json writes a string (HTML characters
 // escaped, as json.Encoder does by default).

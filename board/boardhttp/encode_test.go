@@ -262,3 +262,67 @@ func TestEncoderConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestEncoderSplicesLongLists moves cards of a board of long lists about,
+// as the load driver does, and edits some, checking every answer against
+// encoding/json's: the lists' bytes are then made of pieces of the bytes
+// before (splice), pieces of pieces, until they are joined again; every
+// way a card leaves or enters a list (first, last, between, the only one)
+// is taken.
+func TestEncoderSplicesLongLists(t *testing.T) {
+	e := newBoardEncoder(defaultEncoderBytes)
+	rng := rand.New(rand.NewPCG(5, 6))
+	v := randomShown(rng, 20)
+	v.Lists = nil
+	for range 3 {
+		l := board.List{ID: nextID(), Name: "Long", Cards: []board.Card{}}
+		for range 30 {
+			l.Cards = append(l.Cards, randomCard(rng))
+		}
+		v.Lists = append(v.Lists, l)
+	}
+	for step := range 2000 {
+		next := v
+		next.Lists = slices.Clone(v.Lists)
+		from, to := &next.Lists[rng.IntN(len(next.Lists))], &next.Lists[rng.IntN(len(next.Lists))]
+		if len(from.Cards) > 0 {
+			k := rng.IntN(len(from.Cards))
+			switch rng.IntN(4) {
+			case 0:
+				k = 0
+			case 1:
+				k = len(from.Cards) - 1
+			}
+			c := from.Cards[k]
+			if rng.IntN(8) == 0 {
+				c.Title = fmt.Sprintf("Edited %d", step)
+			}
+			from.Cards = slices.Delete(slices.Clone(from.Cards), k, k+1)
+			at := rng.IntN(len(to.Cards) + 1)
+			if rng.IntN(3) == 0 {
+				at = len(to.Cards)
+			}
+			to.Cards = slices.Insert(slices.Clone(to.Cards), at, c)
+			if rng.IntN(4) == 0 { // and another card edited, in the same change
+				to.Cards[rng.IntN(len(to.Cards))].Description = fmt.Sprintf("Edited %d", step)
+			}
+		}
+		v = next
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(map[string]board.View{"board": v.FullView()}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.appendBoard(nil, v)
+		if err != nil {
+			t.Fatalf("step %d: appendBoard = %v", step, err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("step %d: the encoder wrote\n%s\nencoding/json writes\n%s", step, got, want.Bytes())
+		}
+		for _, lb := range e.boards[v.View.ID].each {
+			if len(lb.pieces) > maxPieces {
+				t.Fatalf("step %d: a list in %d pieces", step, len(lb.pieces))
+			}
+		}
+	}
+}
