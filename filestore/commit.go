@@ -84,18 +84,22 @@ func (s *Store) resting() error {
 // commitLocked gives changes the next sequence number, applies them to
 // memory and queues their journal line. The line is encoded before anything
 // changes, so an encoding error leaves the store as it was.
+//
+// The line is appended to the pending queue's buffer in place, but the
+// queue's length only moves once the batch is applied: after a failure,
+// what was appended lies past the queue's end, where nothing reads it.
 func (s *Store) commitLocked(changes []change) (uint64, error) {
 	seq := s.seq + 1
-	line, err := encodeLine(seq, changes)
+	pending, err := appendLine(s.pending, seq, changes)
 	if err != nil {
 		return 0, fmt.Errorf("filestore: encode batch: %w", err)
 	}
 	if err := s.st.applyBatch(changes); err != nil {
 		return 0, fmt.Errorf("filestore: invalid batch: %w", err) // a bug in this package
 	}
-	s.pending = append(s.pending, line...)
+	s.journalSize += int64(len(pending) - len(s.pending))
+	s.pending = pending
 	s.seq = seq
-	s.journalSize += int64(len(line))
 	return seq, nil
 }
 

@@ -103,7 +103,14 @@ type rawBatch struct {
 // encodeLine encodes batch seq of changes as one journal line, newline
 // included. HTML escaping is off so that the files stay readable.
 func encodeLine(seq uint64, changes []change) ([]byte, error) {
-	if line, ok := appendSessionLine(make([]byte, 0, 512), seq, changes); ok {
+	return appendLine(make([]byte, 0, 512), seq, changes)
+}
+
+// appendLine appends the journal line of encodeLine to dst. The write path
+// appends straight to the queue of pending lines, so that a refresh's line
+// is not made in a buffer of its own first and then copied.
+func appendLine(dst []byte, seq uint64, changes []change) ([]byte, error) {
+	if line, ok := appendSessionLine(dst, seq, changes); ok {
 		return line, nil // a refresh's line, without reflection
 	}
 	if line, ok := appendPatchLine(make([]byte, 0, 1024), seq, changes); ok {
@@ -119,7 +126,7 @@ func encodeLine(seq uint64, changes []change) ([]byte, error) {
 	if err := enc.Encode(batch{Version: version, Seq: seq, Changes: changes}); err != nil { // Encode adds the newline
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return append(dst, buf.Bytes()...), nil
 }
 
 // decodeBatch decodes one journal line, without its newline, of any

@@ -35,7 +35,10 @@ func ViewFor(u User, callerID string, callerRoles []string) View {
 	}
 	if callerID == u.ID || auth.HasRole(callerRoles, auth.RoleAdmin) {
 		v.Email = u.Email
-		v.EmailVerified = &u.EmailVerified
+		// A copy of its own, not &u.EmailVerified: that would move all of
+		// u to the heap, a whole User per answer (/me's path), for a bool.
+		verified := u.EmailVerified
+		v.EmailVerified = &verified
 		v.Roles = u.Roles
 	}
 	return v

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,3 +102,69 @@ func TestLogWriterIdle(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// countingWriter records each write it is given.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes []string
+	wrote  chan struct{} // a token after each write; capacity 1
+}
+
+func newCountingWriter() *countingWriter { return &countingWriter{wrote: make(chan struct{}, 1)} }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, string(p))
+	c.mu.Unlock()
+	signal(c.wrote)
+	return len(p), nil
+}
+
+func (c *countingWriter) got() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.writes)
+}
+
+// TestLogWriterGathers checks that the lines logged within the flush delay
+// go out in one write, and none before the delay, Close or a full buffer
+// calls for it: with a delay of an hour, a hundred lines are one write, made
+// by Close.
+func TestLogWriterGathers(t *testing.T) {
+	out := newCountingWriter()
+	lw := newLogWriter(out, time.Hour)
+	var want strings.Builder
+	for i := range 100 {
+		line := fmt.Sprintf("line %d\n", i)
+		want.WriteString(line)
+		lw.Write([]byte(line))
+	}
+	time.Sleep(10 * time.Millisecond) // a chance to go wrong, not a bound
+	if got := out.got(); len(got) != 0 {
+		t.Fatalf("%d writes before the delay was up or Close, want none", len(got))
+	}
+	lw.Close()
+	if got := out.got(); len(got) != 1 || got[0] != want.String() {
+		t.Fatalf("after Close: %d writes %q, want one with all 100 lines", len(got), got)
+	}
+}
+
+// TestLogWriterFlushesWhenFull checks that once logFlushSize bytes gather,
+// they are written without waiting for the delay or Close.
+func TestLogWriterFlushesWhenFull(t *testing.T) {
+	out := newCountingWriter()
+	lw := newLogWriter(out, time.Hour)
+	defer lw.Close()
+	line := strings.Repeat("x", 1023) + "\n"
+	for range logFlushSize / len(line) {
+		lw.Write([]byte(line))
+	}
+	select {
+	case <-out.wrote:
+	case <-time.After(30 * time.Second): // a hang guard, not a speed limit
+		t.Fatal("a full buffer was not written before the delay was up")
+	}
+	if got := out.got(); len(got) != 1 || len(got[0]) != logFlushSize {
+		t.Fatalf("%d writes, want one of the %d bytes logged", len(got), logFlushSize)
+	}
+}
