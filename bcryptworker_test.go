@@ -25,6 +25,20 @@ func procState(pid int) string {
 	return f[0]
 }
 
+// cpuTicks returns the user and system CPU time of process pid, in clock
+// ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return utime + stime
+}
+
 // TestBcryptWorkerProcess: the real binary runs bcrypt in a worker
 // process, its own binary started again: its child, with one thread at
 // nice 19. Sign-up and login work through it, and the worker ends with
@@ -32,7 +46,8 @@ func procState(pid int) string {
 func TestBcryptWorkerProcess(t *testing.T) {
 	for _, end := range []string{"stopped", "killed"} {
 		t.Run(end, func(t *testing.T) {
-			p := startProcess(t, nil, map[string]string{"DATA_DIR": t.TempDir()})
+			// The real cost, so that the worker's CPU time shows the work.
+			p := startProcess(t, nil, map[string]string{"DATA_DIR": t.TempDir(), "BCRYPT_COST": "10"})
 			m := workerPIDRE.FindStringSubmatch(p.log())
 			if m == nil {
 				if strings.Contains(p.log(), "holding a core back") {
@@ -67,6 +82,7 @@ func TestBcryptWorkerProcess(t *testing.T) {
 				t.Errorf("worker %d has %d threads at nice 19, want 1", pid, lent)
 			}
 
+			before := cpuTicks(t, pid)
 			alice := &account{username: "alice", email: "alice@example.com", password: "password1", c: newPClient(p.URL)}
 			if _, err := alice.c.want("POST", "/api/auth/signup", map[string]string{"username": alice.username, "email": alice.email, "password": alice.password}, 201); err != nil {
 				t.Fatal(err)
@@ -76,6 +92,15 @@ func TestBcryptWorkerProcess(t *testing.T) {
 			}
 			if _, err := alice.c.want("POST", "/api/auth/login", map[string]string{"email": alice.email, "password": "password2"}, 401); err != nil {
 				t.Fatal(err)
+			}
+
+			// A hash and two checks at cost 10: about 0.2 s of CPU, in the
+			// worker and not in the server.
+			if spent := cpuTicks(t, pid) - before; spent < 5 {
+				t.Errorf("the worker spent %d clock ticks on a sign-up and two logins: they did not run there", spent)
+			}
+			if env, err := os.ReadFile("/proc/" + m[1] + "/environ"); err != nil || strings.Contains(string(env), "SECRET") {
+				t.Errorf("the worker's environment (read: %v) holds the server's secrets", err)
 			}
 
 			if end == "stopped" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"corkboard/auth"
@@ -35,14 +36,35 @@ func main() {
 	// run in their own process leave bcryptWorker nil and get the pool in
 	// their process.
 	if exe, err := os.Executable(); err == nil {
-		bcryptWorker = func() *exec.Cmd {
-			cmd := exec.Command(exe, workerArg)
-			cmd.Stderr = os.Stderr
-			return cmd
-		}
+		bcryptWorker = func() *exec.Cmd { return workerCommand(exe) }
 	}
 	if err := run(context.Background(), os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "corkboard: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// workerCommand is the command of the bcrypt worker process. On Linux it
+// runs /proc/self/exe, the very file this process runs even if an upgrade
+// has since replaced or removed it, so that a worker started again
+// always speaks this server's protocol; elsewhere exe, the path the binary
+// was started from. The worker gets no environment but the Go runtime's
+// own settings: it needs none of the secrets the server was given.
+func workerCommand(exe string) *exec.Cmd {
+	path := exe
+	if _, err := os.Stat("/proc/self/exe"); err == nil {
+		path = "/proc/self/exe"
+	}
+	cmd := exec.Command(path, workerArg)
+	cmd.Args[0] = exe // what ps shows
+	cmd.Env = []string{}
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG", "GOTRACEBACK":
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stderr = os.Stderr
+	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -167,17 +168,21 @@ func newLimiter(st store) auth.NewRateLimiter {
 	return auth.MemoryLimiters
 }
 
-// bcryptWorker starts the bcrypt worker process: the binary itself, set by
-// main. Tests that call run in their own process leave it nil, and the
-// bcrypt threads then run in that process.
-var bcryptWorker auth.WorkerCommand
+// bcryptWorker makes the command of the bcrypt worker process: the binary
+// itself, set by main. Tests that call run in their own process leave it
+// nil, and the bcrypt threads then run in that process.
+var bcryptWorker func() *exec.Cmd
 
 // newApp wires the services over an open store. now is the clock.
 func newApp(cfg config, st store, now func() time.Time, log *slog.Logger) (*app, error) {
 	// bcrypt at cost 10 takes tens of milliseconds of CPU per call: it may
 	// use every core, but only the cores nothing else wants (see
 	// auth.StartPasswords).
-	passwords, err := auth.StartPasswords(cfg.bcryptCost, auth.MaxPasswordWait, bcryptWorker)
+	var worker *auth.WorkerProcess
+	if bcryptWorker != nil {
+		worker = &auth.WorkerProcess{Command: bcryptWorker, Log: log}
+	}
+	passwords, err := auth.StartPasswords(cfg.bcryptCost, auth.MaxPasswordWait, worker)
 	if err != nil {
 		return nil, err
 	}

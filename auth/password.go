@@ -37,7 +37,7 @@ type Passwords struct {
 	*hasher
 	gate *gate
 	// worker runs the computations in a process of its own
-	// (StartPasswords with a WorkerCommand); pool runs them on threads of
+	// (StartPasswords with a WorkerProcess); pool runs them on threads of
 	// their own in this process (StartPasswords without one); with
 	// neither, they run on the caller's goroutine, on a core held back by
 	// the gate's slot count (NewPasswords, and the fallback).
@@ -95,7 +95,7 @@ type Admission struct {
 // (see ServeWorker), so that the server's garbage collections never wait
 // for a thread of low priority; if that process cannot be started, the
 // pool runs in this process, as without one.
-func StartPasswords(cost int, maxWait time.Duration, worker WorkerCommand) (*Passwords, error) {
+func StartPasswords(cost int, maxWait time.Duration, worker *WorkerProcess) (*Passwords, error) {
 	return startPasswords(cost, maxWait, host{setNice: setThreadNice, quota: cpuQuota, numCPU: runtime.NumCPU, worker: worker})
 }
 
@@ -106,7 +106,7 @@ type host struct {
 	setNice func(nice int) error
 	quota   func() (limit string, limited bool)
 	numCPU  func() int
-	worker  WorkerCommand // nil: the pool runs in this process
+	worker  *WorkerProcess // nil: the pool runs in this process
 }
 
 // startPasswords is StartPasswords on the given host.
@@ -138,13 +138,12 @@ func startPasswords(cost int, maxWait time.Duration, h host) (*Passwords, error)
 	}
 	var why string // why the worker process is not used
 	if h.worker != nil {
-		wk, err := startWorker(h.worker, cost)
+		wk, normal, lent, pid, err := startWorker(*h.worker, p.hasher)
 		if err == nil {
 			p.worker = wk
-			slots := wk.proc.normal + wk.proc.lent
-			p.gate = newGate(slots, maxWait)
-			p.mode = Admission{Lending: true, Slots: slots, Normal: wk.proc.normal, Lent: wk.proc.lent, WorkerPID: wk.pid(),
-				Reason: fmt.Sprintf("a worker process of one thread per CPU, %d at nice %d", wk.proc.lent, lentNice)}
+			p.gate = newGate(normal+lent, maxWait)
+			p.mode = Admission{Lending: true, Slots: normal + lent, Normal: normal, Lent: lent, WorkerPID: pid,
+				Reason: fmt.Sprintf("a worker process of one thread per CPU, %d at nice %d", lent, lentNice)}
 			return p, nil
 		}
 		why = "; " + err.Error()
@@ -214,8 +213,10 @@ func (p *Passwords) run(ctx context.Context, key string, w work) (outcome, error
 	case p.worker != nil:
 		o, err := p.worker.do(ctx, w, release)
 		if errors.Is(err, errWorkerGone) {
-			// The worker died with this computation, or is being
-			// restarted: compute here, once, rather than fail a login.
+			// No worker computed it (it died with it, is starting again,
+			// or was closed): compute here, in the slot still held,
+			// rather than fail a login.
+			defer release()
 			return p.compute(w), nil
 		}
 		return o, err
@@ -237,7 +238,12 @@ func (p *Passwords) run(ctx context.Context, key string, w work) (outcome, error
 // non-nil only when no comparison could be made (ErrBusy, context).
 func (p *Passwords) Check(ctx context.Context, key, hash, password string) (bool, error) {
 	target := []byte(hash)
-	if hash == "" {
+	// A stored "hash" far longer than bcrypt's 60 bytes is a corrupt
+	// record: it never matches, and the dummy is compared instead, so
+	// that it costs what any check does and is never sent to the worker
+	// (see maxSentHash).
+	corrupt := len(hash) > maxSentHash
+	if hash == "" || corrupt {
 		target = p.dummy
 	}
 	tooLong := len(password) > MaxPasswordBytes
@@ -248,7 +254,7 @@ func (p *Passwords) Check(ctx context.Context, key, hash, password string) (bool
 	if err != nil {
 		return false, err
 	}
-	return o.match && hash != "" && !tooLong, nil
+	return o.match && hash != "" && !corrupt && !tooLong, nil
 }
 
 // NeedsRehash reports whether hash was made at another cost than the

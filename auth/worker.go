@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -119,12 +120,19 @@ func (h *hasher) compute(w work) outcome {
 	return outcome{match: err == nil}
 }
 
-// WorkerCommand makes the command that runs ServeWorker in a new process:
-// the server's own binary, started again with an argument that its main
-// function sends to ServeWorker. The command's standard input and output
-// are the package's; its standard error may be set (the worker writes there
-// only when it fails).
-type WorkerCommand func() *exec.Cmd
+// WorkerProcess says how to start the worker process and where to say
+// what becomes of it.
+type WorkerProcess struct {
+	// Command makes the command that runs ServeWorker in a new process:
+	// the server's own binary, started again with an argument that its
+	// main function sends to ServeWorker. The command's standard input and
+	// output are the package's; its standard error may be set (the worker
+	// writes there only when it fails).
+	Command func() *exec.Cmd
+	// Log, when not nil, hears of a worker that dies, fails to start
+	// again, or is started again.
+	Log *slog.Logger
+}
 
 // ServeWorker is the worker process: it reads the hello from in, starts a
 // pool of bcrypt threads (one per CPU, the last at nice 19), answers ready
@@ -144,10 +152,7 @@ func serveWorker(in io.Reader, out io.Writer, adjust func(*hasher)) error {
 	if err != nil {
 		return fmt.Errorf("reading the hello: %w", err)
 	}
-	if len(hello) != 2 || hello[0] != workerVersion {
-		return fmt.Errorf("unexpected hello %x", hello)
-	}
-	h, err := newHasher(int(hello[1]))
+	h, err := decodeHello(hello)
 	if err == nil && adjust != nil {
 		adjust(h)
 	}
@@ -204,6 +209,44 @@ func serveWorker(in io.Reader, out io.Writer, adjust func(*hasher)) error {
 			}
 		}()
 	}
+}
+
+// encodeHello is the hello's body: the version, the cost, and the server's
+// padding hashes (see hasher.compute), each a byte of length and the hash,
+// so that the worker makes none of its own and answers ready at once.
+func encodeHello(h *hasher) []byte {
+	b := []byte{workerVersion, byte(h.cost)}
+	for c := bcrypt.MinCost; c < h.cost; c++ {
+		b = append(append(b, byte(len(h.pads[c]))), h.pads[c]...)
+	}
+	return b
+}
+
+// decodeHello reads a hello's body into a hasher. Each padding hash must
+// be a bcrypt hash of its cost.
+func decodeHello(b []byte) (*hasher, error) {
+	if len(b) < 2 || b[0] != workerVersion {
+		return nil, fmt.Errorf("unexpected hello %x", b)
+	}
+	cost, rest := int(b[1]), b[2:]
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("bcrypt cost %d is outside %d-%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	h := &hasher{cost: cost, pads: make(map[int][]byte), compare: bcrypt.CompareHashAndPassword}
+	for c := bcrypt.MinCost; c < cost; c++ {
+		if len(rest) < 1 || int(rest[0]) > len(rest)-1 {
+			return nil, fmt.Errorf("the hello's padding hash of cost %d is cut short", c)
+		}
+		pad := rest[1 : 1+int(rest[0])]
+		if got, err := bcrypt.Cost(pad); err != nil || got != c {
+			return nil, fmt.Errorf("the hello's padding hash of cost %d is not one", c)
+		}
+		h.pads[c], rest = pad, rest[1+int(rest[0]):]
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("%d bytes after the hello's padding hashes", len(rest))
+	}
+	return h, nil
 }
 
 // readFrame reads one frame's body.
@@ -295,33 +338,45 @@ func decodeAnswer(b []byte) (uint64, outcome, error) {
 
 // worker is the server's side of a worker process. Calls are sent as they
 // come, each under an id, and a reader goroutine hands each answer to its
-// caller. When the process dies, every pending call is told so (its
-// caller then computes on its own goroutine), and the next call starts a
-// new process, at most once per restartEvery.
+// caller. When the process dies, every pending caller is told so and
+// computes on its own goroutine, still holding its slot of the gate; the
+// next call after restartEvery starts a new process, without holding up
+// the others, which meanwhile compute on their own goroutines too.
 type worker struct {
-	command WorkerCommand
-	cost    int
+	config WorkerProcess
+	hello  []byte
 
-	wmu sync.Mutex // one request frame at a time, on proc.in
+	wmu sync.Mutex // one request frame at a time, on proc.w
 	mu  sync.Mutex
-	// proc is the running process, or nil: none yet, or the last one died.
-	proc    *workerProc
-	tried   time.Time // when the last start was tried
-	startFn func() (*workerProc, error)
-	closed  bool
-	next    uint64
+	// proc is the running process, or nil: the last one died, or a new
+	// one is starting.
+	proc     *workerProc
+	tried    time.Time // when the last start was tried
+	starting bool      // a start is under way, outside mu
+	failing  bool      // the last start failed (logged once, until one works)
+	closed   bool
+	next     uint64
 }
 
 // restartEvery bounds how often a dead worker is started again: a worker
 // that cannot run does not cost a process start per login.
 const restartEvery = time.Second
 
+// workerReadyWait bounds the wait for a new worker's ready answer; a
+// worker that has not answered by then is killed. A variable for tests.
+var workerReadyWait = 10 * time.Second
+
+// maxSentHash is the longest stored hash sent to the worker: a bcrypt hash
+// is 60 bytes, and a longer one (a corrupt record) is not sent at all (see
+// Passwords.Check), so that it cannot break the frame.
+const maxSentHash = 128
+
 // workerProc is one running worker process.
 type workerProc struct {
 	cmd   *exec.Cmd
 	in    io.WriteCloser
 	w     *bufio.Writer
-	calls map[uint64]*workerCall // pending, under worker.mu
+	calls map[uint64]*workerCall // pending, under worker.mu; nil once dead
 	// normal and lent are the threads the worker's pool runs.
 	normal, lent int
 	exited       chan struct{} // closed when the process is reaped
@@ -329,32 +384,33 @@ type workerProc struct {
 
 // workerCall is one pending computation.
 type workerCall struct {
-	release func() // the gate's slot, given back with the answer
+	release func() // the gate's slot
 	out     outcome
-	err     error         // errWorkerGone when the process died first
-	done    chan struct{} // closed with out or err set
+	done    chan struct{} // closed once answered, or once the worker died
+
+	mu      sync.Mutex
+	gone    bool // the worker died first: the caller computes, and releases
+	stopped bool // the caller stopped waiting (its context ended)
 }
 
-// startWorker starts a worker process at cost and waits for it to be
-// ready. Its error says why the worker cannot lend cores (the caller falls
-// back to its own process).
-func startWorker(command WorkerCommand, cost int) (*worker, error) {
-	wk := &worker{command: command, cost: cost}
-	wk.startFn = wk.start
-	wk.mu.Lock()
-	defer wk.mu.Unlock()
+// startWorker starts a worker process with the padding hashes of h and
+// waits for it to be ready. Its error says why the worker cannot lend
+// cores (the caller falls back to its own process). It returns the
+// worker's threads and pid as it started them.
+func startWorker(config WorkerProcess, h *hasher) (wk *worker, normal, lent, pid int, err error) {
+	wk = &worker{config: config, hello: encodeHello(h)}
 	proc, err := wk.start()
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, 0, err
 	}
 	wk.proc = proc
-	return wk, nil
+	return wk, proc.normal, proc.lent, proc.cmd.Process.Pid, nil
 }
 
-// start starts a process and reads its ready frame.
+// start starts a process and reads its ready frame, for at most
+// workerReadyWait. It must not be called with wk.mu held.
 func (wk *worker) start() (*workerProc, error) {
-	wk.tried = time.Now()
-	cmd := wk.command()
+	cmd := wk.config.Command()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("bcrypt worker: %w", err)
@@ -368,18 +424,32 @@ func (wk *worker) start() (*workerProc, error) {
 	}
 	proc := &workerProc{cmd: cmd, in: in, w: bufio.NewWriter(in), calls: make(map[uint64]*workerCall), exited: make(chan struct{})}
 	r := bufio.NewReader(outPipe)
-	ready, err := func() ([]byte, error) {
-		if err := writeFrame(proc.w, []byte{workerVersion, byte(wk.cost)}); err != nil {
-			return nil, err
+	type result struct {
+		ready []byte
+		err   error
+	}
+	answered := make(chan result, 1)
+	go func() {
+		var res result
+		if res.err = writeFrame(proc.w, wk.hello); res.err == nil {
+			if res.err = proc.w.Flush(); res.err == nil {
+				res.ready, res.err = readFrame(r)
+			}
 		}
-		if err := proc.w.Flush(); err != nil {
-			return nil, err
-		}
-		return readFrame(r)
+		answered <- res
 	}()
+	var res result
+	timer := time.NewTimer(workerReadyWait)
+	defer timer.Stop()
+	select {
+	case res = <-answered:
+	case <-timer.C:
+		res.err = fmt.Errorf("no answer in %v", workerReadyWait)
+	}
+	ready := res.ready
 	switch {
-	case err != nil:
-		err = fmt.Errorf("bcrypt worker: no ready answer: %w", err)
+	case res.err != nil:
+		err = fmt.Errorf("bcrypt worker: no ready answer: %w", res.err)
 	case len(ready) < 3:
 		err = fmt.Errorf("bcrypt worker: a ready answer of %d bytes", len(ready))
 	case ready[0] != statusOK:
@@ -388,7 +458,7 @@ func (wk *worker) start() (*workerProc, error) {
 	if err != nil {
 		in.Close()
 		cmd.Process.Kill()
-		cmd.Wait()
+		cmd.Wait() // closes the output too, so the goroutine above ends
 		return nil, err
 	}
 	proc.normal, proc.lent = int(ready[1]), int(ready[2])
@@ -397,7 +467,7 @@ func (wk *worker) start() (*workerProc, error) {
 }
 
 // read hands proc's answers to their callers until its output ends, then
-// reaps it and fails whatever is still pending.
+// reaps it and tells whatever is still pending.
 func (wk *worker) read(proc *workerProc, r *bufio.Reader) {
 	var err error
 	for {
@@ -415,6 +485,8 @@ func (wk *worker) read(proc *workerProc, r *bufio.Reader) {
 		delete(proc.calls, id)
 		wk.mu.Unlock()
 		if c != nil {
+			// The computation is over: its slot is free, whether or not
+			// its caller still waits.
 			c.out = out
 			c.release()
 			close(c.done)
@@ -429,39 +501,89 @@ func (wk *worker) read(proc *workerProc, r *bufio.Reader) {
 	}
 	pending := proc.calls
 	proc.calls = nil
+	closed := wk.closed
 	wk.mu.Unlock()
+	if !closed && wk.config.Log != nil {
+		wk.config.Log.Warn("bcrypt worker process ended; its checks are computed in the server, and a new worker starts with the next one",
+			"pid", proc.cmd.Process.Pid, "status", proc.cmd.ProcessState.String(), "pending", len(pending), "why", err)
+	}
 	for _, c := range pending {
-		c.err = errWorkerGone
-		c.release()
-		close(c.done)
+		c.mu.Lock()
+		c.gone = true
+		stopped := c.stopped
+		c.mu.Unlock()
+		if stopped {
+			c.release() // nobody will compute it: free its slot
+		} else {
+			close(c.done) // its caller computes it, and frees the slot after
+		}
 	}
 	close(proc.exited)
 }
 
-// do sends w to the worker process and waits for its outcome, or for ctx.
-// release is the gate's slot: it is given back when the answer comes (or
-// the process dies), whether or not the caller still waits, so that the
-// worker never has more computations than threads. errWorkerGone means
-// the caller must compute w itself (its slot was given back already).
-func (wk *worker) do(ctx context.Context, w work, release func()) (outcome, error) {
+// running returns the running process, starting a new one first when
+// none runs and the last start was at least restartEvery ago; nil when
+// none runs now (the caller computes itself).
+func (wk *worker) running() *workerProc {
 	wk.mu.Lock()
-	if wk.closed {
-		wk.mu.Unlock()
-		release()
+	if wk.closed || wk.proc != nil || wk.starting || time.Since(wk.tried) < restartEvery {
+		defer wk.mu.Unlock()
+		if wk.closed {
+			return nil
+		}
+		return wk.proc
+	}
+	wk.starting, wk.tried = true, time.Now()
+	wk.mu.Unlock()
+
+	proc, err := wk.start()
+
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	wk.starting = false
+	log := wk.config.Log
+	switch {
+	case err != nil:
+		if !wk.failing && log != nil {
+			log.Error("bcrypt worker process could not start again; checks are computed in the server until it can", "err", err)
+		}
+		wk.failing = true
+		return nil
+	case wk.closed:
+		// Closed while starting: end it, as close would have.
+		go func() {
+			wk.wmu.Lock()
+			proc.in.Close()
+			wk.wmu.Unlock()
+		}()
+		return nil
+	}
+	wk.proc, wk.failing = proc, false
+	if log != nil {
+		log.Info("bcrypt worker process started again", "pid", proc.cmd.Process.Pid)
+	}
+	return proc
+}
+
+// do sends w to the worker process and waits for its outcome, or for ctx.
+// release is the gate's slot. When the worker computes w, the slot is given
+// back as the answer comes, whether or not the caller still waits, so that
+// the worker never has more computations than threads. errWorkerGone means
+// that no worker computed w: the caller must compute it and then give
+// the slot back itself.
+func (wk *worker) do(ctx context.Context, w work, release func()) (outcome, error) {
+	proc := wk.running()
+	if proc == nil {
 		return outcome{}, errWorkerGone
 	}
-	if wk.proc == nil && time.Since(wk.tried) >= restartEvery {
-		wk.proc, _ = wk.startFn() // a failure leaves nil: this call computes itself
-	}
-	proc := wk.proc
-	if proc == nil {
+	c := &workerCall{release: release, done: make(chan struct{})}
+	wk.mu.Lock()
+	if proc.calls == nil { // it died since running returned it
 		wk.mu.Unlock()
-		release()
 		return outcome{}, errWorkerGone
 	}
 	wk.next++
 	id := wk.next
-	c := &workerCall{release: release, done: make(chan struct{})}
 	proc.calls[id] = c
 	wk.mu.Unlock()
 
@@ -472,16 +594,42 @@ func (wk *worker) do(ctx context.Context, w work, release func()) (outcome, erro
 	}
 	wk.wmu.Unlock()
 	if err != nil {
-		// The pipe is broken: the process is dying, and read fails every
-		// call still pending, this one included (if it has not yet).
-		proc.cmd.Process.Kill()
+		// The pipe is closed (the server is closing the worker, which
+		// then finishes what it has) or broken (the worker is dying, and
+		// read tells every call pending).
+		wk.mu.Lock()
+		_, mine := proc.calls[id]
+		delete(proc.calls, id)
+		closed := wk.closed
+		wk.mu.Unlock()
+		if !closed {
+			proc.cmd.Process.Kill()
+		}
+		if mine {
+			return outcome{}, errWorkerGone
+		}
 	}
 	select {
 	case <-c.done:
-		return c.out, c.err
 	case <-ctx.Done():
+		c.mu.Lock()
+		c.stopped = true
+		gone := c.gone
+		c.mu.Unlock()
+		if gone {
+			// read saw the caller still waiting and left the slot to it;
+			// nobody computes it now.
+			release()
+		}
 		return outcome{}, ctx.Err()
 	}
+	c.mu.Lock()
+	gone := c.gone
+	c.mu.Unlock()
+	if gone {
+		return outcome{}, errWorkerGone
+	}
+	return c.out, nil
 }
 
 // close ends the worker process: its input closes, it finishes the
@@ -505,7 +653,7 @@ func (wk *worker) close() {
 	}
 }
 
-// pid is the running worker process's id, or 0, for tests and the log.
+// pid is the running worker process's id, or 0, for tests.
 func (wk *worker) pid() int {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +54,7 @@ func testWorker() *exec.Cmd { return holdingWorker(0)() }
 
 // holdingWorker starts this test binary as a worker process whose
 // comparisons each take hold more.
-func holdingWorker(hold time.Duration) WorkerCommand {
+func holdingWorker(hold time.Duration) func() *exec.Cmd {
 	return func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), workerEnv+"=1", holdEnv+"="+hold.String())
@@ -64,12 +66,13 @@ func holdingWorker(hold time.Duration) WorkerCommand {
 // startWorkerPasswords starts a Passwords at cost whose bcrypt runs in a
 // worker process (command, or testWorker when nil), or skips the test
 // where lending is not available here.
-func startWorkerPasswords(t *testing.T, cost int, command WorkerCommand) *Passwords {
+func startWorkerPasswords(t *testing.T, cost int, command func() *exec.Cmd) (*Passwords, *testLog) {
 	t.Helper()
 	if command == nil {
 		command = testWorker
 	}
-	p, err := StartPasswords(cost, time.Minute, command)
+	log := &testLog{}
+	p, err := StartPasswords(cost, time.Minute, &WorkerProcess{Command: command, Log: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,7 @@ func startWorkerPasswords(t *testing.T, cost int, command WorkerCommand) *Passwo
 	if p.worker == nil || adm.WorkerPID == 0 {
 		t.Fatalf("Admission() = %+v: the pool is not in a worker process", adm)
 	}
-	return p
+	return p, log
 }
 
 // processNices returns the nice value of each thread of process pid.
@@ -112,7 +115,11 @@ func processNices(t *testing.T, pid int) map[int]int {
 // runs one thread of nice 19, and this process's GOMAXPROCS is left alone.
 func TestWorkerComputesTheSame(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
-	p := startWorkerPasswords(t, 4, nil)
+	p, _ := startWorkerPasswords(t, 4, nil)
+	p.compare = func(hash, password []byte) error {
+		t.Error("a comparison ran in the server's process, not in the worker")
+		return bcrypt.CompareHashAndPassword(hash, password)
+	}
 	if got := runtime.GOMAXPROCS(0); got != before {
 		t.Errorf("GOMAXPROCS with a worker process = %d, want %d: the threads are not ours", got, before)
 	}
@@ -184,7 +191,7 @@ func inFlight(t *testing.T, wk *worker, n int) {
 			got = len(wk.proc.calls)
 		}
 		wk.mu.Unlock()
-		if got >= n {
+		if got == n {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -201,7 +208,7 @@ func TestWorkerDeath(t *testing.T) {
 	// The first worker's checks end only when it is killed; the next one's
 	// at once.
 	starts := 0
-	p := startWorkerPasswords(t, 4, func() *exec.Cmd {
+	p, log := startWorkerPasswords(t, 4, func() *exec.Cmd {
 		starts++
 		if starts == 1 {
 			return holdingWorker(time.Hour)()
@@ -250,13 +257,117 @@ func TestWorkerDeath(t *testing.T) {
 	if second := p.worker.pid(); second == 0 || second == first {
 		t.Errorf("worker pid after a restart = %d (the dead one was %d): not started again", second, first)
 	}
+	for _, want := range []string{"bcrypt worker process ended", "pid=" + strconv.Itoa(first), "status=\"signal: killed\"", "pending=2", "bcrypt worker process started again"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, log.String())
+		}
+	}
+}
+
+// TestWorkerDownKeepsTheBound: while no worker runs (it died, and the next
+// start is not due yet), the checks run in the server, but no more at once
+// than the gate has slots; and a corrupt stored hash, too long to be a
+// bcrypt hash, is compared in the worker against the dummy, never sent.
+func TestWorkerDownKeepsTheBound(t *testing.T) {
+	p, _ := startWorkerPasswords(t, 4, nil)
+	hash := mustHash(t, p, "password1")
+	var mu sync.Mutex
+	running, most := 0, 0
+	p.compare = func(h, pw []byte) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return bcrypt.CompareHashAndPassword(h, pw)
+	}
+	p.worker.mu.Lock()
+	proc := p.worker.proc
+	p.worker.mu.Unlock()
+	if err := syscall.Kill(proc.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-proc.exited
+	p.worker.mu.Lock()
+	p.worker.tried = time.Now() // the next start is not due for a second
+	p.worker.mu.Unlock()
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := p.Check(context.Background(), fmt.Sprint("ip", i), hash, "password1"); !ok || err != nil {
+				t.Errorf("Check with the worker down = %v, %v; want true, nil", ok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if slots := p.Admission().Slots; most == 0 || most > slots {
+		t.Errorf("%d comparisons at once in the server with the worker down, want 1 to %d (the gate's slots)", most, slots)
+	}
+
+	time.Sleep(restartEvery)
+	p.compare = func(h, pw []byte) error {
+		t.Error("a comparison ran in the server's process, not in the worker")
+		return bcrypt.CompareHashAndPassword(h, pw)
+	}
+	for _, corrupt := range []string{strings.Repeat("$", maxSentHash+1), "$2a$04$" + strings.Repeat("x", 70000)} {
+		if ok, err := p.Check(context.Background(), "ip", corrupt, "corkboard dummy password"); ok || err != nil {
+			t.Errorf("Check against a corrupt hash of %d bytes = %v, %v; want false, nil", len(corrupt), ok, err)
+		}
+	}
+	pid := p.worker.pid()
+	if ok, err := p.Check(context.Background(), "ip", hash, "password1"); !ok || err != nil || pid == 0 || p.worker.pid() != pid {
+		t.Errorf("after the corrupt hashes: Check = %v, %v, worker %d then %d; want true, nil, the same worker", ok, err, pid, p.worker.pid())
+	}
+}
+
+// TestWorkerHello: the hello carries the server's padding hashes, and a
+// hello that is cut short, or whose padding is not a hash of its cost, is
+// refused.
+func TestWorkerHello(t *testing.T) {
+	h, err := newHasher(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeHello(encodeHello(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.cost != 7 || len(got.pads) != 3 {
+		t.Fatalf("decoded hello: cost %d, %d pads; want 7 and 3", got.cost, len(got.pads))
+	}
+	for c, pad := range h.pads {
+		if !bytes.Equal(got.pads[c], pad) {
+			t.Errorf("pad of cost %d = %q, want %q", c, got.pads[c], pad)
+		}
+	}
+	good := encodeHello(h)
+	swapped := bytes.Clone(good)
+	copy(swapped[2:], good[2+61:2+122]) // the cost-5 pad where the cost-4 one goes
+	for name, b := range map[string][]byte{
+		"empty":         nil,
+		"other version": append([]byte{9}, good[1:]...),
+		"cost 3":        {workerVersion, 3},
+		"cost 32":       {workerVersion, 32},
+		"cut short":     good[:len(good)-1],
+		"a byte more":   append(bytes.Clone(good), 0),
+		"pads swapped":  swapped,
+	} {
+		if _, err := decodeHello(b); err == nil {
+			t.Errorf("%s: decodeHello(%x) accepted", name, b)
+		}
+	}
 }
 
 // TestWorkerCancelKeepsSlot: a caller who gives up gets its context's
 // error at once, but its slot stays taken until the worker has finished
 // the computation, so the worker never runs more than it has threads.
 func TestWorkerCancelKeepsSlot(t *testing.T) {
-	p := startWorkerPasswords(t, 4, holdingWorker(time.Second))
+	p, _ := startWorkerPasswords(t, 4, holdingWorker(time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -294,9 +405,11 @@ func TestWorkerCancelKeepsSlot(t *testing.T) {
 // TestWorkerClose: Close ends the worker process (it is reaped, not left
 // behind), and a check after Close still works, in this process.
 func TestWorkerClose(t *testing.T) {
-	p := startWorkerPasswords(t, 4, nil)
+	p, _ := startWorkerPasswords(t, 4, nil)
 	hash := mustHash(t, p, "password1")
+	p.worker.mu.Lock()
 	proc := p.worker.proc
+	p.worker.mu.Unlock()
 	p.Close()
 	p.Close() // twice is harmless
 	select {
@@ -319,16 +432,19 @@ func TestWorkerClose(t *testing.T) {
 // something that does not answer the hello, leaves the pool in this
 // process, with the worker's failure in the reason.
 func TestWorkerThatCannotStart(t *testing.T) {
-	for name, command := range map[string]WorkerCommand{
+	defer func(wait time.Duration) { workerReadyWait = wait }(workerReadyWait)
+	workerReadyWait = 500 * time.Millisecond
+	for name, command := range map[string]func() *exec.Cmd{
 		"no such program": func() *exec.Cmd { return exec.Command(filepath.Join(t.TempDir(), "missing")) },
 		"exits at once":   func() *exec.Cmd { return exec.Command("true") },
 		"says nonsense":   func() *exec.Cmd { return exec.Command("echo", "hello") },
+		"never answers":   func() *exec.Cmd { return exec.Command("sleep", "3600") },
 		"refuses": func() *exec.Cmd { // the ready frame of a worker whose pool did not start
 			return exec.Command("sh", "-c", `head -c 6 >/dev/null; printf '\000\000\000\007\002\000\000nope'; sleep 1`)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			p, err := StartPasswords(4, time.Minute, command)
+			p, err := StartPasswords(4, time.Minute, &WorkerProcess{Command: command})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -355,6 +471,31 @@ func FuzzWorkerFrames(f *testing.F) {
 	f.Add(encodeAnswer(8, opCheck, outcome{err: errors.New("boom")}))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, 1, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Whatever a server would send decodes to what it sent: a hash of
+		// up to maxSentHash bytes and a password of any bytes, cut from b.
+		cut := min(len(b)/2, maxSentHash)
+		sent := work{op: opCheck, hash: b[:cut], password: b[cut:]}
+		if id, w, err := decodeRequest(encodeRequest(42, sent)); err != nil || id != 42 || w.op != sent.op || !bytes.Equal(w.hash, sent.hash) || !bytes.Equal(w.password, sent.password) {
+			t.Errorf("request %+v decodes to %d %+v, %v", sent, id, w, err)
+		}
+		var framed bytes.Buffer
+		fw := bufio.NewWriter(&framed)
+		if err := writeFrame(fw, b); err != nil || fw.Flush() != nil {
+			t.Fatal(err)
+		}
+		frame := bytes.Clone(framed.Bytes())
+		got, err := readFrame(bufio.NewReader(&framed))
+		switch {
+		case len(b) > maxWorkerFrame && err == nil:
+			t.Errorf("a frame of %d bytes read back", len(b))
+		case len(b) <= maxWorkerFrame && (err != nil || !bytes.Equal(got, b)):
+			t.Errorf("frame %x read back as %x, %v", b, got, err)
+		}
+		if len(b) > 0 {
+			if _, err := readFrame(bufio.NewReader(bytes.NewReader(frame[:len(frame)-1]))); err == nil {
+				t.Errorf("a frame cut short by a byte read back")
+			}
+		}
 		if id, w, err := decodeRequest(b); err == nil {
 			if again := encodeRequest(id, w); !bytes.Equal(again, b) {
 				t.Errorf("request %x decodes to %d %+v, which encodes to %x", b, id, w, again)

@@ -208,10 +208,11 @@ func (s *server) stop() {
 	}
 }
 
-// peakRSS returns the process's peak resident set size so far in bytes
-// (VmHWM), or 0 once it has exited or where /proc does not tell.
-// peakRSS is corkboard's peak RSS, with its children's (the bcrypt worker
-// process): the sum of the peaks, which is at least the peak of the sum.
+// peakRSS returns corkboard's peak resident set size so far in bytes
+// (VmHWM), or 0 once it has exited or where /proc does not tell, plus its
+// running children's (the bcrypt worker process): the sum of the peaks,
+// which is at least the peak of the sum. A worker that died and was
+// started again counts only as the one running now.
 func (s *server) peakRSS() int64 {
 	pid := s.pid()
 	total := procPeakRSS(pid)
