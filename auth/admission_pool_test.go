@@ -52,13 +52,28 @@ func threadNice(t *testing.T, tid int) int {
 // answers they give on the caller's goroutine, from many callers at once
 // (so that both the normal and the lent threads serve some).
 func TestPoolComputesTheSame(t *testing.T) {
-	p := startLending(t, time.Minute)
+	computesTheSame(t, startLending(t, time.Minute))
+}
+
+// computesTheSame checks p's hashes with bcrypt itself, and p's answers to
+// checks of every kind (right, wrong, unknown user, a password past the
+// 72-byte limit, a hash of another cost, no hash at all) from eight
+// callers at once.
+func computesTheSame(t *testing.T, p *Passwords) {
+	t.Helper()
 	ctx := context.Background()
 	hash := mustHash(t, p, "correct horse")
 	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte("correct horse")); err != nil {
-		t.Fatalf("the pool's hash does not verify with bcrypt itself: %v", err)
+		t.Fatalf("the hash does not verify with bcrypt itself: %v", err)
+	}
+	if c, _ := bcrypt.Cost([]byte(hash)); c != p.cost {
+		t.Errorf("hashed at cost %d, want %d", c, p.cost)
 	}
 	long := mustHash(t, p, strings.Repeat("a", 72))
+	old, err := bcrypt.GenerateFromPassword([]byte("old hash"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, hash, password string
 		want                 bool
@@ -67,6 +82,8 @@ func TestPoolComputesTheSame(t *testing.T) {
 		{"wrong password", hash, "correct horsf", false},
 		{"unknown user (dummy hash)", "", "corkboard dummy password", false},
 		{"73 bytes sharing the first 72", long, strings.Repeat("a", 73), false},
+		{"a hash at another cost", string(old), "old hash", true},
+		{"not a hash", "$2a$04$short", "whatever1", false},
 	}
 	var wg sync.WaitGroup
 	for i := range 8 {

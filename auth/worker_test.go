@@ -137,47 +137,7 @@ func TestWorkerComputesTheSame(t *testing.T) {
 		t.Errorf("worker %d has %d threads at nice %d, want 1", adm.WorkerPID, lent, lentNice)
 	}
 
-	ctx := context.Background()
-	hash := mustHash(t, p, "correct horse")
-	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte("correct horse")); err != nil {
-		t.Fatalf("the worker's hash does not verify with bcrypt itself: %v", err)
-	}
-	if c, _ := bcrypt.Cost([]byte(hash)); c != 4 {
-		t.Errorf("the worker hashed at cost %d, want 4", c)
-	}
-	long := mustHash(t, p, strings.Repeat("a", 72))
-	old, err := bcrypt.GenerateFromPassword([]byte("old hash"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name, hash, password string
-		want                 bool
-	}{
-		{"right password", hash, "correct horse", true},
-		{"wrong password", hash, "correct horsf", false},
-		{"unknown user (dummy hash)", "", "corkboard dummy password", false},
-		{"73 bytes sharing the first 72", long, strings.Repeat("a", 73), false},
-		{"a hash at another cost", string(old), "old hash", true},
-		{"not a hash", "$2a$04$short", "whatever1", false},
-	}
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, tt := range tests {
-				got, err := p.Check(ctx, fmt.Sprint("ip", i), tt.hash, tt.password)
-				if err != nil || got != tt.want {
-					t.Errorf("caller %d, %s: Check = %v, %v; want %v, nil", i, tt.name, got, err, tt.want)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if _, err := p.Hash(ctx, "ip", strings.Repeat("a", 73)); !errors.Is(err, ErrPasswordTooLong) {
-		t.Errorf("Hash of 73 bytes = %v, want ErrPasswordTooLong", err)
-	}
+	computesTheSame(t, p)
 }
 
 // inFlight waits until the worker has n calls pending.
