@@ -113,7 +113,7 @@ func appendLine(dst []byte, seq uint64, changes []change) ([]byte, error) {
 	if line, ok := appendSessionLine(dst, seq, changes); ok {
 		return line, nil // a refresh's line, without reflection
 	}
-	if line, ok := appendPatchLine(make([]byte, 0, 1024), seq, changes); ok {
+	if line, ok := appendPatchLine(dst, seq, changes); ok {
 		return line, nil // a card move's line, without reflection
 	}
 	var buf bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"corkboard/board"
 	"corkboard/objectid"
 )
 
@@ -80,4 +81,89 @@ func TestRefusedBatchLeavesNoLine(t *testing.T) {
 	}
 	closeStore(t, s)
 	openStore(t, dir, Options{NoCompaction: true}) // every line it holds reads back
+}
+
+// TestQueuedLinesKeptWithEveryLineKind: while a flush is under way, the
+// batches that commit meanwhile queue their lines one after another, each
+// kind of line its own way (a session's by hand, a board patch's by hand,
+// anything else by encoding/json). Every acknowledged batch must reach the
+// journal, in order, and the store must open again on it.
+func TestQueuedLinesKeptWithEveryLineKind(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{NoCompaction: true})
+	ctx := context.Background()
+	b := bigBoard(t, s, 20)
+
+	s.syncMu.Lock() // a flush under way: what commits now queues
+	held := true
+	defer func() {
+		if held {
+			s.syncMu.Unlock() // a failed wait must not leave the writers stuck
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	run := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- f()
+		}()
+	}
+	run(func() error {
+		return s.update(ctx, func(*state) ([]change, error) { return []change{deleteSession("aaaaaaaaaaaaaaaaaaaaaaaa")}, nil })
+	})
+	waitPending(t, s, 1)
+	run(func() error {
+		_, err := s.UpdateBoard(ctx, b.ID, func(e *board.Board) error {
+			return e.MoveCard(e.Lists[0].Cards[0].ID, e.Lists[1].ID, 0)
+		})
+		return err
+	})
+	waitPending(t, s, 2)
+	run(func() error {
+		return s.update(ctx, func(*state) ([]change, error) {
+			return []change{deleteChange(boardKind, "ffffffffffffffffffffffff")}, nil
+		})
+	})
+	waitPending(t, s, 3)
+	s.syncMu.Unlock()
+	held = false
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(s.path(journalName(s.journalNum)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"aaaaaaaaaaaaaaaaaaaaaaaa", `"op":"patch"`, "ffffffffffffffffffffffff"} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("the journal lacks an acknowledged batch (%s):\n%s", want, data)
+		}
+	}
+	closeStore(t, s)
+	openStore(t, dir, Options{NoCompaction: true}) // fails on a missing batch
+}
+
+// waitPending waits until n lines are queued behind the flush; it fails
+// the test if they never are (the caller gives the flush back).
+func waitPending(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		got := bytes.Count(s.pending, []byte("\n"))
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines queued after 30 s, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

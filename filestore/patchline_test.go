@@ -174,6 +174,7 @@ func TestPatchLineMatchesJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkAfterQueued(t, 42, tc.changes, line)
 			if _, err := decodeBatch(bytes.TrimSuffix(line, []byte("\n"))); err != nil {
 				t.Errorf("decodeBatch(%s): %v", line, err)
 			}
@@ -197,4 +198,16 @@ func FuzzPatchLine(f *testing.F) {
 		}
 		checkPatchLine(t, uint64(n), []change{{Op: opPatch, Kind: boardKind, ID: id, Record: p}})
 	})
+}
+
+// checkAfterQueued fails unless appendLine, given a queue that holds a
+// line already, keeps it and appends line after it: every kind of line is
+// appended to the pending queue in place.
+func checkAfterQueued(t *testing.T, seq uint64, changes []change, line []byte) {
+	t.Helper()
+	queued := []byte("{\"queued\":1}\n")
+	got, err := appendLine(bytes.Clone(queued), seq, changes)
+	if want := append(bytes.Clone(queued), line...); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("appendLine after a queued line = %q, %v; want the queued line, then %q", got, err, line)
+	}
 }

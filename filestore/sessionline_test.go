@@ -89,6 +89,7 @@ func TestSessionLineMatchesJSON(t *testing.T) {
 				}
 				t.Fatal(err)
 			}
+			checkAfterQueued(t, 42, tc.changes, line)
 			if _, err := decodeBatch(bytes.TrimSuffix(line, []byte("\n"))); err != nil {
 				t.Errorf("decodeBatch(%s): %v", line, err)
 			}
