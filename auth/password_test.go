@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -101,16 +102,25 @@ func TestCostChange(t *testing.T) {
 // waitQueued waits until g has n waiters.
 func waitQueued(t *testing.T, g *gate, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, func() (bool, string) {
 		g.mu.Lock()
-		got := len(g.queue)
-		g.mu.Unlock()
-		if got >= n {
+		defer g.mu.Unlock()
+		return len(g.queue) >= n, fmt.Sprintf("%d waiters, want %d", len(g.queue), n)
+	})
+}
+
+// eventually polls cond until it holds, failing the test with cond's
+// account of the state it saw if it does not within 30 s.
+func eventually(t *testing.T, cond func() (ok bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, state := cond()
+		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d waiters after 5 s, want %d", got, n)
+			t.Fatalf("after 30 s: %s", state)
 		}
 		time.Sleep(time.Millisecond)
 	}

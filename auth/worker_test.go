@@ -143,22 +143,15 @@ func TestWorkerComputesTheSame(t *testing.T) {
 // inFlight waits until the worker has n calls pending.
 func inFlight(t *testing.T, wk *worker, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, func() (bool, string) {
 		wk.mu.Lock()
+		defer wk.mu.Unlock()
 		got := 0
 		if wk.proc != nil {
 			got = len(wk.proc.calls)
 		}
-		wk.mu.Unlock()
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d calls in flight after 30 s, want %d", got, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return got == n, fmt.Sprintf("%d calls in flight, want %d", got, n)
+	})
 }
 
 // TestWorkerDeath: a worker killed while it computes fails no caller (the
@@ -347,19 +340,11 @@ func TestWorkerCancelKeepsSlot(t *testing.T) {
 		t.Errorf("%d of %d slots free while the cancelled check still runs, want %d", free, slots, slots-1)
 	}
 	inFlight(t, p.worker, 0)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, func() (bool, string) {
 		p.gate.mu.Lock()
-		free = p.gate.free
-		p.gate.mu.Unlock()
-		if free == slots {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d slots free after the computation ended", free, slots)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer p.gate.mu.Unlock()
+		return p.gate.free == slots, fmt.Sprintf("%d of %d slots free after the computation ended", p.gate.free, slots)
+	})
 }
 
 // TestWorkerClose: Close ends the worker process (it is reaped, not left
