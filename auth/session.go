@@ -82,9 +82,17 @@ func StorableTime(t time.Time, optional bool) bool {
 	if t.IsZero() {
 		return optional
 	}
-	y := t.UTC().Year()
-	return y >= 1 && y <= 9999
+	// Two comparisons, not the year: a snapshot load checks five times
+	// of each of a million sessions.
+	return !t.Before(firstStorable) && t.Before(pastStorable)
 }
+
+// firstStorable and pastStorable bound the storable times: from the first
+// instant of year 1 UTC up to, not including, the first of year 10000.
+var (
+	firstStorable = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC)
+	pastStorable  = time.Date(10000, time.January, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // Errors returned by a SessionStore.
 var (

@@ -47,3 +47,59 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+// validPlain is Valid as its comment states it, one byte at a time.
+func validPlain(s string) bool {
+	if len(s) != 24 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// TestValidEveryByte puts every byte value at every place of a valid id,
+// and of an id whose other bytes are all at the edges of the hex ranges,
+// and compares Valid with the plain definition.
+func TestValidEveryByte(t *testing.T) {
+	for _, base := range []string{"507f1f77bcf86cd799439011", "09af09af09af09af09af09af", "000000000000000000000000", "ffffffffffffffffffffffff"} {
+		for i := range len(base) {
+			for c := range 256 {
+				b := []byte(base)
+				b[i] = byte(c)
+				if got, want := Valid(string(b)), validPlain(string(b)); got != want {
+					t.Fatalf("Valid(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{"507f1f77bcf86cd799439011", "507F1F77BCF86CD799439011", "507f1f77bcf86cd79943901g", "\x80\xff/:@`gGAF09af09af09af09a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := Valid(s), validPlain(s); got != want {
+			t.Fatalf("Valid(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+func BenchmarkValid(b *testing.B) {
+	ids := []string{New(time.Now()), New(time.Now()), "507f1f77bcf86cd79943901g"}
+	n := 0
+	for b.Loop() {
+		for _, id := range ids {
+			if Valid(id) {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		b.Fatal("no id was valid")
+	}
+}
