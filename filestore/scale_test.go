@@ -242,14 +242,18 @@ func TestScaleStartChild(t *testing.T) {
 }
 
 // peakRSS returns the process's peak resident set size in KiB (VmHWM).
-func peakRSS(t *testing.T) int64 {
-	data, err := os.ReadFile("/proc/self/status")
+func peakRSS(t *testing.T) int64 { return procKB(t, "/proc/self/status", "VmHWM:") }
+
+// procKB returns the figure of field (such as "VmHWM:") in the file at
+// path, one of /proc's that list a figure in kB a line.
+func procKB(t *testing.T, path, field string) int64 {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -257,7 +261,7 @@ func peakRSS(t *testing.T) int64 {
 			return kb
 		}
 	}
-	t.Fatal("no VmHWM in /proc/self/status")
+	t.Fatalf("no %s in %s", field, path)
 	return 0
 }
 
