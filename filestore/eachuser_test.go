@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -12,97 +12,139 @@ import (
 	"corkboard/user"
 )
 
-// TestEachUserInBatches lists more users than one batch while the callback
-// writes to the store: every user stored all along is met exactly once,
-// with its record as stored, a user created during the listing is met at
-// most once, and the callback's writes do not wait for the listing (they
-// would deadlock if the read lock were held while fn runs).
-func TestEachUserInBatches(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{NoSync: true})
+// storeEachUsers stores n users named prefix0000… in s and returns them.
+func storeEachUsers(t *testing.T, s *Store, prefix string, n int) []user.User {
+	t.Helper()
 	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	stored := make(map[string]user.User)
-	for i := range 3*eachUserBatch + 17 {
-		u := benchUser(fmt.Sprintf("each%04d", i), now)
+	users := make([]user.User, n)
+	for i := range users {
+		u := benchUser(fmt.Sprintf("%s%04d", prefix, i), now)
 		u.ID = objectid.New(now)
-		if err := s.CreateUser(ctx, u); err != nil {
+		if err := s.CreateUser(context.Background(), u); err != nil {
 			t.Fatal(err)
 		}
-		stored[u.ID] = u
+		users[i] = u
 	}
-	met := make(map[string]int)
-	added := make(map[string]bool)
-	calls := 0
-	err := s.EachUser(ctx, func(u user.User) error {
-		calls++
-		met[u.ID]++
-		if want, ok := stored[u.ID]; ok && (u.Username != want.Username || u.Email != want.Email) {
-			t.Errorf("met %s as %q <%s>, stored as %q <%s>", u.ID, u.Username, u.Email, want.Username, want.Email)
-		}
-		if calls%50 == 1 { // a write from inside the listing, a few times a batch
-			n := benchUser(fmt.Sprintf("new%04d", calls), now)
-			n.ID = objectid.New(now)
-			if err := s.CreateUser(ctx, n); err != nil {
-				return err
+	return users
+}
+
+// TestEachUserInBatches lists users in many batches, eight times over,
+// while the callback writes to the store between batches: it updates
+// users stored all along (an update puts a user into the table's map anew)
+// and deletes others (which leaves the map's slots to be reused), and now
+// and then creates one. Every user stored all along must be met exactly
+// once, no user twice, and nothing that was never stored. The callback's
+// writes do not wait for the listing: they would deadlock if it held the
+// lock while fn runs.
+func TestEachUserInBatches(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, t.TempDir(), Options{NoSync: true})
+			now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+			var kept, doomed []string
+			stored := make(map[string]bool)
+			for i, u := range storeEachUsers(t, s, "each", 6000) {
+				if i%3 == 0 {
+					doomed = append(doomed, u.ID)
+				} else {
+					kept = append(kept, u.ID)
+				}
+				stored[u.ID] = true
 			}
-			added[n.ID] = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("EachUser = %v", err)
-	}
-	for id := range stored {
-		if met[id] != 1 {
-			t.Errorf("user %s met %d times, want 1", id, met[id])
-		}
-	}
-	for id, n := range met {
-		switch {
-		case stored[id].ID == "" && !added[id]:
-			t.Errorf("met %s, which was never stored", id)
-		case n > 1:
-			t.Errorf("user %s met %d times", id, n)
-		}
-	}
-	if len(added) < 3*eachUserBatch/50 {
-		t.Fatalf("only %d users created during the listing", len(added))
+			r := rand.New(rand.NewPCG(seed, 2))
+			updates, deletes := 0, 0
+			for round := range 8 {
+				met := make(map[string]int)
+				calls := 0
+				err := s.EachUser(ctx, func(u user.User) error {
+					calls++
+					met[u.ID]++
+					if calls%eachUserBatch != 0 {
+						return nil
+					}
+					for range 40 {
+						if err := s.SetRoles(ctx, kept[r.IntN(len(kept))], []string{"user", "moderator"}, now); err != nil {
+							return err
+						}
+						updates++
+						if len(doomed) > 0 {
+							if _, err := s.DeleteUser(ctx, doomed[len(doomed)-1]); err != nil {
+								return err
+							}
+							doomed = doomed[:len(doomed)-1]
+							deletes++
+						}
+					}
+					n := storeEachUsers(t, s, fmt.Sprintf("new%d_%d_", round, calls), 1)[0]
+					stored[n.ID] = true
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("round %d: EachUser = %v", round, err)
+				}
+				for _, id := range kept {
+					if met[id] != 1 {
+						t.Errorf("round %d: user %s, stored all along, met %d times, want 1", round, id, met[id])
+					}
+				}
+				for id, n := range met {
+					switch {
+					case !stored[id]:
+						t.Errorf("round %d: met %s, which was never stored", round, id)
+					case n > 1:
+						t.Errorf("round %d: user %s met %d times", round, id, n)
+					}
+				}
+			}
+			if updates < 2000 || deletes < 2000 {
+				t.Fatalf("only %d updates and %d deletes during the listings", updates, deletes)
+			}
+		})
 	}
 }
 
-// TestEachUserStopsOnReload: when the store goes back to its files between
-// two batches, the listing stops with an error rather than read on in a
-// map that is no longer the state's (a user changed there and rolled back
-// would be listed as it never was kept).
-func TestEachUserStopsOnReload(t *testing.T) {
+// TestEachUserAcrossReload: when the store goes back to its files between
+// two batches (see reload), the listing goes on in the reloaded state and
+// still meets every user once; when reads break between two batches (see
+// breakReads), it stops with the store's error.
+func TestEachUserAcrossReload(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, t.TempDir(), Options{})
-	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	for i := range 2 * eachUserBatch {
-		u := benchUser(fmt.Sprintf("each%04d", i), now)
-		u.ID = objectid.New(now)
-		if err := s.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := 0
-	err := s.EachUser(ctx, func(user.User) error {
-		if calls++; calls == 1 {
+	users := storeEachUsers(t, s, "each", 3*eachUserBatch)
+	met := make(map[string]int)
+	err := s.EachUser(ctx, func(u user.User) error {
+		if met[u.ID]++; len(met) == 1 {
 			s.syncMu.Lock()
 			defer s.syncMu.Unlock()
 			return s.reload(errors.New("a test's reload"))
 		}
 		return nil
 	})
-	if err == nil || !strings.Contains(err.Error(), "reloaded") {
-		t.Fatalf("EachUser across a reload = %v after %d calls, want the reload reported", err, calls)
+	if err != nil {
+		t.Fatalf("EachUser across a reload = %v", err)
+	}
+	if s.gen.Load() == 0 {
+		t.Fatal("the reload did not happen")
+	}
+	for _, u := range users {
+		if met[u.ID] != 1 {
+			t.Errorf("user %s met %d times across the reload, want 1", u.ID, met[u.ID])
+		}
+	}
+
+	calls := 0
+	err = s.EachUser(ctx, func(user.User) error {
+		if calls++; calls == 1 { // as rollback does when the files cannot be read back
+			s.fail(errors.New("a test's broken reads"))
+			s.breakReads()
+		}
+		return nil
+	})
+	if err == nil || s.readable() == nil || err.Error() != s.readable().Error() {
+		t.Fatalf("EachUser with reads broken after its first batch = %v, want %v", err, s.readable())
 	}
 	if calls != eachUserBatch {
 		t.Errorf("%d calls before the error, want one batch, %d", calls, eachUserBatch)
-	}
-	// The store is usable after, and lists everyone.
-	n := 0
-	if err := s.EachUser(ctx, func(user.User) error { n++; return nil }); err != nil || n != 2*eachUserBatch {
-		t.Errorf("EachUser after = %d users, %v; want %d, nil", n, err, 2*eachUserBatch)
 	}
 }

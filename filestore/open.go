@@ -134,7 +134,7 @@ func (s *Store) load() error {
 func (s *Store) loadState() (nums []int, covered int, err error) {
 	// A snapshot this package wrote loads on every core (snapload.go);
 	// any other is read as before, from a fresh state.
-	snap, size, ok := loadCanonicalSnapshot(s.path(snapshotName), &s.st)
+	snap, size, ok := loadCanonicalSnapshot(s.path(snapshotName), &s.st, !s.readOnly)
 	if !ok {
 		s.st = newState()
 		var err error

@@ -85,7 +85,10 @@ var errNotCanonical = errors.New("snapshot not in the canonical layout")
 // empty, and returns its journal and batch numbers and its size. ok is
 // false when it did not load the file (see above): st may then hold part
 // of it and must be made anew. A missing file is ok, with nothing loaded.
-func loadCanonicalSnapshot(path string, st *state) (snap snapshot, size int64, ok bool) {
+// advise asks for huge pages for a large file's state (see
+// adviseHugePages): for a store being opened, not for one going back to
+// its files while it serves, whose heap is large already.
+func loadCanonicalSnapshot(path string, st *state, advise bool) (snap snapshot, size int64, ok bool) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return snapshot{}, 0, true
@@ -96,8 +99,10 @@ func loadCanonicalSnapshot(path string, st *state) (snap snapshot, size int64, o
 	defer f.Close()
 	if info, err := f.Stat(); err == nil && info.Size() >= relaxGCBytes {
 		defer relaxGC()()
-		// The loaded state takes about 1.2 times the file's size.
-		adviseHugePages(info.Size() + info.Size()/4)
+		if advise {
+			// The loaded state takes about 1.2 times the file's size.
+			adviseHugePages(info.Size() + info.Size()/4)
+		}
 	}
 
 	// How many records of each kind the file holds, counted while the

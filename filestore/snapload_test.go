@@ -185,7 +185,7 @@ func FuzzFastDecode(f *testing.F) {
 func loadBoth(t *testing.T, path string) bool {
 	t.Helper()
 	fast := newState()
-	fsnap, _, ok := loadCanonicalSnapshot(path, &fast)
+	fsnap, _, ok := loadCanonicalSnapshot(path, &fast, false)
 	if !ok {
 		return false
 	}

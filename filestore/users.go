@@ -332,52 +332,53 @@ func (s *Store) changeUser(ctx context.Context, id string, edit func(*user.User)
 	})
 }
 
-// EachUser implements user.Store. It copies the users in batches under
-// the read lock (see eachUserBatch) and calls fn on each batch's copies
-// with the lock released, so fn may use the store. Every user stored all
-// through the listing is met once; one stored or removed while it runs
-// may or may not be.
+// EachUser implements user.Store. It takes the ids of the users under the
+// read lock, then copies the users a batch at a time under it (see
+// eachUserBatch) and calls fn on each batch's copies with the lock
+// released, so fn may use the store. Every user stored all through the
+// listing is met once, as it is when its batch is copied, however it is
+// changed meanwhile; one created while it runs is not met, one removed or
+// marked for deletion before its batch is not.
 func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
 	if err := s.readable(); err != nil {
 		return err
 	}
-	batch := make([]user.User, 0, eachUserBatch)
 	s.mu.RLock()
-	gen := s.gen.Load()
-	for _, u := range s.st.users.byID {
-		if u.DeletingAt.IsZero() { // a user being deleted is not exported
-			batch = append(batch, cloneUser(u))
-		}
-		if len(batch) < eachUserBatch {
-			continue
-		}
-		s.mu.RUnlock()
-		err := eachOf(ctx, batch, fn)
-		clear(batch)
-		batch = batch[:0]
-		s.mu.RLock()
-		switch {
-		case err != nil:
-			s.mu.RUnlock()
-			return err
-		case s.gen.Load() != gen:
-			// The store went back to its files (see reload): the
-			// map being read is no longer the state's.
-			s.mu.RUnlock()
-			return errors.New("filestore: the store was reloaded while its users were listed")
-		}
+	ids := make([]string, 0, len(s.st.users.byID))
+	for id := range s.st.users.byID {
+		ids = append(ids, id)
 	}
 	s.mu.RUnlock()
-	return eachOf(ctx, batch, fn)
+	batch := make([]user.User, 0, eachUserBatch)
+	for chunk := range slices.Chunk(ids, eachUserBatch) {
+		if err := s.readable(); err != nil {
+			return err
+		}
+		s.mu.RLock()
+		for _, id := range chunk {
+			if u, ok := s.st.liveUser(id); ok { // a user being deleted is not exported
+				batch = append(batch, cloneUser(u))
+			}
+		}
+		s.mu.RUnlock()
+		if err := eachOf(ctx, batch, fn); err != nil {
+			return err
+		}
+		clear(batch)
+		batch = batch[:0]
+	}
+	return nil
 }
 
 // eachUserBatch is how many users EachUser copies under one hold of the
 // read lock. Copying all of them at once held it for 0.1 s at 100,000
 // users, as long as every write waited, whenever the periodic sweep
 // gathered the files records point at; and it made a copy of every user.
-// The map is read on after the lock is taken again: Go lets a map change
-// while it is ranged over, each entry there all along is still met once,
-// and the lock orders those changes with the reads.
+// The users are looked up by id, not met by ranging over the map between
+// holds of the lock: an update puts a user into the map anew, and an entry
+// added while a map is ranged over may be met or not, so a user updated
+// meanwhile could be missed or met twice (a missed user's picture would
+// then be swept as an orphan).
 const eachUserBatch = 256
 
 // eachOf calls fn with each of list, stopping at the first error or when
