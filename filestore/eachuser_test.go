@@ -106,7 +106,8 @@ func TestEachUserInBatches(t *testing.T) {
 
 // TestEachUserAcrossReload: when the store goes back to its files between
 // two batches (see reload), the listing goes on in the reloaded state and
-// still meets every user once; when reads break between two batches (see
+// still meets every user once, also one whose deletion the reload undid
+// after the ids were taken; when reads break between two batches (see
 // breakReads), it stops with the store's error.
 func TestEachUserAcrossReload(t *testing.T) {
 	ctx := context.Background()
@@ -130,6 +131,44 @@ func TestEachUserAcrossReload(t *testing.T) {
 	for _, u := range users {
 		if met[u.ID] != 1 {
 			t.Errorf("user %s met %d times across the reload, want 1", u.ID, met[u.ID])
+		}
+	}
+
+	// A deletion that is in memory when the ids are taken, and undone by
+	// the reload (the disk never took it): its user is stored all along,
+	// and must be met, whether the reload comes after the first call or
+	// after the last (once every id taken has been listed).
+	for i, at := range []int{1, len(users) - 1} {
+		victim := users[i]
+		s.syncMu.Lock() // no round can make the deletion durable
+		deleted := make(chan error, 1)
+		go func() { _, err := s.DeleteUser(ctx, victim.ID); deleted <- err }()
+		for {
+			if _, err := s.UserByID(ctx, victim.ID); errors.Is(err, user.ErrNotFound) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		clear(met)
+		calls := 0
+		err = s.EachUser(ctx, func(u user.User) error {
+			met[u.ID]++
+			if calls++; calls == at {
+				return s.reload(errors.New("a test's refused write"))
+			}
+			return nil
+		})
+		s.syncMu.Unlock()
+		if derr := <-deleted; derr == nil {
+			t.Fatal("the deletion succeeded: the reload did not undo it")
+		}
+		if err != nil {
+			t.Fatalf("EachUser across the undoing of a deletion = %v", err)
+		}
+		for _, u := range users {
+			if met[u.ID] != 1 {
+				t.Errorf("reload after call %d: user %s met %d times across the undoing of a deletion, want 1", at, u.ID, met[u.ID])
+			}
 		}
 	}
 

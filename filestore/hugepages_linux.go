@@ -59,10 +59,11 @@ func hugePagesWhenAdvised() bool {
 	return err == nil && strings.Contains(string(mode), "[madvise]")
 }
 
-// hugePagesDisabled reports whether godebug, a GODEBUG value, sets
-// disablethp as the runtime reads it: the fields between commas as they
-// are, the last valid setting winning, any integer but 0 turning huge
-// pages off.
+// hugePagesDisabled reports whether godebug, the GODEBUG environment
+// variable, sets disablethp as the runtime reads it: the fields between
+// commas as they are, the last valid setting winning, any integer but 0
+// turning huge pages off. (A //go:debug or go.mod godebug setting would not
+// be seen; corkboard has none.)
 func hugePagesDisabled(godebug string) bool {
 	off := false
 	for field := range strings.SplitSeq(godebug, ",") {

@@ -121,7 +121,9 @@ func TestLoadGetsHugePages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reloaded := forced(); opened != before+1 || reloaded != opened {
+	if reloaded := forced(); hugePagesDisabled(os.Getenv("GODEBUG")) {
+		t.Logf("GODEBUG turns huge pages off here: no collection to count (%d, %d, %d)", before, opened, reloaded)
+	} else if opened != before+1 || reloaded != opened {
 		t.Errorf("forced collections: %d before Open, %d after, %d after a reload; want one more after Open, none after the reload", before, opened, reloaded)
 	}
 }

@@ -337,24 +337,51 @@ func (s *Store) changeUser(ctx context.Context, id string, edit func(*user.User)
 // eachUserBatch) and calls fn on each batch's copies with the lock
 // released, so fn may use the store. Every user stored all through the
 // listing is met once, as it is when its batch is copied, however it is
-// changed meanwhile; one created while it runs is not met, one removed or
-// marked for deletion before its batch is not.
+// changed meanwhile; one created while it runs may or may not be met, one
+// deleted or marked for deletion before its batch is not (unless stored
+// again by then).
 func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
 	if err := s.readable(); err != nil {
 		return err
 	}
 	s.mu.RLock()
+	gen := s.gen.Load()
 	ids := make([]string, 0, len(s.st.users.byID))
 	for id := range s.st.users.byID {
 		ids = append(ids, id)
 	}
 	s.mu.RUnlock()
+	var taken map[string]bool // made only if the store goes back to its files
 	batch := make([]user.User, 0, eachUserBatch)
-	for chunk := range slices.Chunk(ids, eachUserBatch) {
+	for next := 0; ; {
 		if err := s.readable(); err != nil {
 			return err
 		}
 		s.mu.RLock()
+		if g := s.gen.Load(); g != gen {
+			// The store went back to its files (see reload), which
+			// undoes the changes not yet durable: a deletion that
+			// failed brings back a user whose id was not taken.
+			gen = g
+			if taken == nil {
+				taken = make(map[string]bool, len(ids))
+				for _, id := range ids {
+					taken[id] = true
+				}
+			}
+			for id := range s.st.users.byID {
+				if !taken[id] {
+					taken[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
+		if next == len(ids) {
+			s.mu.RUnlock()
+			return nil
+		}
+		chunk := ids[next:min(next+eachUserBatch, len(ids))]
+		next += len(chunk)
 		for _, id := range chunk {
 			if u, ok := s.st.liveUser(id); ok { // a user being deleted is not exported
 				batch = append(batch, cloneUser(u))
@@ -367,7 +394,6 @@ func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
 		clear(batch)
 		batch = batch[:0]
 	}
-	return nil
 }
 
 // eachUserBatch is how many users EachUser copies under one hold of the
