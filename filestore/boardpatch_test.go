@@ -370,7 +370,7 @@ func TestWholeBoardJournalLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	edited.Version = 1
-	line, err := encodeLine(2, []change{putBoard(edited)})
+	line, err := appendLine(nil, 2, []change{putBoard(edited)})
 	if err != nil {
 		t.Fatal(err)
 	}

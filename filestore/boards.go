@@ -362,15 +362,7 @@ func (s *Store) EachBoard(ctx context.Context, fn func(board.Board) error) error
 		}
 	}
 	s.mu.RUnlock()
-	for _, b := range boards {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(b); err != nil { // lent
-			return err
-		}
-	}
-	return nil
+	return eachOf(ctx, boards, fn) // lent
 }
 
 // MarkBoardDeleting implements board.Store: one journal batch sets the

@@ -100,15 +100,10 @@ type rawBatch struct {
 	Changes []rawChange `json:"changes"`
 }
 
-// encodeLine encodes batch seq of changes as one journal line, newline
-// included. HTML escaping is off so that the files stay readable.
-func encodeLine(seq uint64, changes []change) ([]byte, error) {
-	return appendLine(make([]byte, 0, 512), seq, changes)
-}
-
-// appendLine appends the journal line of encodeLine to dst. The write path
-// appends straight to the queue of pending lines, so that a refresh's line
-// is not made in a buffer of its own first and then copied.
+// appendLine appends batch seq of changes to dst as one journal line,
+// newline included. HTML escaping is off so that the files stay readable.
+// The write path appends straight to the queue of pending lines, so that a
+// refresh's line is not made in a buffer of its own first and then copied.
 func appendLine(dst []byte, seq uint64, changes []change) ([]byte, error) {
 	if line, ok := appendSessionLine(dst, seq, changes); ok {
 		return line, nil // a refresh's line, without reflection

@@ -209,13 +209,5 @@ func (s *Store) EachNotification(ctx context.Context, fn func(board.Notification
 		list = append(list, copyNotification(n))
 	}
 	s.mu.RUnlock()
-	for _, n := range list {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachOf(ctx, list, fn)
 }

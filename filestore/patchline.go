@@ -8,14 +8,14 @@ import (
 	"corkboard/jsonappend"
 )
 
-// appendPatchLine appends the journal line of batch seq as encodeLine's
+// appendPatchLine appends the journal line of batch seq as appendLine's
 // encoding/json writes it, without reflection, when the batch is one patch
 // of a board (a card move, an edit of a card) whose strings are printable
 // ASCII without '"' or '\\' and whose times encoding/json writes as RFC
-// 3339. It reports false for anything else, which encodeLine leaves to
+// 3339. It reports false for anything else, which appendLine leaves to
 // encoding/json.
 //
-// encodeLine runs under the store's write lock, which every writer of
+// appendLine runs under the store's write lock, which every writer of
 // every board waits for in turn; encoding/json's reflection over a move's
 // patch (the board's own fields, its lists, the splices) was a sixth of a
 // move's time there. TestPatchLineMatchesJSON and FuzzPatchLine hold the

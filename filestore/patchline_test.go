@@ -170,7 +170,7 @@ func TestPatchLineMatchesJSON(t *testing.T) {
 			if written := checkPatchLine(t, 42, tc.changes); written != tc.written {
 				t.Errorf("written by hand: %v, want %v", written, tc.written)
 			}
-			line, err := encodeLine(42, tc.changes)
+			line, err := appendLine(nil, 42, tc.changes)
 			if err != nil {
 				t.Fatal(err)
 			}

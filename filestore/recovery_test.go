@@ -33,7 +33,7 @@ func buildStore(t *testing.T, n int) (string, []user.User, []byte) {
 // batches: a valid batch n+1 creating u.
 func nextLine(t *testing.T, n int, u user.User) []byte {
 	t.Helper()
-	line, err := encodeLine(uint64(n+1), []change{putUser(u)})
+	line, err := appendLine(nil, uint64(n+1), []change{putUser(u)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestCorruption(t *testing.T) {
 		}},
 		{"put whose record has another id", func(t *testing.T, dir string, _ []byte, _ []user.User) {
 			u := testUser("new", testTime())
-			line, err := encodeLine(n+1, []change{putChange(userKind, "67d3f65df0b01dd65a6ce67a", u)})
+			line, err := appendLine(nil, n+1, []change{putChange(userKind, "67d3f65df0b01dd65a6ce67a", u)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,14 +8,14 @@ import (
 	"corkboard/jsonappend"
 )
 
-// appendSessionLine appends the journal line of batch seq as encodeLine's
+// appendSessionLine appends the journal line of batch seq as appendLine's
 // encoding/json writes it, without reflection, when every change is a
 // delete or a put of an auth.Session whose strings are printable ASCII
 // without '"' or '\\' and whose times encoding/json writes as RFC 3339.
-// It reports false for anything else, which encodeLine leaves to
+// It reports false for anything else, which appendLine leaves to
 // encoding/json.
 //
-// A refresh's batch is one session put, and encodeLine runs under the
+// A refresh's batch is one session put, and appendLine runs under the
 // state's lock, so every writer queued on the lock waits for it: the
 // load driver's profile of refresh showed encoding/json's reflection over
 // the session there (4% of the CPU). TestSessionLineMatchesJSON and

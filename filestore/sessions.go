@@ -462,13 +462,5 @@ func (s *Store) EachSession(ctx context.Context, fn func(auth.Session) error) er
 		list = append(list, cloneSession(*sess))
 	}
 	s.mu.RUnlock()
-	for _, sess := range list {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(sess); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachOf(ctx, list, fn)
 }

@@ -267,3 +267,18 @@ func (s *Store) Close() error {
 	}
 	return err
 }
+
+// eachOf calls fn with each of list, stopping at the first error or when
+// ctx ends: the Each methods, once they have copied what they list under
+// the read lock.
+func eachOf[T any](ctx context.Context, list []T, fn func(T) error) error {
+	for _, x := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(x); err != nil {
+			return err
+		}
+	}
+	return nil
+}

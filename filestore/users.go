@@ -407,20 +407,6 @@ func (s *Store) EachUser(ctx context.Context, fn func(user.User) error) error {
 // then be swept as an orphan).
 const eachUserBatch = 256
 
-// eachOf calls fn with each of list, stopping at the first error or when
-// ctx ends.
-func eachOf[T any](ctx context.Context, list []T, fn func(T) error) error {
-	for _, x := range list {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(x); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // MarkDeleting implements user.Store: one journal batch sets the mark.
 func (s *Store) MarkDeleting(ctx context.Context, id string, now time.Time) (user.User, error) {
 	var marked user.User

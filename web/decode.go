@@ -23,7 +23,7 @@ const MaxBodyBytes = 1 << 20
 // large, 400 for malformed JSON, 422 for unknown fields, wrong types or a
 // string that is not valid UTF-8.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	if err := checkJSONType(r); err != nil {
+	if err := CheckJSONType(r); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -47,21 +47,17 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 // decodes body as strictly, with the same problems, without reading the
 // body a second time.
 func DecodeJSONBody(r *http.Request, body []byte, dst any) error {
-	if err := checkJSONType(r); err != nil {
+	if err := CheckJSONType(r); err != nil {
 		return err
 	}
 	return decodeStrict(body, dst)
 }
 
 // CheckJSONType refuses (415) a request whose body does not say it is
-// application/json, as DecodeJSON does: for a handler that reads a body of
-// a shape it knows by itself, and must still refuse what DecodeJSON
-// refuses.
-func CheckJSONType(r *http.Request) error { return checkJSONType(r) }
-
-// checkJSONType refuses (415) a request whose body does not say it is
-// application/json.
-func checkJSONType(r *http.Request) error {
+// application/json. DecodeJSON and DecodeJSONBody call it; so does a
+// handler that reads a body of a shape it knows by itself, and must still
+// refuse what they refuse.
+func CheckJSONType(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	if ct == "application/json" {
 		return nil // what ParseMediaType would say, without its map of parameters
