@@ -134,9 +134,19 @@ func TestSmoke(t *testing.T) {
 			if s.Flood.P99Ratio <= 0 {
 				t.Errorf("%s: no p99 ratio", s.Store)
 			}
+			f := s.Flood
+			if f.AloneP99msAfterOnset <= 0 || f.DuringP99msAfterOnset <= 0 || f.P99RatioAfterOnset <= 0 {
+				t.Errorf("%s: no p99 after the onset: %+v", s.Store, f)
+			}
+			// Each answer's lateness to send is part of its latency.
+			if f.AloneSendLateP99ms < 0 || f.AloneSendLateP99ms > f.Alone.P99ms ||
+				f.DuringSendLateP99ms < 0 || f.DuringSendLateP99ms > f.DuringFlood.P99ms {
+				t.Errorf("%s: lateness to send p99 %.3f and %.3f ms, latency p99 %.3f and %.3f ms",
+					s.Store, f.AloneSendLateP99ms, f.DuringSendLateP99ms, f.Alone.P99ms, f.DuringFlood.P99ms)
+			}
 		}
 	}
-	for _, want := range []string{"baseline", "bare", "fsync", "bcrypt", "me", "refresh", "login", "signup", "board", "move", "move-minimal", "mixed", "peak RSS"} {
+	for _, want := range []string{"baseline", "bare", "fsync", "bcrypt", "me", "refresh", "login", "signup", "board", "move", "move-minimal", "mixed", "peak RSS", "leaving out each slice's first 20ms"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, &stdout)
 		}
@@ -242,5 +252,41 @@ func TestWrongAnswerFails(t *testing.T) {
 		if res.Status != tc.want {
 			t.Errorf("me against a server answering %s: status %s (%d requests, %d failures), want %s", tc.body, res.Status, res.Requests, res.Failures, tc.want)
 		}
+	}
+}
+
+// TestAfterOnset checks that the figures after the flood's onset leave out
+// exactly the answers due in each slice's first floodOnset, with each
+// answer's due time and lateness still its own after the slices' results
+// are added up (percentiles sort the latencies they are given).
+func TestAfterOnset(t *testing.T) {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	slice := func(slow float64) result {
+		var r result
+		for i := range 100 {
+			at, lat, late := ms(float64(i)*10), ms(1), ms(0.5)
+			if at < floodOnset {
+				lat, late = ms(slow), ms(slow-1)
+			}
+			r.at, r.lat, r.late = append(r.at, at), append(r.lat, lat), append(r.late, late)
+		}
+		r.Requests, r.Seconds, r.Status = len(r.lat), 1, "ok"
+		return r
+	}
+	var all result
+	all.add(slice(50))
+	all.add(slice(80))
+	if all.P99ms != 50 {
+		t.Fatalf("p99 of every answer %.1f ms, want 50", all.P99ms)
+	}
+	p99, late := afterOnset(all)
+	if p99 != 1 {
+		t.Errorf("p99 after the onset %.2f ms, want 1 (the slow answers were due in the onset)", p99)
+	}
+	if late != 49 {
+		t.Errorf("lateness p99 %.2f ms, want 49 (of every answer)", late)
+	}
+	if len(all.at) != 200 || len(all.late) != 200 || len(all.lat) != 200 {
+		t.Errorf("%d, %d and %d answers kept, want 200 of each", len(all.at), len(all.late), len(all.lat))
 	}
 }

@@ -307,6 +307,10 @@ type result struct {
 	Status string  `json:"status"`
 
 	lat []time.Duration // every answer's latency, for add
+	// For paced clients only, per answer in lat's order before it is
+	// sorted: how late the client was to send it (from when it was due),
+	// and when it was due, from the start of its slice.
+	late, at []time.Duration
 }
 
 // add adds to r the result of the same scenario or baseline measured for
@@ -329,11 +333,14 @@ func (r *result) add(s result) {
 		}
 	}
 	r.lat = append(r.lat, s.lat...)
+	r.late = append(r.late, s.late...)
+	r.at = append(r.at, s.at...)
 	r.ReqPerSec = 0
 	if r.Seconds > 0 {
 		r.ReqPerSec = float64(r.Requests) / r.Seconds
 	}
-	r.P50ms, r.P90ms, r.P99ms = percentiles(r.lat)
+	// A copy: late and at follow lat's order.
+	r.P50ms, r.P90ms, r.P99ms = percentiles(slices.Clone(r.lat))
 	r.PeakRSS = max(r.PeakRSS, s.PeakRSS)
 	if s.Status != "ok" {
 		r.Status = s.Status
@@ -347,6 +354,7 @@ func (r *result) add(s result) {
 func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Duration, step func(context.Context, *client) error, pace *time.Duration) result {
 	type tally struct {
 		lat      []time.Duration
+		late, at []time.Duration // paced clients only
 		busy     int
 		failures int
 		errs     []string
@@ -377,10 +385,15 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 				if due.After(deadline) || ctx.Err() != nil {
 					return
 				}
+				late := time.Since(due)
 				err := step(ctx, c)
 				switch {
 				case err == nil:
 					t.lat = append(t.lat, time.Since(due))
+					if pace != nil {
+						t.late = append(t.late, late)
+						t.at = append(t.at, due.Sub(start))
+					}
 				case errors.Is(err, errBusy):
 					t.busy++
 				default:
@@ -398,9 +411,11 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 	wg.Wait()
 	elapsed := time.Since(start)
 	res := result{Clients: clients, Seconds: elapsed.Seconds()}
-	var all []time.Duration
+	var all, late, at []time.Duration
 	for _, t := range tallies {
 		all = append(all, t.lat...)
+		late = append(late, t.late...)
+		at = append(at, t.at...)
 		res.Busy += t.busy
 		res.Failures += t.failures
 		for _, e := range t.errs {
@@ -411,8 +426,10 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 	}
 	res.Requests = len(all)
 	res.ReqPerSec = float64(len(all)) / elapsed.Seconds()
+	// late and at follow all's order, which percentiles sorts: take
+	// them first.
+	res.lat, res.late, res.at = slices.Clone(all), late, at
 	res.P50ms, res.P90ms, res.P99ms = percentiles(all)
-	res.lat = all
 	res.Status = "ok"
 	if res.Failures > 0 || res.Requests == 0 {
 		res.Status = "FAILED"
@@ -442,6 +459,35 @@ type floodResult struct {
 	P99Ratio     float64 `json:"p99Ratio"`
 	Status       string  `json:"status"`
 	LoginClients int     `json:"loginClients"`
+	// Where the tail comes from, for reading the ratio, not instead of
+	// it: the p99 of the answers due after each slice's first
+	// floodOnset (when every flood client sends its first login at
+	// once), and how late the /me clients were to send (p99), which is
+	// the driver's own wait for a core.
+	AloneP99msAfterOnset  float64 `json:"aloneP99msAfterOnset"`
+	DuringP99msAfterOnset float64 `json:"duringP99msAfterOnset"`
+	P99RatioAfterOnset    float64 `json:"p99RatioAfterOnset"`
+	AloneSendLateP99ms    float64 `json:"aloneSendLateP99ms"`
+	DuringSendLateP99ms   float64 `json:"duringSendLateP99ms"`
+}
+
+// floodOnset is the start of each flood slice that the AfterOnset
+// figures leave out.
+const floodOnset = 20 * time.Millisecond
+
+// afterOnset returns the p99 of r's latencies of the answers due at
+// floodOnset or later into their slice, and the p99 of how late r's
+// clients were to send.
+func afterOnset(r result) (p99, lateP99 float64) {
+	var after []time.Duration
+	for i, at := range r.at {
+		if at >= floodOnset {
+			after = append(after, r.lat[i])
+		}
+	}
+	_, _, p99 = percentiles(after)
+	_, _, lateP99 = percentiles(slices.Clone(r.late))
+	return p99, lateP99
 }
 
 // floodCompare measures /me at a steady rate (8 paced clients), alone and
@@ -471,6 +517,11 @@ func floodCompare(ctx context.Context, base string, fx *fixture, o options) *flo
 	fr.Alone.Name, fr.DuringFlood.Name, fr.Logins.Name = "me alone", "me during flood", "login flood"
 	if fr.Alone.P99ms > 0 {
 		fr.P99Ratio = fr.DuringFlood.P99ms / fr.Alone.P99ms
+	}
+	fr.AloneP99msAfterOnset, fr.AloneSendLateP99ms = afterOnset(fr.Alone)
+	fr.DuringP99msAfterOnset, fr.DuringSendLateP99ms = afterOnset(fr.DuringFlood)
+	if fr.AloneP99msAfterOnset > 0 {
+		fr.P99RatioAfterOnset = fr.DuringP99msAfterOnset / fr.AloneP99msAfterOnset
 	}
 	fr.Status = "ok"
 	for _, r := range []result{fr.Alone, fr.DuringFlood, fr.Logins} {
