@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,10 +262,11 @@ func TestWrongAnswerFails(t *testing.T) {
 // are added up (percentiles sort the latencies they are given).
 func TestAfterOnset(t *testing.T) {
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	// 100 answers 4 ms apart: the first five, due in the onset, are slow.
 	slice := func(slow float64) result {
 		var r result
 		for i := range 100 {
-			at, lat, late := ms(float64(i)*10), ms(1), ms(0.5)
+			at, lat, late := ms(float64(i)*4), ms(1), ms(0.5)
 			if at < floodOnset {
 				lat, late = ms(slow), ms(slow-1)
 			}
@@ -276,17 +278,62 @@ func TestAfterOnset(t *testing.T) {
 	var all result
 	all.add(slice(50))
 	all.add(slice(80))
-	if all.P99ms != 50 {
-		t.Fatalf("p99 of every answer %.1f ms, want 50", all.P99ms)
+	if all.P99ms != 80 {
+		t.Fatalf("p99 of every answer %.1f ms, want 80", all.P99ms)
+	}
+	if len(all.at) != 200 || len(all.late) != 200 || len(all.lat) != 200 {
+		t.Fatalf("%d, %d and %d answers kept, want 200 of each", len(all.at), len(all.late), len(all.lat))
+	}
+	for i := range all.lat {
+		slow := all.lat[i] >= ms(50)
+		if slow != (all.at[i] < floodOnset) || all.late[i] != all.lat[i]-ms(map[bool]float64{true: 1, false: 0.5}[slow]) {
+			t.Fatalf("answer %d: due at %v, latency %v, late %v: not the answer's own", i, all.at[i], all.lat[i], all.late[i])
+		}
 	}
 	p99, late := afterOnset(all)
 	if p99 != 1 {
 		t.Errorf("p99 after the onset %.2f ms, want 1 (the slow answers were due in the onset)", p99)
 	}
-	if late != 49 {
-		t.Errorf("lateness p99 %.2f ms, want 49 (of every answer)", late)
+	if late != 79 {
+		t.Errorf("lateness p99 %.2f ms, want 79 (of every answer)", late)
 	}
-	if len(all.at) != 200 || len(all.late) != 200 || len(all.lat) != 200 {
-		t.Errorf("%d, %d and %d answers kept, want 200 of each", len(all.at), len(all.late), len(all.lat))
+}
+
+// TestDriveKeepsAnswersInOrder runs drive with paced clients and a step
+// that is slow only for the first request of the first two clients (due
+// at 0 and 16 ms, inside the onset), and checks that each answer's
+// latency, due time and lateness stay together in the result.
+func TestDriveKeepsAnswersInOrder(t *testing.T) {
+	const clients, slowTook = 16, 200 * time.Millisecond
+	fx := &fixture{users: []*account{{}}}
+	var calls [clients]atomic.Int32
+	step := func(ctx context.Context, c *client) error {
+		if calls[c.id].Add(1) == 1 && c.id < 2 {
+			time.Sleep(slowTook)
+		}
+		return nil
+	}
+	pace := 256 * time.Millisecond // the clients' first requests are due 16 ms apart
+	r := drive(context.Background(), "http://127.0.0.1:1", fx, clients, time.Second, step, &pace)
+	if r.Status != "ok" || len(r.lat) != r.Requests || len(r.at) != r.Requests || len(r.late) != r.Requests {
+		t.Fatalf("status %s, %d answers: %d latencies, %d due times, %d latenesses", r.Status, r.Requests, len(r.lat), len(r.at), len(r.late))
+	}
+	slow := 0
+	for i := range r.lat {
+		if r.late[i] > r.lat[i] {
+			t.Errorf("answer %d: late %v, more than its latency %v", i, r.late[i], r.lat[i])
+		}
+		if r.lat[i] >= slowTook {
+			slow++
+			if r.at[i] >= floodOnset {
+				t.Errorf("answer %d took %v but was due at %v, after the onset", i, r.lat[i], r.at[i])
+			}
+		}
+	}
+	if slow != 2 {
+		t.Fatalf("%d slow answers of %d, want 2", slow, r.Requests)
+	}
+	if p99, _ := afterOnset(r); r.P99ms < float64(slowTook)/1e6 || p99 >= float64(slowTook)/1e6 {
+		t.Errorf("p99 %.2f ms of every answer, %.2f ms after the onset: want the slow ones only in the first", r.P99ms, p99)
 	}
 }

@@ -158,7 +158,7 @@ func (r *report) writeTable(w io.Writer) {
 		if f := s.Flood; f != nil {
 			fmt.Fprintf(w, "; /me p99 at %d req/s alone %.2f ms, during a login flood of %d clients %.2f ms (%.2f×, %s)",
 				f.MeRate, f.Alone.P99ms, f.LoginClients, f.DuringFlood.P99ms, f.P99Ratio, f.Status)
-			fmt.Fprintf(w, "; leaving out each slice's first %v, %.2f and %.2f ms (%.2f×); the /me clients' lateness to send, p99 %.2f and %.2f ms",
+			fmt.Fprintf(w, "; leaving out each slice's first %v, %.2f and %.2f ms (%.2f×); the /me clients' own lateness to send, p99 %.2f and %.2f ms",
 				floodOnset, f.AloneP99msAfterOnset, f.DuringP99msAfterOnset, f.P99RatioAfterOnset, f.AloneSendLateP99ms, f.DuringSendLateP99ms)
 		}
 		fmt.Fprintln(w)

@@ -306,10 +306,12 @@ type result struct {
 	Met    bool    `json:"met,omitempty"`
 	Status string  `json:"status"`
 
-	lat []time.Duration // every answer's latency, for add
-	// For paced clients only, per answer in lat's order before it is
-	// sorted: how late the client was to send it (from when it was due),
-	// and when it was due, from the start of its slice.
+	lat []time.Duration // every answer's latency, in the order answered; percentiles sort a copy
+	// For paced clients only, per answer in lat's order: how late the
+	// client was to send it, from when it could have (when it was due, or
+	// when the previous answer came if that was later: the client's own
+	// wait for a core, not the server's), and when it was due, from the
+	// start of its slice.
 	late, at []time.Duration
 }
 
@@ -376,17 +378,22 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 				// Spread the clients' first requests over one interval.
 				due = due.Add(time.Duration(i) * *pace / time.Duration(clients))
 			}
+			// ready is when the client could send: when the request was
+			// due or, if the previous answer came after that, when it came.
+			var ready time.Time
 			for {
 				if pace != nil {
 					time.Sleep(time.Until(due))
+					ready = due
 				} else {
 					due = time.Now()
 				}
 				if due.After(deadline) || ctx.Err() != nil {
 					return
 				}
-				late := time.Since(due)
+				late := time.Since(ready)
 				err := step(ctx, c)
+				ready = time.Now()
 				switch {
 				case err == nil:
 					t.lat = append(t.lat, time.Since(due))
@@ -460,9 +467,10 @@ type floodResult struct {
 	Status       string  `json:"status"`
 	LoginClients int     `json:"loginClients"`
 	// Where the tail comes from, for reading the ratio, not instead of
-	// it: the p99 of the answers due after each slice's first
-	// floodOnset (when every flood client sends its first login at
-	// once), and how late the /me clients were to send (p99), which is
+	// it: the p99 of the answers due after the first floodOnset of each
+	// slice (counted from the /me clients' start; the flood's clients
+	// start with them and send their first logins at once), and how late
+	// the /me clients were to send when they could have (p99), which is
 	// the driver's own wait for a core.
 	AloneP99msAfterOnset  float64 `json:"aloneP99msAfterOnset"`
 	DuringP99msAfterOnset float64 `json:"duringP99msAfterOnset"`
