@@ -200,9 +200,16 @@ func TestDemoClient(t *testing.T) {
 	b.login(tab1, "alice", "second-password")
 	b.waitText(tab1, "#whoami-name", "alice")
 	b.waitJS(tab2, `document.querySelector('#view-auth').hidden && document.querySelector('#whoami-name')?.textContent === 'alice'`)
-	b.run(tab1, "logout everywhere",
-		chromedp.Click(chromedp.CSS(`#nav [data-show=account]`)),
-		chromedp.Click(chromedp.CSS(`#logout-all`)))
+	// The account view lists the sessions once it opens, and the list
+	// pushes the buttons below it down: a click aimed before it came in
+	// can land beside the button. So the log is emptied first, and the
+	// click waits for the list's answer in it.
+	if _, err := chromedp.Run(tab1, chromedp.Evaluate[bool](`(document.querySelector('#log-clear').click(), true)`)); err != nil {
+		b.fail(tab1, "clear the request log", err)
+	}
+	b.run(tab1, "account", chromedp.Click(chromedp.CSS(`#nav [data-show=account]`)))
+	b.waitJS(tab1, logHas("GET /api/auth/sessions", "200"))
+	b.run(tab1, "logout everywhere", chromedp.Click(chromedp.CSS(`#logout-all`)))
 	b.waitJS(tab1, `!document.querySelector('#view-auth').hidden`)
 	b.waitJS(tab2, `!document.querySelector('#view-auth').hidden`)
 	b.shot(tab2, "09-other-tab-logged-out")
