@@ -373,9 +373,10 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 			defer c.close()
 			t := &tallies[i]
 			t.lat = make([]time.Duration, 0, 1024)
-			due := time.Now()
+			due := start
 			if pace != nil {
-				// Spread the clients' first requests over one interval.
+				// Spread the clients' first requests over one interval,
+				// from the start the answers' due times are counted from.
 				due = due.Add(time.Duration(i) * *pace / time.Duration(clients))
 			}
 			// ready is when the client could send: when the request was
@@ -384,14 +385,19 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 			for {
 				if pace != nil {
 					time.Sleep(time.Until(due))
-					ready = due
+					if ready.Before(due) {
+						ready = due
+					}
 				} else {
 					due = time.Now()
 				}
 				if due.After(deadline) || ctx.Err() != nil {
 					return
 				}
-				late := time.Since(ready)
+				var late time.Duration
+				if pace != nil {
+					late = time.Since(ready)
+				}
 				err := step(ctx, c)
 				ready = time.Now()
 				switch {
