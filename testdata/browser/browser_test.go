@@ -98,6 +98,8 @@ func TestDemoClient(t *testing.T) {
 	b.run(tab2, "account", chromedp.Click(chromedp.CSS(`#nav [data-show=account]`)))
 	time.Sleep(accessTTL + 1500*time.Millisecond)
 	b.waitJS(tab1, `document.querySelector('#token-countdown').classList.contains('expired')`)
+	b.settle(tab1)
+	b.settle(tab2)
 	var wg sync.WaitGroup
 	for _, tab := range []context.Context{tab1, tab2} {
 		wg.Add(1)
@@ -163,6 +165,7 @@ func TestDemoClient(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#nav [data-show=notifications]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#notif-list .notification .accept`)))
 	b.shot(bob, "05-invitation")
+	b.settle(bob)
 	b.run(bob, "accept", chromedp.Click(chromedp.CSS(`#notif-list .notification .accept`)))
 	b.waitText(bob, "#board-title", "Plans <b>bold</b>")
 	b.waitJS(bob, `document.querySelector('.lists .list:nth-child(2) .card .card-title')?.textContent === 'Write tests'`)
@@ -202,11 +205,9 @@ func TestDemoClient(t *testing.T) {
 	b.waitJS(tab2, `document.querySelector('#view-auth').hidden && document.querySelector('#whoami-name')?.textContent === 'alice'`)
 	// The account view lists the sessions once it opens, and the list
 	// pushes the buttons below it down: a click aimed before it came in
-	// can land beside the button. So the log is emptied first, and the
-	// click waits for the list's answer in it.
-	if _, err := chromedp.Run(tab1, chromedp.Evaluate[bool](`(document.querySelector('#log-clear').click(), true)`)); err != nil {
-		b.fail(tab1, "clear the request log", err)
-	}
+	// can land beside the button. So the click waits for the list's
+	// answer in the emptied log.
+	b.settle(tab1)
 	b.run(tab1, "account", chromedp.Click(chromedp.CSS(`#nav [data-show=account]`)))
 	b.waitJS(tab1, logHas("GET /api/auth/sessions", "200"))
 	b.run(tab1, "logout everywhere", chromedp.Click(chromedp.CSS(`#logout-all`)))
@@ -272,6 +273,19 @@ func (b *browser) run(ctx context.Context, what string, actions ...chromedp.Acti
 		b.fail(ctx, what, err)
 	}
 	b.watch.check(b.t)
+}
+
+// settle hides the page's message line and empties its request log. An
+// info message hides itself 6 s after it was said, which moves everything
+// below it up, and a click aimed just before that lands beside its
+// target; hidden first, it cannot move anything under the next click. The
+// emptied log lets the next wait see that click's answers come in.
+func (b *browser) settle(ctx context.Context) {
+	b.t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+		`(document.querySelector('#message').hidden = true, document.querySelector('#log-clear').click(), true)`)); err != nil {
+		b.fail(ctx, "settle the page", err)
+	}
 }
 
 // waitJS waits until expr is true in the page.
