@@ -306,7 +306,7 @@ type result struct {
 	Met    bool    `json:"met,omitempty"`
 	Status string  `json:"status"`
 
-	lat []time.Duration // every answer's latency, in the order answered; percentiles sort a copy
+	lat []time.Duration // every answer's latency, in the order answered
 	// For paced clients only, per answer in lat's order: how late the
 	// client was to send it, from when it could have (when it was due, or
 	// when the previous answer came if that was later: the client's own
@@ -341,8 +341,7 @@ func (r *result) add(s result) {
 	if r.Seconds > 0 {
 		r.ReqPerSec = float64(r.Requests) / r.Seconds
 	}
-	// A copy: late and at follow lat's order.
-	r.P50ms, r.P90ms, r.P99ms = percentiles(slices.Clone(r.lat))
+	r.P50ms, r.P90ms, r.P99ms = percentiles(r.lat)
 	r.PeakRSS = max(r.PeakRSS, s.PeakRSS)
 	if s.Status != "ok" {
 		r.Status = s.Status
@@ -439,9 +438,7 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 	}
 	res.Requests = len(all)
 	res.ReqPerSec = float64(len(all)) / elapsed.Seconds()
-	// late and at follow all's order, which percentiles sorts: take
-	// them first.
-	res.lat, res.late, res.at = slices.Clone(all), late, at
+	res.lat, res.late, res.at = all, late, at
 	res.P50ms, res.P90ms, res.P99ms = percentiles(all)
 	res.Status = "ok"
 	if res.Failures > 0 || res.Requests == 0 {
@@ -450,11 +447,14 @@ func drive(ctx context.Context, base string, fx *fixture, clients int, d time.Du
 	return res
 }
 
+// percentiles returns the p50, p90 and p99 of lat in milliseconds. It
+// sorts a copy: a result's latencies stay in the order answered, which its
+// due times and latenesses follow.
 func percentiles(lat []time.Duration) (p50, p90, p99 float64) {
 	if len(lat) == 0 {
 		return 0, 0, 0
 	}
-	slices.Sort(lat)
+	lat = slices.Sorted(slices.Values(lat))
 	at := func(q float64) float64 {
 		i := int(q * float64(len(lat)-1))
 		return float64(lat[i]) / float64(time.Millisecond)
@@ -500,7 +500,7 @@ func afterOnset(r result) (p99, lateP99 float64) {
 		}
 	}
 	_, _, p99 = percentiles(after)
-	_, _, lateP99 = percentiles(slices.Clone(r.late))
+	_, _, lateP99 = percentiles(r.late)
 	return p99, lateP99
 }
 
