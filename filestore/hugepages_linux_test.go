@@ -60,7 +60,7 @@ func TestLoadGetsHugePages(t *testing.T) {
 	}
 	mode, err := os.ReadFile(thpEnabled)
 	switch {
-	case err != nil || !bytes.Contains(mode, []byte("[madvise]")):
+	case !hugePagesWhenAdvised():
 		t.Skipf("the kernel's huge pages are not given to advised memory only (%q, %v): the load asks for none", bytes.TrimSpace(mode), err)
 	case raceEnabled:
 		t.Skip("the race detector's memory would blur the figures")
