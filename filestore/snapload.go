@@ -9,12 +9,12 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"corkboard/auth"
+	"corkboard/gcpace"
 	"corkboard/user"
 )
 
@@ -560,38 +560,14 @@ func cutKindLine(line []byte) (string, []byte, bool) {
 // collector less often (see relaxGC).
 const relaxGCBytes = 64 << 20
 
-// loadingGC counts the loads running with the collector relaxed, and
-// keeps the setting to restore after the last. It is package state
-// because the setting it guards is the process's.
-var loadingGC struct {
-	sync.Mutex
-	n    int
-	prev int
-}
-
-// relaxGC sets GOGC to 400 until the returned function is called, unless
-// it is set higher. A load builds a large heap that is nearly all live:
-// at the default of 100 the collector ran a cycle each time the heap
-// doubled, marking what was loaded so far again and again, a third of the
-// CPU time of a load of a million sessions. The garbage a load makes is
-// small (its chunks are reused), so the peak RSS hardly moves. Loads may
-// run at once (a process may open several stores): the first sets the
-// value and the last restores it.
+// relaxGC holds GOGC at 400 or above until the returned function is
+// called. A load builds a large heap that is nearly all live: at the
+// default of 100 the collector ran a cycle each time the heap doubled,
+// marking what was loaded so far again and again, a third of the CPU time
+// of a load of a million sessions. The garbage a load makes is small (its
+// chunks are reused), so the peak RSS hardly moves. Loads may run at once
+// (a process may open several stores); gcpace keeps the largest setting
+// asked for and puts back the process's own after the last.
 func relaxGC() (restore func()) {
-	loadingGC.Lock()
-	defer loadingGC.Unlock()
-	if loadingGC.n == 0 {
-		loadingGC.prev = debug.SetGCPercent(400)
-		if loadingGC.prev < 0 || loadingGC.prev > 400 {
-			debug.SetGCPercent(loadingGC.prev)
-		}
-	}
-	loadingGC.n++
-	return func() {
-		loadingGC.Lock()
-		defer loadingGC.Unlock()
-		if loadingGC.n--; loadingGC.n == 0 {
-			debug.SetGCPercent(loadingGC.prev)
-		}
-	}
+	return gcpace.AtLeast(400)
 }
