@@ -3,7 +3,8 @@
 // two parts of corkboard want it changed for a while: a file store's load
 // of a large snapshot (AtLeast) and a server under load (Room). Each asks
 // here, and the collector gets the largest of what is asked and of the
-// setting the process started with.
+// process's own setting: GOGC as the environment or the last
+// debug.SetGCPercent outside this package left it.
 //
 // Room is for a small live heap. The collector starts a cycle once the
 // heap has grown by GOGC percent of what the last cycle found live, and at
@@ -14,8 +15,16 @@
 // goroutine twice and taking a share of the CPU from the requests. Room
 // makes every cycle leave a fixed amount of room for new allocation, so the
 // cost is a bounded amount of memory (the room) instead of a multiple of
-// the live heap: once the live heap is larger than the room, it asks for
-// nothing beyond the setting the process started with.
+// the live heap: once the live heap is larger than the room (at the
+// default of 100), it asks for nothing beyond the process's own setting.
+//
+// The setting follows the live heap one cycle late: it is made from what
+// a cycle measured, by a cleanup that runs once that cycle's sweep is
+// done, and until then the runtime pairs the new live heap with the
+// setting made for the one before. A live heap that grows between two
+// cycles from a few MiB to a few hundred (a snapshot loaded while the
+// server runs) may therefore get a goal of up to about 10× itself, for
+// that one cycle, before the room's setting falls back to the default.
 //
 // It imports nothing of corkboard.
 package gcpace
@@ -33,23 +42,24 @@ import (
 // scales with GOGC (runtime/mgcpacer.go, defaultHeapMinimum).
 const heapMinimum = 4 << 20
 
-// maxPercent bounds what Room asks for, for a live heap of almost nothing.
+// maxPercent bounds what Room asks for, whatever the room.
 const maxPercent = 100_000
 
 var pace struct {
 	sync.Mutex
 	touched bool     // base is known
-	base    int      // GOGC before this package first set it; < 0 is off
-	current int      // what the collector has now, once touched
+	base    int      // the process's own setting; < 0 is off
+	current int      // what this package last set, once touched
 	holds   []int    // AtLeast's percents in force
 	rooms   []uint64 // Room's byte counts in force
 	armed   bool     // a sentinel waits for the next cycle
 	heap    [len(measured)]metrics.Sample
+	gogc    [1]metrics.Sample
 }
 
 // AtLeast holds GOGC at percent or above until release is called: the
-// collector then gets the largest of the holds, the rooms and the setting
-// the process had before. With the collector off (GOGC=off), it changes
+// collector then gets the largest of the holds, the rooms and the
+// process's own setting. With the collector off (GOGC=off), it changes
 // nothing. Holds may overlap; release is idempotent.
 func AtLeast(percent int) (release func()) {
 	pace.Lock()
@@ -68,17 +78,20 @@ func AtLeast(percent int) (release func()) {
 	}
 }
 
-// Room makes every garbage collection leave at least bytes of room for
-// new allocation before the next, however small the live heap is, until
-// stop is called: after each cycle GOGC is set from the live heap the
-// cycle measured, so that the next cycle starts once the heap has grown by
-// bytes, or by the process's own setting if that is more. The heap then
-// peaks at about the live heap plus bytes (or the process's setting's
-// peak, when higher); a memory limit (GOMEMLIMIT) still applies.
+// Room makes every garbage collection leave about bytes of room for new
+// allocation before the next, however small the live heap is, until stop
+// is called: after each cycle GOGC is set from the live heap the cycle
+// measured, so that the heap goal of the next is the live heap plus bytes
+// (rounded down), or what the process's own setting gives if that is more.
+// The runtime starts the next cycle somewhat before the goal, so that it
+// ends by then. The heap then peaks at about the live heap plus bytes,
+// except for the one cycle after a jump of the live heap (see the package
+// comment); a memory limit (GOMEMLIMIT) still applies.
 //
 // An operator's choice comes first: when the environment sets GOGC, Room
-// changes nothing and reports false. Rooms may overlap (the largest
-// counts); stop is idempotent.
+// changes nothing and reports false; when the collector is off, it
+// changes nothing either. Rooms may overlap (the largest counts); stop is
+// idempotent.
 func Room(bytes uint64) (stop func(), applied bool) {
 	if os.Getenv("GOGC") != "" || bytes == 0 {
 		return func() {}, false
@@ -104,8 +117,10 @@ func Room(bytes uint64) (stop func(), applied bool) {
 }
 
 // sentinel is an object made only to become garbage: its cleanup runs
-// after the cycle that finds it unreachable. It is 32 bytes, past the
-// tiny allocator, which may keep a small object alive with its neighbours.
+// once the sweep of the cycle that finds it unreachable is done (one made
+// while a cycle marks survives that cycle, so that cycle is not paced).
+// It is 32 bytes, past the tiny allocator, which may keep a small object
+// alive with its neighbours.
 type sentinel [32]byte
 
 // arm makes the next cycle call cycled.
@@ -130,13 +145,17 @@ func cycled() {
 // caller holds pace's lock.
 func apply() {
 	if !pace.touched {
-		pace.base = debug.SetGCPercent(100)
-		debug.SetGCPercent(pace.base)
-		pace.current = pace.base
 		pace.touched = true
 		for i, name := range measured {
 			pace.heap[i].Name = name
 		}
+		pace.gogc[0].Name = "/gc/gogc:percent"
+		pace.current = readGOGC()
+		pace.base = pace.current
+	} else if now := readGOGC(); now != pace.current {
+		// Set outside this package since: that is the process's own
+		// setting now.
+		pace.base, pace.current = now, now
 	}
 	if pace.base < 0 {
 		return // the collector is off: nothing to pace
@@ -159,6 +178,16 @@ func apply() {
 		debug.SetGCPercent(want)
 		pace.current = want
 	}
+}
+
+// readGOGC returns the collector's setting now, -1 when it is off. The
+// caller holds pace's lock.
+func readGOGC() int {
+	metrics.Read(pace.gogc[:])
+	if pace.gogc[0].Value.Kind() != metrics.KindUint64 {
+		return 100
+	}
+	return int(int32(pace.gogc[0].Value.Uint64()))
 }
 
 // measured are the runtime's figures of the last cycle that roomPercent

@@ -2,13 +2,24 @@ package gcpace
 
 import (
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
 )
 
 // These tests change the process's GOGC, so none runs in parallel; each
-// leaves it as it found it.
+// leaves it as it found it, failed or not.
+
+// defaultGOGC skips a test that needs the collector at its default
+// setting: a runner's GOGC of 300 or off would make it fail for the
+// wrong reason.
+func defaultGOGC(t *testing.T) {
+	t.Helper()
+	if got := gogc(t); got != 100 {
+		t.Skipf("GOGC is %d here, not the default", got)
+	}
+}
 
 // gogc is the collector's GOGC now.
 func gogc(t *testing.T) int {
@@ -18,7 +29,7 @@ func gogc(t *testing.T) int {
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		t.Fatal("the runtime does not report /gc/gogc:percent")
 	}
-	return int(s[0].Value.Uint64())
+	return int(int32(s[0].Value.Uint64())) // off is -1
 }
 
 // readUint64 reads one of the runtime's uint64 metrics.
@@ -102,12 +113,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestRoomSparesCollections(t *testing.T) {
 	t.Setenv("GOGC", "")
+	defaultGOGC(t)
 	base := gogc(t)
 	const garbage, room = 512 << 20, 32 << 20
 	runtime.GC()
 	without := cycles(garbage)
 
 	stop, applied := Room(room)
+	t.Cleanup(stop)
 	if !applied {
 		t.Fatal("Room was not applied with GOGC unset")
 	}
@@ -139,9 +152,10 @@ func TestRoomSparesCollections(t *testing.T) {
 
 func TestRoomFollowsTheLiveHeap(t *testing.T) {
 	t.Setenv("GOGC", "")
+	defaultGOGC(t)
 	base := gogc(t)
 	stop, _ := Room(32 << 20)
-	defer stop()
+	t.Cleanup(stop)
 	waitFor(t, "a small heap's room", func() bool { return gogc(t) > 400 })
 
 	// A live heap of 128 MiB needs no room beyond the default's.
@@ -162,15 +176,15 @@ func TestRoomFollowsTheLiveHeap(t *testing.T) {
 
 func TestHoldsAndRooms(t *testing.T) {
 	t.Setenv("GOGC", "")
+	defaultGOGC(t)
 	base := gogc(t)
-	if base > 400 {
-		t.Skipf("GOGC is %d, above the hold tested", base)
-	}
 	release := AtLeast(400)
+	t.Cleanup(release)
 	if got := gogc(t); got != 400 {
 		t.Fatalf("with a hold of 400: GOGC %d", got)
 	}
 	again := AtLeast(200)
+	t.Cleanup(again)
 	again()
 	again() // a second release changes nothing
 	if got := gogc(t); got != 400 {
@@ -179,6 +193,7 @@ func TestHoldsAndRooms(t *testing.T) {
 
 	runtime.GC()
 	stop, _ := Room(64 << 20)
+	t.Cleanup(stop)
 	roomed := gogc(t)
 	if roomed <= 400 {
 		t.Errorf("a room of 64 MiB on a small heap beside a hold of 400: GOGC %d, want more", roomed)
@@ -199,12 +214,42 @@ func TestRoomLeavesTheOperatorsGOGC(t *testing.T) {
 	t.Setenv("GOGC", "150")
 	before := gogc(t)
 	stop, applied := Room(32 << 20)
-	defer stop()
+	t.Cleanup(stop)
 	if applied {
 		t.Error("Room applied although the environment sets GOGC")
 	}
 	runtime.GC()
 	if got := gogc(t); got != before {
 		t.Errorf("GOGC %d, want %d as it was", got, before)
+	}
+}
+
+// TestOwnSettingFollowsSetGCPercent: a setting made outside this package
+// after it first set one (debug.SetGCPercent) becomes the process's own:
+// a hold does not turn a collector switched off back on, and a release
+// puts back the new setting, not the one from before.
+func TestOwnSettingFollowsSetGCPercent(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defaultGOGC(t)
+	AtLeast(200)() // the package has set GOGC once
+	t.Cleanup(func() { debug.SetGCPercent(100) })
+
+	debug.SetGCPercent(-1)
+	release := AtLeast(400)
+	t.Cleanup(release)
+	if got := gogc(t); got != -1 {
+		t.Errorf("a hold of 400 with the collector switched off: GOGC %d, want it off (-1)", got)
+	}
+	release()
+
+	debug.SetGCPercent(150)
+	release = AtLeast(400)
+	t.Cleanup(release)
+	if got := gogc(t); got != 400 {
+		t.Errorf("a hold of 400 over a setting of 150: GOGC %d", got)
+	}
+	release()
+	if got := gogc(t); got != 150 {
+		t.Errorf("after the release, GOGC %d, want the 150 set outside", got)
 	}
 }
