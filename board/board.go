@@ -270,7 +270,7 @@ func (b *Board) listIndex(id string) int {
 // cardIndex returns where the card with id is, or -1, -1.
 func (b *Board) cardIndex(id string) (list, card int) {
 	for i, l := range b.Lists {
-		if j := slices.IndexFunc(l.Cards, func(c Card) bool { return c.ID == id }); j >= 0 {
+		if j := slices.IndexFunc(l.Cards, func(c Card) bool { return objectid.Same(c.ID, id) }); j >= 0 {
 			return i, j
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"corkboard/board"
+	"corkboard/objectid"
 )
 
 // boardPatch is how the journal records a write of a board that is already
@@ -354,7 +355,7 @@ func (x *cardIndex) find(id string, list, pos int) (board.Card, bool) {
 		x.looks++
 		for _, l := range x.lists {
 			for _, c := range l.Cards {
-				if c.ID == id {
+				if objectid.Same(c.ID, id) {
 					return c, true
 				}
 			}

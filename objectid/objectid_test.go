@@ -103,3 +103,53 @@ func BenchmarkValid(b *testing.B) {
 		b.Fatal("no id was valid")
 	}
 }
+
+func TestSame(t *testing.T) {
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	ids := []string{"", "a", "b", "ab", "ba", "aa", New(now), New(now), New(now)}
+	// Strings that differ only before their last byte, or only in it.
+	x := New(now)
+	ids = append(ids, x, "f"+x[1:], x[:23]+"g", x[:12]+"z"+x[13:], x+"0")
+	for _, a := range ids {
+		for _, b := range ids {
+			// A copy of b's bytes, so that equal strings are not the
+			// same memory either.
+			c := string([]byte(b))
+			if got, want := Same(a, c), a == b; got != want {
+				t.Errorf("Same(%q, %q) = %v, want %v", a, c, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkFindAmong500 looks for one id among 500 made in the same
+// second, as a card move looks for its card on the driver's board: with ==
+// and with Same.
+func BenchmarkFindAmong500(b *testing.B) {
+	now := time.Now()
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = New(now)
+	}
+	want := string([]byte(ids[len(ids)-1]))
+	b.Run("==", func(b *testing.B) {
+		for b.Loop() {
+			for i, id := range ids {
+				if id == want {
+					sinkIndex = i
+				}
+			}
+		}
+	})
+	b.Run("Same", func(b *testing.B) {
+		for b.Loop() {
+			for i, id := range ids {
+				if Same(id, want) {
+					sinkIndex = i
+				}
+			}
+		}
+	})
+}
+
+var sinkIndex int
