@@ -66,16 +66,7 @@ func AtLeast(percent int) (release func()) {
 	defer pace.Unlock()
 	pace.holds = append(pace.holds, percent)
 	apply()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			pace.Lock()
-			defer pace.Unlock()
-			i := slices.Index(pace.holds, percent)
-			pace.holds = slices.Delete(pace.holds, i, i+1)
-			apply()
-		})
-	}
+	return withdrawal(&pace.holds, percent)
 }
 
 // Room makes every garbage collection leave about bytes of room for new
@@ -104,16 +95,23 @@ func Room(bytes uint64) (stop func(), applied bool) {
 		pace.armed = true
 		arm()
 	}
+	return withdrawal(&pace.rooms, bytes), true
+}
+
+// withdrawal returns the function that takes one v out of *asks, a list of
+// pace's, and gives the collector what is left; it does so once, however
+// often it is called.
+func withdrawal[T comparable](asks *[]T, v T) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			pace.Lock()
 			defer pace.Unlock()
-			i := slices.Index(pace.rooms, bytes)
-			pace.rooms = slices.Delete(pace.rooms, i, i+1)
+			i := slices.Index(*asks, v)
+			*asks = slices.Delete(*asks, i, i+1)
 			apply()
 		})
-	}, true
+	}
 }
 
 // sentinel is an object made only to become garbage: its cleanup runs
