@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -26,9 +25,20 @@ func TestProcessLeavesRoomForGarbage(t *testing.T) {
 		HeapAlloc, NextGC, TotalAlloc uint64
 		NumGC                         uint32
 	}
-	read := func(t *testing.T, hc *http.Client, debugAddr string) memstats {
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	defer hc.CloseIdleConnections()
+	// debugAddr is the address of the debug listener of p.
+	debugAddr := func(t *testing.T, p *proc) string {
 		t.Helper()
-		resp, err := hc.Get("http://" + debugAddr + "/debug/vars")
+		m := debugListenRE.FindStringSubmatch(p.stderr.String())
+		if m == nil {
+			t.Fatalf("no debug listener in the log:\n%s", p.stderr.String())
+		}
+		return m[1]
+	}
+	read := func(t *testing.T, p *proc) memstats {
+		t.Helper()
+		resp, err := hc.Get("http://" + debugAddr(t, p) + "/debug/vars")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,15 +54,9 @@ func TestProcessLeavesRoomForGarbage(t *testing.T) {
 	// before it answers 400. It returns the statistics before and after.
 	garbage := func(t *testing.T, p *proc, n uint64) (before, after memstats) {
 		t.Helper()
-		m := regexp.MustCompile(`msg="serving profiles and counters" addr=(\S+)`).FindStringSubmatch(p.stderr.String())
-		if m == nil {
-			t.Fatalf("no debug listener in the log:\n%s", p.stderr.String())
-		}
-		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-		defer hc.CloseIdleConnections()
 		body := []byte(`{"email":"` + strings.Repeat("a", 512<<10))
-		before = read(t, hc, m[1])
-		for after = before; after.TotalAlloc-before.TotalAlloc < n; after = read(t, hc, m[1]) {
+		before = read(t, p)
+		for after = before; after.TotalAlloc-before.TotalAlloc < n; after = read(t, p) {
 			var wg sync.WaitGroup
 			failed := make(chan string, 4)
 			for range 4 {
@@ -84,10 +88,8 @@ func TestProcessLeavesRoomForGarbage(t *testing.T) {
 	// and returns its statistics after.
 	settle := func(t *testing.T, p *proc) memstats {
 		t.Helper()
-		m := regexp.MustCompile(`msg="serving profiles and counters" addr=(\S+)`).FindStringSubmatch(p.stderr.String())
-		hc := &http.Client{Timeout: 10 * time.Second}
 		for range 3 {
-			resp, err := hc.Get("http://" + m[1] + "/debug/pprof/heap?gc=1")
+			resp, err := hc.Get("http://" + debugAddr(t, p) + "/debug/pprof/heap?gc=1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +97,7 @@ func TestProcessLeavesRoomForGarbage(t *testing.T) {
 			resp.Body.Close()
 			time.Sleep(50 * time.Millisecond)
 		}
-		return read(t, hc, m[1])
+		return read(t, p)
 	}
 	const MiB = 1 << 20
 	const allocated = 4 * gcRoom

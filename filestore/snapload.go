@@ -98,7 +98,14 @@ func loadCanonicalSnapshot(path string, st *state, advise bool) (snap snapshot, 
 	}
 	defer f.Close()
 	if info, err := f.Stat(); err == nil && info.Size() >= relaxGCBytes {
-		defer relaxGC()()
+		// A load builds a large heap that is nearly all live: at the
+		// default GOGC of 100 the collector ran a cycle each time the heap
+		// doubled, marking what was loaded so far again and again, a third
+		// of the CPU time of a load of a million sessions. The garbage a
+		// load makes is small (its chunks are reused), so at 400 the peak
+		// RSS hardly moves. Loads may run at once (a process may open
+		// several stores); gcpace keeps the largest setting asked for.
+		defer gcpace.AtLeast(400)()
 		if advise {
 			// The loaded state takes about 1.2 times the file's size.
 			adviseHugePages(info.Size() + info.Size()/4)
@@ -557,17 +564,5 @@ func cutKindLine(line []byte) (string, []byte, bool) {
 }
 
 // relaxGCBytes is the snapshot size from which a load runs the garbage
-// collector less often (see relaxGC).
+// collector less often, and advises huge pages.
 const relaxGCBytes = 64 << 20
-
-// relaxGC holds GOGC at 400 or above until the returned function is
-// called. A load builds a large heap that is nearly all live: at the
-// default of 100 the collector ran a cycle each time the heap doubled,
-// marking what was loaded so far again and again, a third of the CPU time
-// of a load of a million sessions. The garbage a load makes is small (its
-// chunks are reused), so the peak RSS hardly moves. Loads may run at once
-// (a process may open several stores); gcpace keeps the largest setting
-// asked for and puts back the process's own after the last.
-func relaxGC() (restore func()) {
-	return gcpace.AtLeast(400)
-}

@@ -30,6 +30,7 @@
 package gcpace
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -45,16 +46,23 @@ const heapMinimum = 4 << 20
 // maxPercent bounds what Room asks for, whatever the room.
 const maxPercent = 100_000
 
-var pace struct {
+var pace = struct {
 	sync.Mutex
-	touched bool     // base is known
 	base    int      // the process's own setting; < 0 is off
-	current int      // what this package last set, once touched
+	current int      // what the collector had when this package last looked
 	holds   []int    // AtLeast's percents in force
 	rooms   []uint64 // Room's byte counts in force
 	armed   bool     // a sentinel waits for the next cycle
-	heap    [len(measured)]metrics.Sample
-	gogc    [1]metrics.Sample
+	read    [4]metrics.Sample
+}{
+	current: math.MinInt, // no setting: the first look adopts the runtime's
+	read: [4]metrics.Sample{
+		{Name: "/gc/gogc:percent"},
+		// What roomPercent needs of the last cycle: the live heap, then
+		// the stacks and the globals it scanned, which the runtime counts
+		// with the live heap when it applies GOGC.
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
+	},
 }
 
 // AtLeast holds GOGC at percent or above until release is called: the
@@ -71,9 +79,10 @@ func AtLeast(percent int) (release func()) {
 
 // Room makes every garbage collection leave about bytes of room for new
 // allocation before the next, however small the live heap is, until stop
-// is called: after each cycle GOGC is set from the live heap the cycle
-// measured, so that the heap goal of the next is the live heap plus bytes
-// (rounded down), or what the process's own setting gives if that is more.
+// is called: after nearly every cycle (see sentinel) GOGC is set from the
+// live heap the cycle measured, so that the heap goal of the next is the
+// live heap plus bytes (rounded down), or what the process's own setting
+// gives if that is more.
 // The runtime starts the next cycle somewhat before the goal, so that it
 // ends by then. The heap then peaks at about the live heap plus bytes,
 // except for the one cycle after a jump of the live heap (see the package
@@ -142,17 +151,16 @@ func cycled() {
 // percent the largest room needs on the heap the last cycle measured. The
 // caller holds pace's lock.
 func apply() {
-	if !pace.touched {
-		pace.touched = true
-		for i, name := range measured {
-			pace.heap[i].Name = name
+	metrics.Read(pace.read[:])
+	var n [len(pace.read)]uint64
+	for i, r := range pace.read {
+		if r.Value.Kind() == metrics.KindUint64 {
+			n[i] = r.Value.Uint64()
 		}
-		pace.gogc[0].Name = "/gc/gogc:percent"
-		pace.current = readGOGC()
-		pace.base = pace.current
-	} else if now := readGOGC(); now != pace.current {
-		// Set outside this package since: that is the process's own
-		// setting now.
+	}
+	if now := int(int32(n[0])); now != pace.current { // off is -1
+		// Set outside this package since it last looked (or never
+		// looked): that is the process's own setting now.
 		pace.base, pace.current = now, now
 	}
 	if pace.base < 0 {
@@ -163,35 +171,13 @@ func apply() {
 		want = max(want, p)
 	}
 	if len(pace.rooms) > 0 {
-		metrics.Read(pace.heap[:])
-		var n [len(measured)]uint64
-		for i, s := range pace.heap {
-			if s.Value.Kind() == metrics.KindUint64 {
-				n[i] = s.Value.Uint64()
-			}
-		}
-		want = max(want, roomPercent(n[0], n[1]+n[2], slices.Max(pace.rooms)))
+		want = max(want, roomPercent(n[1], n[2]+n[3], slices.Max(pace.rooms)))
 	}
 	if want != pace.current {
 		debug.SetGCPercent(want)
 		pace.current = want
 	}
 }
-
-// readGOGC returns the collector's setting now, -1 when it is off. The
-// caller holds pace's lock.
-func readGOGC() int {
-	metrics.Read(pace.gogc[:])
-	if pace.gogc[0].Value.Kind() != metrics.KindUint64 {
-		return 100
-	}
-	return int(int32(pace.gogc[0].Value.Uint64()))
-}
-
-// measured are the runtime's figures of the last cycle that roomPercent
-// needs: the live heap, then the stacks and the globals it scanned, which
-// the runtime counts with the live heap when it applies GOGC.
-var measured = [...]string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
 
 // roomPercent is the GOGC at which the heap goal after a cycle that found
 // live bytes of live heap, and scanned other bytes of stacks and globals,

@@ -11,25 +11,23 @@ import (
 // These tests change the process's GOGC, so none runs in parallel; each
 // leaves it as it found it, failed or not.
 
-// defaultGOGC skips a test that needs the collector at its default
-// setting: a runner's GOGC of 300 or off would make it fail for the
-// wrong reason.
-func defaultGOGC(t *testing.T) {
+// atDefault starts a test that needs the collector at its default
+// setting and no GOGC in the environment (Room leaves the operator's
+// alone), and returns that setting, 100. A runner's GOGC of 300 or off
+// would make such a test fail for the wrong reason: it is skipped.
+func atDefault(t *testing.T) int {
 	t.Helper()
+	t.Setenv("GOGC", "")
 	if got := gogc(t); got != 100 {
 		t.Skipf("GOGC is %d here, not the default", got)
 	}
+	return 100
 }
 
 // gogc is the collector's GOGC now.
 func gogc(t *testing.T) int {
 	t.Helper()
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		t.Fatal("the runtime does not report /gc/gogc:percent")
-	}
-	return int(int32(s[0].Value.Uint64())) // off is -1
+	return int(int32(readUint64(t, "/gc/gogc:percent"))) // off is -1
 }
 
 // readUint64 reads one of the runtime's uint64 metrics.
@@ -80,22 +78,17 @@ func TestRoomPercent(t *testing.T) {
 
 // cycles allocates n bytes of garbage in 64 KiB pieces and returns the
 // garbage collections that ran meanwhile.
-func cycles(n int) uint64 {
-	before := readCycles()
+func cycles(t *testing.T, n int) uint64 {
+	t.Helper()
+	before := readUint64(t, "/gc/cycles/total:gc-cycles")
 	for range n / (64 << 10) {
 		sink = make([]byte, 64<<10)
 	}
 	sink = nil
-	return readCycles() - before
+	return readUint64(t, "/gc/cycles/total:gc-cycles") - before
 }
 
 var sink []byte
-
-func readCycles() uint64 {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
 
 // waitFor polls cond until it holds, for the cleanup that runs after a
 // cycle, which runs on a goroutine of its own.
@@ -112,12 +105,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestRoomSparesCollections(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defaultGOGC(t)
-	base := gogc(t)
+	base := atDefault(t)
 	const garbage, room = 512 << 20, 32 << 20
 	runtime.GC()
-	without := cycles(garbage)
+	without := cycles(t, garbage)
 
 	stop, applied := Room(room)
 	t.Cleanup(stop)
@@ -126,7 +117,7 @@ func TestRoomSparesCollections(t *testing.T) {
 	}
 	runtime.GC() // a cycle measures the live heap for the first setting
 	waitFor(t, "the cleanup after a cycle", func() bool { return gogc(t) > base })
-	with := cycles(garbage)
+	with := cycles(t, garbage)
 	// Once the setting has followed the last cycle (it comes one cycle
 	// late: a live heap that grew meets the previous setting first), the
 	// heap goal is the live heap and the room, and no more.
@@ -161,9 +152,7 @@ func TestRoomSparesCollections(t *testing.T) {
 }
 
 func TestRoomFollowsTheLiveHeap(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defaultGOGC(t)
-	base := gogc(t)
+	base := atDefault(t)
 	stop, _ := Room(32 << 20)
 	t.Cleanup(stop)
 	waitFor(t, "a small heap's room", func() bool { return gogc(t) > 400 })
@@ -185,9 +174,7 @@ func TestRoomFollowsTheLiveHeap(t *testing.T) {
 }
 
 func TestHoldsAndRooms(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defaultGOGC(t)
-	base := gogc(t)
+	base := atDefault(t)
 	release := AtLeast(400)
 	t.Cleanup(release)
 	if got := gogc(t); got != 400 {
@@ -239,10 +226,9 @@ func TestRoomLeavesTheOperatorsGOGC(t *testing.T) {
 // a hold does not turn a collector switched off back on, and a release
 // puts back the new setting, not the one from before.
 func TestOwnSettingFollowsSetGCPercent(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defaultGOGC(t)
+	base := atDefault(t)
 	AtLeast(200)() // the package has set GOGC once
-	t.Cleanup(func() { debug.SetGCPercent(100) })
+	t.Cleanup(func() { debug.SetGCPercent(base) })
 
 	debug.SetGCPercent(-1)
 	release := AtLeast(400)
