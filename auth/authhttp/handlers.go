@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,11 +31,20 @@ type Handlers struct {
 	cfg Config
 	svc *auth.Service
 	log *slog.Logger
+	// refreshParts is the refresh cookie's Set-Cookie value, as net/http
+	// writes it, cut around its token and its Max-Age.
+	refreshParts cookieParts
 }
+
+// cookieParts is a Set-Cookie value without its value and Max-Age: head,
+// value, mid, Max-Age in seconds, tail.
+type cookieParts struct{ head, mid, tail string }
 
 // New returns the session routes over svc.
 func New(cfg Config, svc *auth.Service, log *slog.Logger) *Handlers {
-	return &Handlers{cfg: cfg, svc: svc, log: log}
+	h := &Handlers{cfg: cfg, svc: svc, log: log}
+	h.refreshParts = h.refreshCookieParts()
+	return h
 }
 
 // handle adapts a handler body, answering errors through auth's table.
@@ -346,9 +356,59 @@ const RefreshCookieName = "refresh_token"
 
 // SetRefreshCookie puts the refresh token of t in the refresh cookie, which
 // lives as long as the session does.
+//
+// Every refresh sets it, so the header is put together from parts that
+// http.Cookie wrote once, in New, around the token and Max-Age: the same
+// bytes as http.SetCookie, without checking each attribute again on every
+// request. A token with a byte that a cookie value must not hold (never
+// one of ours: they are base64url and dots) goes through http.SetCookie,
+// which drops or quotes it.
 func (h *Handlers) SetRefreshCookie(w http.ResponseWriter, t auth.Tokens) {
-	maxAge := int(t.Session.ExpiresAt.Sub(h.svc.Now()).Round(time.Second) / time.Second)
-	http.SetCookie(w, h.refreshCookie(t.RefreshToken, max(maxAge, 1)))
+	maxAge := max(int(t.Session.ExpiresAt.Sub(h.svc.Now()).Round(time.Second)/time.Second), 1)
+	if !plainCookieValue(t.RefreshToken) {
+		http.SetCookie(w, h.refreshCookie(t.RefreshToken, maxAge))
+		return
+	}
+	p := &h.refreshParts
+	var b strings.Builder
+	b.Grow(len(p.head) + len(t.RefreshToken) + len(p.mid) + 20 + len(p.tail))
+	b.WriteString(p.head)
+	b.WriteString(t.RefreshToken)
+	b.WriteString(p.mid)
+	var n [20]byte
+	b.Write(strconv.AppendInt(n[:0], int64(maxAge), 10))
+	b.WriteString(p.tail)
+	hdr := w.Header()
+	hdr["Set-Cookie"] = append(hdr["Set-Cookie"], b.String())
+}
+
+// refreshCookieParts cuts the Set-Cookie value that http.Cookie writes for
+// the refresh cookie around its value and its Max-Age. It panics if
+// net/http ever writes them otherwise (TestRefreshCookieHeader would show
+// it first).
+func (h *Handlers) refreshCookieParts() cookieParts {
+	s := h.refreshCookie("v", 7).String()
+	name, rest, ok1 := strings.Cut(s, "=v;")
+	mid, tail, ok2 := strings.Cut(rest, "Max-Age=7")
+	if !ok1 || !ok2 || name != RefreshCookieName || strings.Contains(tail, "Max-Age") {
+		panic("authhttp: unexpected refresh cookie " + s)
+	}
+	return cookieParts{head: name + "=", mid: ";" + mid + "Max-Age=", tail: tail}
+}
+
+// plainCookieValue reports whether v is a non-empty run of the bytes a
+// base64url token is made of, which a cookie value may hold unquoted.
+func plainCookieValue(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // ClearRefreshCookie tells the browser to drop the refresh cookie.
