@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -342,5 +343,44 @@ func TestDriveKeepsAnswersInOrder(t *testing.T) {
 	}
 	if p99, _ := afterOnset(r); r.P99ms < float64(slowTook)/1e6 || p99 >= float64(slowTook)/1e6 {
 		t.Errorf("p99 %.2f ms of every answer, %.2f ms after the onset: want the slow ones only in the first", r.P99ms, p99)
+	}
+}
+
+// TestHandWrittenBodies checks the bodies the driver writes without
+// encoding/json against encoding/json, and tokenField against decoding.
+func TestHandWrittenBodies(t *testing.T) {
+	tok := "eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJzIn0.c2ln-_"
+	if got, want := refreshBody(tok), jsonBody(map[string]string{"refreshToken": tok}); !bytes.Equal(got, want) {
+		t.Errorf("refreshBody = %s, want %s", got, want)
+	}
+	c := &client{fx: &fixture{boardID: "b", cardIDs: []string{"aaaaaaaaaaaaaaaaaaaaaaaa"}, listIDs: []string{"bbbbbbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccccccc"}}, rng: rand.New(rand.NewPCG(1, 2))}
+	for range 50 {
+		_, _, body := c.randomMove()
+		var v struct {
+			ListID   string `json:"listId"`
+			Position int    `json:"position"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil || !slices.Contains(c.fx.listIDs, v.ListID) || v.Position < 0 || v.Position > 1 {
+			t.Fatalf("move body %s: %+v, %v", body, v, err)
+		}
+		want := jsonBody(map[string]any{"listId": v.ListID, "position": v.Position})
+		if !bytes.Equal(body, want) {
+			t.Fatalf("move body %s, want %s", body, want)
+		}
+	}
+	for _, tc := range []struct{ body, access, refresh string }{
+		{`{"accessToken":"a.b-c_d","tokenType":"Bearer","expiresIn":900,"refreshToken":"e.f"}`, "a.b-c_d", "e.f"},
+		{`{"accessToken":"a.b","tokenType":"Bearer","expiresIn":900}`, "a.b", ""},
+		{`{"accessToken":"","refreshToken":"x"}`, "", "x"},
+		{`{"accessToken":"a\"b","refreshToken":"x y"}`, "", ""},
+		{`{"accessToken":"a\u002eb","refreshToken":"x`, "", ""},
+		{`{"accessToken": "a"}`, "", ""},
+	} {
+		if got := tokenField([]byte(tc.body), "accessToken"); got != tc.access {
+			t.Errorf("tokenField(%s, accessToken) = %q, want %q", tc.body, got, tc.access)
+		}
+		if got := tokenField([]byte(tc.body), "refreshToken"); got != tc.refresh {
+			t.Errorf("tokenField(%s, refreshToken) = %q, want %q", tc.body, got, tc.refresh)
+		}
 	}
 }

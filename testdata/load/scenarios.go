@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,26 +158,61 @@ func stepBareBoard(ctx context.Context, c *client) error {
 	return expect("GET", "/bare-board", st, b, err, 200, `"id":"`+c.fx.boardID+`"`)
 }
 
-// stepFsync sends a refresh-sized body to the fsync baseline.
+// stepFsync sends a refresh's body to the fsync baseline.
 func stepFsync(ctx context.Context, c *client) error {
-	body := jsonBody(map[string]string{"refreshToken": c.user.refresh})
+	body := refreshBody(c.user.refresh)
 	st, b, err := c.do(ctx, "POST", "/api/auth/refresh", "", body)
 	return expect("POST", "/fsync", st, b, err, 200, `"user":`)
 }
 
 // stepRefresh rotates the client's own refresh token, kept in the body.
+// The new tokens are taken from the answer without decoding it, like the
+// fields expect looks for: the next refresh presents the new refresh
+// token, so a wrong one fails the run there.
 func stepRefresh(ctx context.Context, c *client) error {
-	body := jsonBody(map[string]string{"refreshToken": c.user.refresh})
-	st, b, err := c.do(ctx, "POST", "/api/auth/refresh", "", body)
+	st, b, err := c.do(ctx, "POST", "/api/auth/refresh", "", refreshBody(c.user.refresh))
 	if err := expect("POST", "/api/auth/refresh", st, b, err, 200); err != nil {
 		return err
 	}
-	var t struct{ AccessToken, RefreshToken string }
-	if err := json.Unmarshal(b, &t); err != nil || t.AccessToken == "" || t.RefreshToken == "" {
-		return fmt.Errorf("POST /api/auth/refresh: no new tokens in %.200s (%v)", b, err)
+	access, refresh := tokenField(b, "accessToken"), tokenField(b, "refreshToken")
+	if access == "" || refresh == "" {
+		return fmt.Errorf("POST /api/auth/refresh: no new tokens in %.200s", b)
 	}
-	c.user.access, c.user.refresh = t.AccessToken, t.RefreshToken
+	c.user.access, c.user.refresh = access, refresh
 	return nil
+}
+
+// refreshBody is {"refreshToken":token}, written without encoding/json: a
+// token is base64url and dots, which JSON never escapes.
+func refreshBody(token string) []byte {
+	b := make([]byte, 0, len(token)+20)
+	b = append(b, `{"refreshToken":"`...)
+	b = append(b, token...)
+	return append(b, `"}`...)
+}
+
+// tokenField returns the value of the string field name of the JSON
+// object b, or "" if b has no such field or its value is not made only of
+// the bytes a token is made of (base64url and dots). Only the first
+// "name":" in b counts; an answer with the name inside another string
+// would fail the run when the token taken from it is presented.
+func tokenField(b []byte, name string) string {
+	key := `"` + name + `":"`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	v := b[i+len(key):]
+	end := bytes.IndexByte(v, '"')
+	if end <= 0 {
+		return ""
+	}
+	for _, c := range v[:end] {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ""
+		}
+	}
+	return string(v[:end])
 }
 
 func stepLogin(ctx context.Context, c *client) error {
@@ -230,7 +266,11 @@ func (c *client) randomMove() (path, card string, body []byte) {
 	card = c.fx.cardIDs[c.rng.IntN(len(c.fx.cardIDs))]
 	list := c.fx.listIDs[c.rng.IntN(len(c.fx.listIDs))]
 	pos := c.rng.IntN(len(c.fx.cardIDs)/len(c.fx.listIDs) + 1)
-	return "/api/boards/" + c.fx.boardID + "/cards/" + card, card, jsonBody(map[string]any{"listId": list, "position": pos})
+	// {"listId":list,"position":pos}, without encoding/json: an id is
+	// hex, which JSON never escapes.
+	body = append(append([]byte(`{"listId":"`), list...), `","position":`...)
+	body = append(strconv.AppendInt(body, int64(pos), 10), '}')
+	return "/api/boards/" + c.fx.boardID + "/cards/" + card, card, body
 }
 
 // stepMixed is a day of use, by request: mostly reads, some writes, and a
