@@ -17,6 +17,10 @@ func setThreadNice(nice int) error {
 	return syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice)
 }
 
+// yieldThread lets another thread that waits for this one's core run
+// first (sched_yield). With nothing else waiting it returns at once.
+func yieldThread() { syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
+
 // threadID returns the calling OS thread's id, for tests that look for
 // the pool's threads in /proc/self/task.
 func threadID() int { return syscall.Gettid() }

@@ -17,5 +17,8 @@ func setThreadNice(nice int) error {
 
 func threadID() int { return 0 }
 
+// yieldThread does nothing outside Linux, where the pool is not used.
+func yieldThread() {}
+
 // cpuQuota finds no quota outside Linux; there the pool is not used anyway.
 func cpuQuota() (string, bool) { return "", false }

@@ -78,7 +78,8 @@ type hasher struct {
 	// pads[c] is a dummy hash at cost c, for every cost below the
 	// configured one: see compute.
 	pads map[int][]byte
-	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
+	// compare is bcrypt.CompareHashAndPassword, computed in steps; tests
+	// count its calls.
 	compare func(hash, password []byte) error
 }
 
@@ -95,13 +96,22 @@ func newHasher(cost int) (*hasher, error) {
 			return nil, err
 		}
 	}
-	return &hasher{cost: cost, pads: pads, compare: bcrypt.CompareHashAndPassword}, nil
+	return newHasherWith(cost, pads), nil
+}
+
+// newHasherWith is the hasher for cost with the padding hashes pads. It
+// computes in steps, yielding its thread between them (see
+// bcryptsteps.go).
+func newHasherWith(cost int, pads map[int][]byte) *hasher {
+	return &hasher{cost: cost, pads: pads, compare: func(hash, password []byte) error {
+		return compareSteps(hash, password, yieldThread)
+	}}
 }
 
 // compute runs w.
 func (h *hasher) compute(w work) outcome {
 	if w.op == opHash {
-		hash, err := bcrypt.GenerateFromPassword(w.password, h.cost)
+		hash, err := generateSteps(w.password, h.cost, yieldThread)
 		return outcome{hash: hash, err: err}
 	}
 	err := h.compare(w.hash, w.password)
@@ -232,7 +242,7 @@ func decodeHello(b []byte) (*hasher, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d is outside %d-%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
-	h := &hasher{cost: cost, pads: make(map[int][]byte), compare: bcrypt.CompareHashAndPassword}
+	h := newHasherWith(cost, make(map[int][]byte))
 	for c := bcrypt.MinCost; c < cost; c++ {
 		if len(rest) < 1 || int(rest[0]) > len(rest)-1 {
 			return nil, fmt.Errorf("the hello's padding hash of cost %d is cut short", c)
