@@ -71,7 +71,7 @@ func generateSteps(password []byte, cost int, yield func()) ([]byte, error) {
 		return nil, bcrypt.InvalidCostError(cost)
 	}
 	var salt [16]byte
-	rand.Read(salt[:]) // never fails (crypto/rand panics rather than return an error)
+	rand.Read(salt[:]) // never returns an error: crypto/rand ends the program instead
 	sum, err := eksBlowfish(password, cost, salt[:], yield)
 	if err != nil {
 		return nil, err
@@ -123,8 +123,8 @@ func eksBlowfish(password []byte, cost int, salt []byte, yield func()) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	rounds := 1 << cost
-	for i := 1; i <= rounds; i++ {
+	rounds := uint64(1) << uint(cost) // 2^31 at cost 31 overflows an int on 32-bit machines
+	for i := uint64(1); i <= rounds; i++ {
 		blowfish.ExpandKey(key, c)
 		blowfish.ExpandKey(salt, c)
 		if i%yieldRounds == 0 && yield != nil {

@@ -65,15 +65,44 @@ func TestBcryptSteps(t *testing.T) {
 			}
 		}
 	}
-	// A hash at cost 31 is refused by its salt before any work is done,
-	// by both; one at cost 32 or more by its cost.
+	// Malformed hashes: each is refused before any work is done, by both
+	// (a cost of 31 with a salt that is not base64, a cost over 31 or
+	// under 4, a cost of one digit or with a sign, a salt or a length
+	// that is wrong).
 	good, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	for _, h := range []string{
-		"", "$", "$2a$", "$2a$04$", strings.Replace(string(good), "$04$", "$32$", 1), strings.Replace(string(good), "$04$", "$03$", 1),
+		"", "$", "$2a$", "$2a$04$", "$2a$31$" + strings.Repeat("!", 53),
+		strings.Replace(string(good), "$04$", "$32$", 1), strings.Replace(string(good), "$04$", "$03$", 1),
 		strings.Replace(string(good), "$04$", "$4$", 1), strings.Replace(string(good), "$04$", "$+4$", 1),
 		"$2a$04$" + strings.Repeat("!", 53), "$2a$04$" + strings.Repeat("A", 52),
 	} {
 		same([]byte(h), []byte("pw"))
+	}
+}
+
+// TestGenerateStepsCost checks generateSteps' cost as
+// bcrypt.GenerateFromPassword has it: a cost under the minimum means the
+// default, one over the maximum is refused before any work, and a cost of
+// two digits is written as it is.
+func TestGenerateStepsCost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two hashes at cost 10")
+	}
+	for _, cost := range []int{0, 3, 10} {
+		h, err := generateSteps([]byte("pw"), cost, nil)
+		if err != nil {
+			t.Fatalf("cost %d: %v", cost, err)
+		}
+		if c, err := bcrypt.Cost(h); err != nil || c != 10 || !bytes.HasPrefix(h, []byte("$2a$10$")) || bcrypt.CompareHashAndPassword(h, []byte("pw")) != nil {
+			t.Errorf("cost %d: %q (cost %d, %v)", cost, h, c, err)
+		}
+	}
+	for _, cost := range []int{bcrypt.MaxCost + 1, 99} {
+		_, err := generateSteps([]byte("pw"), cost, nil)
+		_, want := bcrypt.GenerateFromPassword([]byte("pw"), cost)
+		if err == nil || want == nil || err.Error() != want.Error() {
+			t.Errorf("cost %d: %v, want %v", cost, err, want)
+		}
 	}
 }
 

@@ -365,7 +365,7 @@ const RefreshCookieName = "refresh_token"
 // which drops or quotes it.
 func (h *Handlers) SetRefreshCookie(w http.ResponseWriter, t auth.Tokens) {
 	maxAge := max(int(t.Session.ExpiresAt.Sub(h.svc.Now()).Round(time.Second)/time.Second), 1)
-	if !plainCookieValue(t.RefreshToken) {
+	if h.refreshParts.head == "" || !plainCookieValue(t.RefreshToken) {
 		http.SetCookie(w, h.refreshCookie(t.RefreshToken, maxAge))
 		return
 	}
@@ -383,15 +383,15 @@ func (h *Handlers) SetRefreshCookie(w http.ResponseWriter, t auth.Tokens) {
 }
 
 // refreshCookieParts cuts the Set-Cookie value that http.Cookie writes for
-// the refresh cookie around its value and its Max-Age. It panics if
-// net/http ever writes them otherwise (TestRefreshCookieHeader would show
-// it first).
+// the refresh cookie around its value and its Max-Age. If net/http ever
+// writes them otherwise, it returns no parts, and SetRefreshCookie calls
+// http.SetCookie (TestRefreshCookieHeader would show the change first).
 func (h *Handlers) refreshCookieParts() cookieParts {
 	s := h.refreshCookie("v", 7).String()
 	name, rest, ok1 := strings.Cut(s, "=v;")
 	mid, tail, ok2 := strings.Cut(rest, "Max-Age=7")
 	if !ok1 || !ok2 || name != RefreshCookieName || strings.Contains(tail, "Max-Age") {
-		panic("authhttp: unexpected refresh cookie " + s)
+		return cookieParts{}
 	}
 	return cookieParts{head: name + "=", mid: ";" + mid + "Max-Age=", tail: tail}
 }

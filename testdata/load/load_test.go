@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -353,20 +354,29 @@ func TestHandWrittenBodies(t *testing.T) {
 	if got, want := refreshBody(tok), jsonBody(map[string]string{"refreshToken": tok}); !bytes.Equal(got, want) {
 		t.Errorf("refreshBody = %s, want %s", got, want)
 	}
-	c := &client{fx: &fixture{boardID: "b", cardIDs: []string{"aaaaaaaaaaaaaaaaaaaaaaaa"}, listIDs: []string{"bbbbbbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccccccc"}}, rng: rand.New(rand.NewPCG(1, 2))}
-	for range 50 {
+	fx := &fixture{boardID: "b", listIDs: []string{"bbbbbbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccccccc"}}
+	for i := range 30 {
+		fx.cardIDs = append(fx.cardIDs, fmt.Sprintf("%024x", i))
+	}
+	c := &client{fx: fx, rng: rand.New(rand.NewPCG(1, 2))}
+	positions := map[int]bool{}
+	for range 200 {
 		_, _, body := c.randomMove()
 		var v struct {
 			ListID   string `json:"listId"`
 			Position int    `json:"position"`
 		}
-		if err := json.Unmarshal(body, &v); err != nil || !slices.Contains(c.fx.listIDs, v.ListID) || v.Position < 0 || v.Position > 1 {
+		if err := json.Unmarshal(body, &v); err != nil || !slices.Contains(c.fx.listIDs, v.ListID) || v.Position < 0 || v.Position > 15 {
 			t.Fatalf("move body %s: %+v, %v", body, v, err)
 		}
+		positions[v.Position] = true
 		want := jsonBody(map[string]any{"listId": v.ListID, "position": v.Position})
 		if !bytes.Equal(body, want) {
 			t.Fatalf("move body %s, want %s", body, want)
 		}
+	}
+	if !positions[0] || !positions[15] || len(positions) != 16 {
+		t.Errorf("positions %v: want 0 to 15 (15 cards a list, and one past the end)", positions)
 	}
 	for _, tc := range []struct{ body, access, refresh string }{
 		{`{"accessToken":"a.b-c_d","tokenType":"Bearer","expiresIn":900,"refreshToken":"e.f"}`, "a.b-c_d", "e.f"},

@@ -166,13 +166,17 @@ func stepFsync(ctx context.Context, c *client) error {
 }
 
 // stepRefresh rotates the client's own refresh token, kept in the body.
-// The new tokens are taken from the answer without decoding it, like the
-// fields expect looks for: the next refresh presents the new refresh
-// token, so a wrong one fails the run there.
+// The answer must be JSON; the new tokens are taken from it without
+// decoding it, like the fields expect looks for. The next refresh
+// presents the new refresh token, so a wrong one fails the run there (the
+// access token is presented only in the mixed scenario).
 func stepRefresh(ctx context.Context, c *client) error {
 	st, b, err := c.do(ctx, "POST", "/api/auth/refresh", "", refreshBody(c.user.refresh))
-	if err := expect("POST", "/api/auth/refresh", st, b, err, 200); err != nil {
+	if err := expect("POST", "/api/auth/refresh", st, b, err, 200, `"tokenType":"Bearer"`); err != nil {
 		return err
+	}
+	if !json.Valid(b) {
+		return fmt.Errorf("POST /api/auth/refresh: not JSON: %.200s", b)
 	}
 	access, refresh := tokenField(b, "accessToken"), tokenField(b, "refreshToken")
 	if access == "" || refresh == "" {
