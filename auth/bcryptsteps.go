@@ -21,7 +21,7 @@ import (
 // rounds run through x/crypto/blowfish, the package x/crypto/bcrypt itself
 // calls, with a yield of the thread between every yieldRounds of them, so
 // that a waiting thread gets the core within a fraction of a millisecond.
-// A yield with nothing else waiting returns at once; it adds about 0.5 %
+// A yield with nothing else waiting returns at once; it adds about 0.6 %
 // to a hash.
 //
 // The result is byte for byte x/crypto/bcrypt's (TestBcryptSteps holds it
