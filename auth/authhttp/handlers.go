@@ -224,15 +224,26 @@ func plainRefreshBody(body []byte) (string, bool) {
 		return "", false
 	}
 	token, ok := bytes.CutSuffix(rest, []byte(`"}`))
-	if !ok || len(token) == 0 {
+	if !ok || !plainToken(token) {
 		return "", false
 	}
-	for _, c := range token {
+	return string(token), true
+}
+
+// plainToken reports whether v is a non-empty run of letters, digits,
+// '-', '_' and '.': the bytes of every token corkboard issues (base64url
+// and dots), which JSON never escapes and a cookie value holds unquoted.
+func plainToken[T string | []byte](v T) bool {
+	if len(v) == 0 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return "", false
+			return false
 		}
 	}
-	return string(token), true
+	return true
 }
 
 // Refresh serves POST /api/auth/refresh.
@@ -365,7 +376,7 @@ const RefreshCookieName = "refresh_token"
 // which drops or quotes it.
 func (h *Handlers) SetRefreshCookie(w http.ResponseWriter, t auth.Tokens) {
 	maxAge := max(int(t.Session.ExpiresAt.Sub(h.svc.Now()).Round(time.Second)/time.Second), 1)
-	if h.refreshParts.head == "" || !plainCookieValue(t.RefreshToken) {
+	if h.refreshParts.head == "" || !plainToken(t.RefreshToken) {
 		http.SetCookie(w, h.refreshCookie(t.RefreshToken, maxAge))
 		return
 	}
@@ -394,21 +405,6 @@ func (h *Handlers) refreshCookieParts() cookieParts {
 		return cookieParts{}
 	}
 	return cookieParts{head: name + "=", mid: ";" + mid + "Max-Age=", tail: tail}
-}
-
-// plainCookieValue reports whether v is a non-empty run of the bytes a
-// base64url token is made of, which a cookie value may hold unquoted.
-func plainCookieValue(v string) bool {
-	if v == "" {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // ClearRefreshCookie tells the browser to drop the refresh cookie.
