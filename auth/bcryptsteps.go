@@ -14,10 +14,11 @@ import (
 //
 // bcrypt's cost is 2^cost rounds of Blowfish key expansion, about 60 ms at
 // cost 10, which x/crypto/bcrypt runs in one call. A thread of normal
-// priority that runs them keeps its core for the kernel's whole time slice
-// (1.4 ms on two CPUs) while a request's thread that wakes on that core
-// waits: with every core busy with bcrypt during a burst of logins, that
-// wait is most of the tail of every other request's latency. Here the same
+// priority that runs them can keep its core for up to a time slice of the
+// kernel's (about a millisecond and a half on two CPUs) while a request's
+// thread that wakes on that core waits: with every core busy with bcrypt
+// during a burst of logins, that wait showed in the tail of every other
+// request's latency (see the README's figures). Here the same
 // rounds run through x/crypto/blowfish, the package x/crypto/bcrypt itself
 // calls, with a yield of the thread between every yieldRounds of them, so
 // that a waiting thread gets the core within a fraction of a millisecond.
