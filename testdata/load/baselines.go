@@ -163,7 +163,18 @@ func (bl *baselineRun) runRound(ctx context.Context, o options, round int, slice
 	var now []result
 	for _, b := range bl.servers {
 		logf("baseline %s, %d clients for %v (round %d of %d)…", b.kind, o.clients, slice, round+1, o.rounds)
+		dir := ""
+		if round == 0 {
+			dir = o.profileDir
+		}
+		stopDriver, err := profileDriver(dir, "baseline-"+b.kind)
+		if err != nil {
+			return fmt.Errorf("profiling the driver: %w", err)
+		}
 		res := drive(ctx, b.url, bl.fx, o.clients, slice, b.step, nil)
+		if err := stopDriver(); err != nil {
+			return fmt.Errorf("profiling the driver: %w", err)
+		}
 		res.Name = b.kind
 		now = append(now, res)
 	}
