@@ -101,7 +101,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.floodRate, "flood-me-rate", 1000, "with -p99-during-flood, /me requests per second (paced, 8 clients)")
 	fs.IntVar(&o.rounds, "rounds", 4, "split each scenario's and baseline's time into this many slices, taken in turns (every scenario, then every baseline, round after round), so that a machine whose speed drifts during the run slows a scenario and its baseline alike")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (the servers' logs and data) and print where it is")
-	fs.StringVar(&o.profileDir, "profile", "", "save corkboard's CPU and allocation profiles of each scenario into this directory (STORE-SCENARIO-cpu.pprof, …-allocs.pprof), and the driver's own CPU profile of each scenario and baseline (driver-STORE-SCENARIO-cpu.pprof, driver-baseline-KIND-cpu.pprof)")
+	fs.StringVar(&o.profileDir, "profile", "", "save corkboard's CPU and allocation profiles of each scenario into this directory (STORE-SCENARIO-cpu.pprof, …-allocs.pprof), and the driver's own CPU profile of each scenario and HTTP baseline (driver-STORE-SCENARIO-cpu.pprof, driver-baseline-KIND-cpu.pprof), in the first round")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -398,7 +398,10 @@ func profileDriver(dir, name string) (stop func() error, err error) {
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
+		// As when the driver runs inside go test -cpuprofile: one CPU
+		// profile at a time per process.
 		f.Close()
+		os.Remove(f.Name())
 		return nil, err
 	}
 	return func() error {
