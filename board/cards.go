@@ -86,6 +86,13 @@ func (b *Board) MoveCard(cardID, toListID string, position int) error {
 	if from < 0 {
 		return ErrCardNotFound
 	}
+	return b.moveCardAt(from, ci, toListID, position)
+}
+
+// moveCardAt is MoveCard for the card at index ci of list from, for a
+// caller that has looked the card up already: the look goes through up to
+// every card of the board.
+func (b *Board) moveCardAt(from, ci int, toListID string, position int) error {
 	to := from
 	if toListID != "" {
 		if to = b.listIndex(toListID); to < 0 {

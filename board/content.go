@@ -155,7 +155,7 @@ func (s *Service) editCard(ctx context.Context, p auth.Principal, id, cardID str
 		return b, nil
 	}
 	b, err := s.update(ctx, p, id, func(b *Board) error {
-		from, _ := b.cardIndex(cardID)
+		from, ci := b.cardIndex(cardID)
 		if from < 0 {
 			return ErrCardNotFound
 		}
@@ -176,7 +176,8 @@ func (s *Service) editCard(ctx context.Context, p auth.Principal, id, cardID str
 				}
 			}
 			if pos != nil {
-				errs = append(errs, b.MoveCard(cardID, to, *pos))
+				// EditCard above changes no card's place.
+				errs = append(errs, b.moveCardAt(from, ci, to, *pos))
 			} else if b.listIndex(to) < 0 {
 				errs = append(errs, ErrListNotFound)
 			}

@@ -386,6 +386,9 @@ func (b Board) rearranged(prev *Board) bool {
 		}
 		return true
 	}
+	if turnedByOne(added, removed) {
+		return true
+	}
 	byID := make(map[string]int, len(removed))
 	for k, r := range removed {
 		byID[r.ID] = k
@@ -398,6 +401,21 @@ func (b Board) rearranged(prev *Board) bool {
 		delete(byID, c.ID)
 	}
 	return true
+}
+
+// turnedByOne reports whether added is removed turned by one place, its
+// last card first or its first card last, each card equal to the one it
+// pairs with: the cards between a card's old place and its new one in a
+// move within a list. Such cards are removed's, each once, so rearranged
+// needs no map of them.
+func turnedByOne(added, removed []Card) bool {
+	n := len(added)
+	if n < 2 || n != len(removed) {
+		return false
+	}
+	same := func(a, b []Card) bool { return slices.EqualFunc(a, b, sameCard) }
+	return sameCard(added[0], removed[n-1]) && same(added[1:], removed[:n-1]) ||
+		sameCard(added[n-1], removed[0]) && same(added[:n-1], removed[1:])
 }
 
 // validate is Validate, skipping the checks of the cards equal to those

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"corkboard/objectid"
 )
 
 // TestValidateEditMatchesValidate edits boards at random, with edits that
@@ -260,6 +262,67 @@ func TestValidateCountsDescriptionCharacters(t *testing.T) {
 		err := b.Validate()
 		if (err == nil) != c.ok {
 			t.Errorf("descriptions of %d characters (%d bytes): Validate = %v, want ok %v", c.chars, 2*c.chars, err, c.ok)
+		}
+	}
+}
+
+// TestRearrangedLongMove checks the quick case of a move within a list
+// that passes more cards than rearranged compares in pairs: the cards in
+// between are turned by one place, which is taken without a map, in either
+// direction; a card among them that changed, or one taken twice, is not.
+func TestRearrangedLongMove(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	prev, err := New(objectid.New(now), "Long moves", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := prev.AddList("Only", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		if _, err := prev.AddCard(l.ID, fmt.Sprintf("Card %d", i), "", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cards := prev.Lists[0].Cards
+	for _, tc := range []struct {
+		name  string
+		edit  func(b *Board) error
+		taken bool
+	}{
+		{"down 40 places", func(b *Board) error { return b.MoveCard(cards[5].ID, "", 45) }, true},
+		{"up 40 places", func(b *Board) error { return b.MoveCard(cards[45].ID, "", 5) }, true},
+		{"down 40 places, a card passed retitled", func(b *Board) error {
+			if err := b.MoveCard(cards[5].ID, "", 45); err != nil {
+				return err
+			}
+			title := "Changed"
+			return b.EditCard(cards[20].ID, &title, nil)
+		}, false},
+		{"down 40 places, a card passed taken twice", func(b *Board) error {
+			if err := b.MoveCard(cards[5].ID, "", 45); err != nil {
+				return err
+			}
+			own := b.ownCards(0, 0)
+			own[20] = own[21]
+			return nil
+		}, false},
+	} {
+		b := prev.EditCopy()
+		if err := tc.edit(b); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := b.rearranged(prev); got != tc.taken {
+			t.Errorf("%s: rearranged = %v, want %v", tc.name, got, tc.taken)
+		}
+		// The cards passed and the moved card are gathered (two
+		// slices), and nothing more: no map of them.
+		if allocs := testing.AllocsPerRun(20, func() { b.rearranged(prev) }); tc.taken && allocs > 2 {
+			t.Errorf("%s: rearranged allocates %.0f times, want at most 2", tc.name, allocs)
+		}
+		if err := b.ValidateEdit(prev); (err == nil) != (tc.taken || b.Validate() == nil) {
+			t.Errorf("%s: ValidateEdit = %v, Validate = %v", tc.name, err, b.Validate())
 		}
 	}
 }

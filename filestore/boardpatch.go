@@ -73,27 +73,44 @@ type cardSplice struct {
 func diffBoard(old, nb board.Board) *boardPatch {
 	p := &boardPatch{Base: old.Version, Board: nb, Lists: make([]listPatch, len(nb.Lists)), Cards: []board.Card{}}
 	p.Board.Lists = nil
+	// First, where each list's cards begin and end to differ from its old
+	// ones: the cards of the old lists in between are those that left
+	// them, where a card put into another list (a move) is found first.
+	spans := make([]listSpan, len(nb.Lists))
+	var left []cardSpan
+	for i, l := range nb.Lists {
+		sp := listSpan{j: listIndex(old.Lists, l.ID)}
+		var oc []board.Card
+		if sp.j >= 0 {
+			oc = old.Lists[sp.j].Cards
+		}
+		nc := l.Cards
+		if sp.same = sp.j >= 0 && sameSlice(oc, nc); !sp.same {
+			for sp.h < len(oc) && sp.h < len(nc) && oc[sp.h].ID == nc[sp.h].ID {
+				sp.h++
+			}
+			for sp.t < len(oc)-sp.h && sp.t < len(nc)-sp.h && oc[len(oc)-1-sp.t].ID == nc[len(nc)-1-sp.t].ID {
+				sp.t++
+			}
+			if sp.j >= 0 && sp.h < len(oc)-sp.t {
+				left = append(left, cardSpan{sp.j, sp.h, len(oc) - sp.t})
+			}
+		}
+		spans[i] = sp
+	}
 	var oldCards *cardIndex
 	for i, l := range nb.Lists {
 		lp := listPatch{ID: l.ID, Name: l.Name}
-		j := listIndex(old.Lists, l.ID)
-		var oc []board.Card
-		if j >= 0 {
-			oc = old.Lists[j].Cards
-		}
-		nc := l.Cards
-		if j >= 0 && sameSlice(oc, nc) {
+		sp := spans[i]
+		if sp.same {
 			p.Lists[i] = lp // the very cards of old: nothing to say
 			continue
 		}
-		h := 0
-		for h < len(oc) && h < len(nc) && oc[h].ID == nc[h].ID {
-			h++
+		var oc []board.Card
+		if sp.j >= 0 {
+			oc = old.Lists[sp.j].Cards
 		}
-		t := 0
-		for t < len(oc)-h && t < len(nc)-h && oc[len(oc)-1-t].ID == nc[len(nc)-1-t].ID {
-			t++
-		}
+		nc, h, t := l.Cards, sp.h, sp.t
 		// Cards kept in place are compared with the card they were.
 		for k := range h {
 			if !sameCard(oc[k], nc[k]) {
@@ -105,15 +122,16 @@ func diffBoard(old, nb board.Board) *boardPatch {
 				p.Cards = append(p.Cards, b)
 			}
 		}
-		if j < 0 || h != len(oc) || h != len(nc) {
+		if sp.j < 0 || h != len(oc) || h != len(nc) {
 			mid := nc[h : len(nc)-t]
 			lp.Splice = &cardSplice{Head: h, Mid: make([]string, len(mid)), Tail: t}
 			for k, c := range mid {
 				lp.Splice.Mid[k] = c.ID
 				if oldCards == nil {
 					oldCards = newCardIndex(old.Lists)
+					oldCards.left = left
 				}
-				if was, ok := oldCards.find(c.ID, j, h+k); !ok || !sameCard(was, c) {
+				if was, ok := oldCards.find(c.ID, sp.j, h+k); !ok || !sameCard(was, c) {
 					p.Cards = append(p.Cards, c)
 				}
 			}
@@ -122,6 +140,18 @@ func diffBoard(old, nb board.Board) *boardPatch {
 	}
 	return p
 }
+
+// listSpan is what diffBoard's first pass finds of a list of the new
+// board: its old list (j, -1 for none), whether it holds that list's very
+// cards (same), and how many cards at its head (h) and tail (t) have the
+// old cards' ids.
+type listSpan struct {
+	j, h, t int
+	same    bool
+}
+
+// cardSpan is the cards lo to hi (not included) of an old list.
+type cardSpan struct{ list, lo, hi int }
 
 // applyBoardPatch returns the board p makes of old, the stored board (ok
 // false: there is none), or why it cannot. The result shares the card
@@ -332,11 +362,16 @@ func listIndex(lists []board.List, id string) int {
 // names few cards, but a move within a long list can name a hundred).
 type cardIndex struct {
 	lists []board.List
+	left  []cardSpan // where cards that left their list were: looked at before the rest
 	looks int
 	byID  map[string]board.Card
 }
 
 func newCardIndex(lists []board.List) *cardIndex { return &cardIndex{lists: lists} }
+
+// maxLeft bounds the cards find looks at among those that left their
+// lists, before it looks through every list.
+const maxLeft = 16
 
 // find returns the card id, looking first near position pos of list (-1:
 // none), where a card shifted by a move within its list is: a move of a
@@ -348,6 +383,19 @@ func (x *cardIndex) find(id string, list, pos int) (board.Card, bool) {
 		for _, p := range [...]int{pos, pos + 1, pos - 1} {
 			if p >= 0 && p < len(cards) && cards[p].ID == id {
 				return cards[p], true
+			}
+		}
+	}
+	if n := 0; x.byID == nil {
+		for _, sp := range x.left {
+			if n += sp.hi - sp.lo; n > maxLeft {
+				break // a long stretch: the look through every list, or the map, instead
+			}
+			cards := x.lists[sp.list].Cards
+			for p := sp.lo; p < sp.hi; p++ {
+				if objectid.Same(cards[p].ID, id) {
+					return cards[p], true
+				}
 			}
 		}
 	}

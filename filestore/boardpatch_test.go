@@ -423,3 +423,65 @@ func TestPatchFieldsCovered(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffFindsMovedCards checks the patch of moves across lists, whose
+// cards diffBoard finds among those that left the other lists: a card
+// moved as it was is not named again, a card moved and edited is, and
+// several moves in one edit, or a card moved back and forth, still give
+// a patch that rebuilds the board.
+func TestDiffFindsMovedCards(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	defer closeStore(t, s)
+	old := bigBoard(t, s, 50)
+	card := func(l, c int) string { return old.Lists[l].Cards[c].ID }
+	title := "Moved and edited"
+	for _, tc := range []struct {
+		name  string
+		edit  func(b *board.Board) error
+		named []string // the cards the patch must name
+	}{
+		{"one move", func(b *board.Board) error { return b.MoveCard(card(3, 7), old.Lists[0].ID, 2) }, nil},
+		{"one move to a list before it", func(b *board.Board) error { return b.MoveCard(card(0, 7), old.Lists[3].ID, 40) }, nil},
+		{"a move and an edit of the card", func(b *board.Board) error {
+			if err := b.MoveCard(card(2, 1), old.Lists[1].ID, 0); err != nil {
+				return err
+			}
+			return b.EditCard(card(2, 1), &title, nil)
+		}, []string{card(2, 1)}},
+		{"three moves", func(b *board.Board) error {
+			for _, m := range []struct {
+				id   string
+				to   int
+				post int
+			}{{card(0, 0), 4, 9}, {card(4, 3), 1, 0}, {card(1, 9), 0, 20}} {
+				if err := b.MoveCard(m.id, old.Lists[m.to].ID, m.post); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil},
+		{"there and back", func(b *board.Board) error {
+			if err := b.MoveCard(card(1, 5), old.Lists[2].ID, 3); err != nil {
+				return err
+			}
+			return b.MoveCard(card(1, 5), old.Lists[1].ID, 6)
+		}, nil},
+	} {
+		nb := *old.EditCopy()
+		if err := tc.edit(&nb); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		p := diffBoard(old, nb)
+		var named []string
+		for _, c := range p.Cards {
+			named = append(named, c.ID)
+		}
+		if !slices.Equal(named, tc.named) {
+			t.Errorf("%s: the patch names cards %v, want %v", tc.name, named, tc.named)
+		}
+		if !checkBoardPatch(old, p, nb) {
+			t.Errorf("%s: the patch does not rebuild the board", tc.name)
+		}
+	}
+}

@@ -173,6 +173,9 @@ func normalizeBoard(c *board.Board, old *board.Board) {
 		l.Cards = nonNil(l.Cards)
 		copied := false // whether l.Cards is a copy made here
 		for j := range l.Cards {
+			if isNormalCard(&l.Cards[j]) {
+				continue // as nearly every card is: no copy in and out
+			}
 			card, changed := normalCard(l.Cards[j])
 			if !changed {
 				continue
@@ -206,6 +209,20 @@ func normalCard(card board.Card) (board.Card, bool) {
 		}
 	}
 	return card, changed
+}
+
+// isNormalCard reports whether normalCard would leave c as it is, looking
+// at it in place.
+func isNormalCard(c *board.Card) bool {
+	if c.Attachments == nil || utc(c.CreatedAt) != c.CreatedAt {
+		return false
+	}
+	for k := range c.Attachments {
+		if t := c.Attachments[k].CreatedAt; utc(t) != t {
+			return false
+		}
+	}
+	return true
 }
 
 // nonNil returns s, or an empty slice if s is nil. JSON writes a nil slice

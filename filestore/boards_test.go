@@ -266,3 +266,33 @@ func TestInvalidBoardRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestIsNormalCard checks normalizeBoard's quick look against normalCard:
+// a card is taken as it is exactly when normalCard would change nothing.
+func TestIsNormalCard(t *testing.T) {
+	utcNow := time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC)
+	paris := time.FixedZone("Paris", 3600)
+	att := func(at time.Time) board.Attachment {
+		return board.Attachment{ID: objectid.New(utcNow), Name: "a.png", ContentType: "image/png", Size: 1, CreatedAt: at}
+	}
+	for _, tc := range []struct {
+		name string
+		card board.Card
+	}{
+		{"normal, no attachments", board.Card{ID: "c1", Title: "t", CreatedAt: utcNow, Attachments: []board.Attachment{}}},
+		{"normal, two attachments", board.Card{ID: "c2", CreatedAt: utcNow, Attachments: []board.Attachment{att(utcNow), att(utcNow.Add(time.Second))}}},
+		{"nil attachments", board.Card{ID: "c3", CreatedAt: utcNow}},
+		{"a reading of time.Now", board.Card{ID: "c4", CreatedAt: time.Now(), Attachments: []board.Attachment{}}},
+		{"other location, same instant", board.Card{ID: "c5", CreatedAt: utcNow.In(paris), Attachments: []board.Attachment{}}},
+		{"local location", board.Card{ID: "c6", CreatedAt: utcNow.Local(), Attachments: []board.Attachment{}}},
+		{"zero time", board.Card{ID: "c7", Attachments: []board.Attachment{}}},
+		{"second attachment in another location", board.Card{ID: "c8", CreatedAt: utcNow, Attachments: []board.Attachment{att(utcNow), att(utcNow.In(paris))}}},
+		{"attachment with a monotonic reading", board.Card{ID: "c9", CreatedAt: utcNow, Attachments: []board.Attachment{att(time.Now())}}},
+	} {
+		c := tc.card
+		_, changed := normalCard(c)
+		if got := isNormalCard(&c); got == changed {
+			t.Errorf("%s: isNormalCard %v, but normalCard changed=%v", tc.name, got, changed)
+		}
+	}
+}
