@@ -128,8 +128,7 @@ func diffBoard(old, nb board.Board) *boardPatch {
 			for k, c := range mid {
 				lp.Splice.Mid[k] = c.ID
 				if oldCards == nil {
-					oldCards = newCardIndex(old.Lists)
-					oldCards.left = left
+					oldCards = newCardIndex(old.Lists, left)
 				}
 				if was, ok := oldCards.find(c.ID, sp.j, h+k); !ok || !sameCard(was, c) {
 					p.Cards = append(p.Cards, c)
@@ -265,7 +264,7 @@ func patchBoard(old board.Board, ok bool, p *boardPatch, want *board.Board) (boa
 				c, ok := changed[id]
 				if !ok {
 					if oldCards == nil {
-						oldCards = newCardIndex(old.Lists)
+						oldCards = newCardIndex(old.Lists, nil)
 					}
 					if c, ok = oldCards.find(id, j, s.Head+k); !ok {
 						return board.Board{}, fmt.Errorf("list %q: card %q is neither in the patch nor on the board", lp.ID, id)
@@ -367,7 +366,11 @@ type cardIndex struct {
 	byID  map[string]board.Card
 }
 
-func newCardIndex(lists []board.List) *cardIndex { return &cardIndex{lists: lists} }
+// newCardIndex returns a cardIndex of lists, which looks among the cards
+// of left first (nil: none).
+func newCardIndex(lists []board.List, left []cardSpan) *cardIndex {
+	return &cardIndex{lists: lists, left: left}
+}
 
 // maxLeft bounds the cards find looks at among those that left their
 // lists, before it looks through every list.
@@ -376,7 +379,10 @@ const maxLeft = 16
 // find returns the card id, looking first near position pos of list (-1:
 // none), where a card shifted by a move within its list is: a move of a
 // card k places down a list names the k cards in between, each one place
-// from where it was.
+// from where it was. Then it looks among the cards that left their lists,
+// where a card moved to another list is. The ids of lists' cards are
+// unique (the board passed Validate), so whichever look finds a card finds
+// the one card of that id.
 func (x *cardIndex) find(id string, list, pos int) (board.Card, bool) {
 	if list >= 0 && list < len(x.lists) {
 		cards := x.lists[list].Cards

@@ -485,3 +485,56 @@ func TestDiffFindsMovedCards(t *testing.T) {
 		}
 	}
 }
+
+// TestCardIndexLeftFirst checks cardIndex's look among the cards that left
+// their lists: a card there is found without the look through every list
+// (or its map), every look, with those cards or without, gives the card
+// the full look gives, and a card that is not on the board is not found.
+func TestCardIndexLeftFirst(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	defer closeStore(t, s)
+	lists := bigBoard(t, s, 250).Lists
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		var left []cardSpan
+		for range rng.IntN(4) {
+			l := rng.IntN(len(lists))
+			lo := rng.IntN(len(lists[l].Cards))
+			left = append(left, cardSpan{l, lo, min(lo+1+rng.IntN(12), len(lists[l].Cards))})
+		}
+		var id string
+		switch rng.IntN(3) {
+		case 0: // a card that left
+			if len(left) > 0 {
+				sp := left[rng.IntN(len(left))]
+				id = lists[sp.list].Cards[sp.lo+rng.IntN(sp.hi-sp.lo)].ID
+				break
+			}
+			fallthrough
+		case 1: // any card
+			l := lists[rng.IntN(len(lists))]
+			id = l.Cards[rng.IntN(len(l.Cards))].ID
+		default: // none of the board's
+			id = objectid.New(testTime())
+		}
+		want, wantOK := newCardIndex(lists, nil).find(id, -1, 0)
+		x := newCardIndex(lists, left)
+		got, ok := x.find(id, -1, 0)
+		if ok != wantOK || got.ID != want.ID || (ok && got.ID != id) {
+			t.Fatalf("find(%s) with %v left = %s, %v; want %s, %v", id, left, got.ID, ok, want.ID, wantOK)
+		}
+		inLeft, n := false, 0
+		for _, sp := range left {
+			if n += sp.hi - sp.lo; n > maxLeft {
+				break
+			}
+			for _, c := range lists[sp.list].Cards[sp.lo:sp.hi] {
+				inLeft = inLeft || c.ID == id
+			}
+		}
+		if inLeft && (x.looks != 0 || x.byID != nil) {
+			t.Fatalf("find(%s): a card that left was looked for through the lists (%d looks)", id, x.looks)
+		}
+	}
+}
