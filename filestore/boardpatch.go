@@ -392,7 +392,8 @@ func (x *cardIndex) find(id string, list, pos int) (board.Card, bool) {
 			}
 		}
 	}
-	if n := 0; x.byID == nil {
+	if x.byID == nil { // else the map answers at once
+		n := 0
 		for _, sp := range x.left {
 			if n += sp.hi - sp.lo; n > maxLeft {
 				break // a long stretch: the look through every list, or the map, instead

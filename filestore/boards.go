@@ -174,45 +174,32 @@ func normalizeBoard(c *board.Board, old *board.Board) {
 		copied := false // whether l.Cards is a copy made here
 		for j := range l.Cards {
 			if isNormalCard(&l.Cards[j]) {
-				continue // as nearly every card is: no copy in and out
-			}
-			card, changed := normalCard(l.Cards[j])
-			if !changed {
-				continue
+				continue // as nearly every card is: looked at in place, not copied
 			}
 			if !copied {
 				l.Cards, copied = slices.Clone(l.Cards), true
 			}
-			l.Cards[j] = card
+			l.Cards[j] = normalCard(l.Cards[j])
 		}
 	}
 }
 
-// normalCard returns card with its times in normal form and its
-// attachments non-nil, and whether that changed anything. The attachments
-// are copied before one is changed: they may be a stored card's.
-func normalCard(card board.Card) (board.Card, bool) {
-	changed := false
-	if t := utc(card.CreatedAt); t != card.CreatedAt {
-		card.CreatedAt, changed = t, true
-	}
-	if card.Attachments == nil {
-		card.Attachments, changed = []board.Attachment{}, true
-	}
-	copied := false
+// normalCard returns card in normal form: its times in UTC without a
+// monotonic reading, its attachments non-nil. The attachments are a copy:
+// they may be a stored card's.
+func normalCard(card board.Card) board.Card {
+	card.CreatedAt = utc(card.CreatedAt)
+	attachments := make([]board.Attachment, len(card.Attachments))
 	for k, a := range card.Attachments {
-		if t := utc(a.CreatedAt); t != a.CreatedAt {
-			if !copied {
-				card.Attachments, copied = slices.Clone(card.Attachments), true
-			}
-			card.Attachments[k].CreatedAt, changed = t, true
-		}
+		a.CreatedAt = utc(a.CreatedAt)
+		attachments[k] = a
 	}
-	return card, changed
+	card.Attachments = attachments
+	return card
 }
 
-// isNormalCard reports whether normalCard would leave c as it is, looking
-// at it in place.
+// isNormalCard reports whether c is in normal form already (normalCard
+// would return it as it is), looking at it in place.
 func isNormalCard(c *board.Card) bool {
 	if c.Attachments == nil || utc(c.CreatedAt) != c.CreatedAt {
 		return false
