@@ -1,0 +1,174 @@
+package boardhttp
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"corkboard/web"
+)
+
+// plainMoves are bodies that plainMove must read itself: the web client's
+// move, and the same with whitespace around it, the smallest and largest
+// position and id it takes.
+var plainMoves = []string{
+	`{"listId":"65a1b2c3d4e5f60718293a4b","position":17}`,
+	" \t\r\n{\"listId\":\"65a1b2c3d4e5f60718293a4b\",\"position\":0}\n",
+	`{"listId":"L","position":999999999}`,
+	`{"listId":"` + strings.Repeat("aZ", 32) + `","position":3}`,
+}
+
+// otherMoves are bodies around the plain shape that plainMove must leave
+// to web.DecodeJSON: valid ones it does not take (another order, spacing,
+// member, escape, a number it does not read, an id of other bytes or
+// length), and invalid ones.
+var otherMoves = []string{
+	`{"position":17,"listId":"65a1b2c3d4e5f60718293a4b"}`,
+	`{"listId": "65a1b2c3d4e5f60718293a4b", "position": 17}`,
+	`{"listId":"65a1b2c3d4e5f60718293a4b","position":17,"title":"x"}`,
+	`{"title":"x","listId":"65a1b2c3d4e5f60718293a4b","position":17}`,
+	`{"listId":"65a1\u0062","position":1}`,
+	`{"listId":"a-b","position":1}`,
+	`{"listId":"é","position":1}`,
+	`{"listId":"","position":1}`,
+	`{"listId":"` + strings.Repeat("a", 65) + `","position":3}`,
+	`{"listId":"a","position":1234567890}`,
+	`{"listId":"a","position":99999999999999999999}`,
+	`{"listId":"a","position":-1}`,
+	`{"listId":"a","position":1.5}`,
+	`{"listId":"a","position":1e2}`,
+	`{"listId":"a","position":01}`,
+	`{"listId":"a","position":"1"}`,
+	`{"listId":"a","position":}`,
+	`{"listId":"a","position":1}}`,
+	`{"listId":"a","position":1} {}`,
+	`{"listId":"a","position":1}x`,
+	`{"listId":"a","position":1`,
+	`{"listId":"a""position":1}`,
+	`{"listId":"a","position":null}`,
+	`{"listId":null,"position":1}`,
+	`{"listid":"a","position":1}`,
+	"\v{\"listId\":\"a\",\"position\":1}",
+	`{"listId":"a","position":1}` + "\u00a0",
+	`{"listId":"a","listId":"b","position":1}`,
+	`{}`,
+	``,
+}
+
+// TestPlainMove checks that reading a move's body with plainMove gives
+// what web.DecodeJSON gives, value or problem, for bodies of the plain
+// shape and around it, with each Content-Type; and that plainMove takes
+// exactly the plain ones.
+func TestPlainMove(t *testing.T) {
+	for _, body := range append(append([]string{}, plainMoves...), otherMoves...) {
+		for _, ct := range []string{"application/json", "application/json; charset=utf-8", "text/plain", ""} {
+			checkMoveBody(t, body, ct)
+		}
+	}
+	for _, body := range plainMoves {
+		if !plainMove([]byte(body), new(editCardRequest)) {
+			t.Errorf("plainMove(%q) = false, want the plain shape read", body)
+		}
+	}
+	for _, body := range otherMoves {
+		if plainMove([]byte(body), new(editCardRequest)) {
+			t.Errorf("plainMove(%q) = true, want it left to encoding/json", body)
+		}
+	}
+}
+
+// FuzzMoveBody checks that reading a move's body with plainMove agrees
+// with web.DecodeJSON on any body and Content-Type.
+func FuzzMoveBody(f *testing.F) {
+	for _, body := range append(append([]string{}, plainMoves...), otherMoves...) {
+		f.Add(body, "application/json")
+	}
+	f.Fuzz(func(t *testing.T, body, ct string) {
+		checkMoveBody(t, body, ct)
+	})
+}
+
+// checkMoveBody compares web.DecodeJSONPlain with plainMove, as EditCard
+// reads its body, with web.DecodeJSON, on one body sent with Content-Type
+// ct.
+func checkMoveBody(t *testing.T, body, ct string) {
+	t.Helper()
+	var got, want editCardRequest
+	r := httptest.NewRequest("PATCH", "/api/boards/b/cards/c", strings.NewReader(body))
+	r.Header.Set("Content-Type", ct)
+	gotErr := web.DecodeJSONPlain(httptest.NewRecorder(), r, &got, func(b []byte) bool { return plainMove(b, &got) })
+	r = httptest.NewRequest("PATCH", "/api/boards/b/cards/c", strings.NewReader(body))
+	r.Header.Set("Content-Type", ct)
+	wantErr := web.DecodeJSON(httptest.NewRecorder(), r, &want)
+	if !reflect.DeepEqual(got, want) || !sameProblem(gotErr, wantErr) {
+		t.Errorf("body %q, Content-Type %q: with plainMove %s, %v; web.DecodeJSON %s, %v",
+			body, ct, showEdit(got), gotErr, showEdit(want), wantErr)
+	}
+}
+
+// showEdit prints the fields of an editCardRequest that are set.
+func showEdit(req editCardRequest) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"title", req.Title}, {"description", req.Description}, {"listId", req.ListID}} {
+		if f.v != nil {
+			fmt.Fprintf(&b, " %s=%q", f.name, *f.v)
+		}
+	}
+	if req.Position != nil {
+		fmt.Fprintf(&b, " position=%d", *req.Position)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+// sameProblem reports whether a and b are both nil or the same problem.
+func sameProblem(a, b error) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	var pa, pb *web.Problem
+	if !errors.As(a, &pa) || !errors.As(b, &pb) {
+		return a.Error() == b.Error()
+	}
+	return pa.Status == pb.Status && pa.Code == pb.Code && pa.Detail == pb.Detail && maps.Equal(pa.Errors, pb.Errors)
+}
+
+// BenchmarkMoveBody reads a move's body as the web client sends it, with
+// web.DecodeJSON and as EditCard reads it, in one run. Both make the
+// request afresh each time, since reading takes its body.
+func BenchmarkMoveBody(b *testing.B) {
+	body := plainMoves[0]
+	for _, tc := range []struct {
+		name   string
+		decode func(w http.ResponseWriter, r *http.Request, req *editCardRequest) error
+	}{
+		{"DecodeJSON", func(w http.ResponseWriter, r *http.Request, req *editCardRequest) error {
+			return web.DecodeJSON(w, r, req)
+		}},
+		{"plainMove", func(w http.ResponseWriter, r *http.Request, req *editCardRequest) error {
+			return web.DecodeJSONPlain(w, r, req, func(b []byte) bool { return plainMove(b, req) })
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			w := httptest.NewRecorder()
+			for b.Loop() {
+				r := httptest.NewRequest("PATCH", "/api/boards/b/cards/c", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				var req editCardRequest
+				if err := tc.decode(w, r, &req); err != nil || req.Position == nil || *req.Position != 17 {
+					b.Fatalf("%s: %v, %s", tc.name, err, showEdit(req))
+				}
+			}
+		})
+	}
+}
