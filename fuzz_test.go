@@ -291,6 +291,11 @@ var jsonRouteSeeds = [][2]string{
 	{"PATCH /api/boards/{id}/lists/{listId}", `{"position":-1}`},
 	{"POST /api/boards/{id}/lists/{listId}/cards", `{"title":"Card","description":"two\nlines"}`},
 	{"PATCH /api/boards/{id}/cards/{cardId}", `{"title":"Moved","listId":"","position":0}`},
+	// Moves of the plain shape the web client sends (read without
+	// encoding/json): to a list that is not there, and to an id of the
+	// longest run the plain reader takes.
+	{"PATCH /api/boards/{id}/cards/{cardId}", `{"listId":"0123456789abcdef01234567","position":999999999}`},
+	{"PATCH /api/boards/{id}/cards/{cardId}", `{"listId":"` + strings.Repeat("Z", 64) + `","position":0}`},
 	{"PATCH /api/boards/{id}/cards/{cardId}", `{"position":9223372036854775807}`},
 	{"PATCH /api/boards/{id}/cards/{cardId}", `{"description":"` + strings.Repeat("d", 20000) + `"}`},
 	{"POST /api/notifications/{id}/accept", `{}`},
@@ -318,6 +323,9 @@ func FuzzJSONRoutes(f *testing.F) {
 	for _, s := range jsonRouteSeeds {
 		f.Add(routeIndex(f, routes, s[0]), []byte(s[1]))
 	}
+	// A move of the plain shape to the fixture's own list: one that is
+	// done, through the card PATCH's reader without encoding/json.
+	f.Add(routeIndex(f, routes, "PATCH /api/boards/{id}/cards/{cardId}"), []byte(`{"listId":"`+e.fx.listID+`","position":0}`))
 	for i := range routes {
 		f.Add(uint8(i), []byte(`null`))
 	}

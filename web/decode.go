@@ -23,38 +23,52 @@ const MaxBodyBytes = 1 << 20
 // large, 400 for malformed JSON, 422 for unknown fields, wrong types or a
 // string that is not valid UTF-8.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	return DecodeJSONPlain(w, r, dst, nil)
+	body, err := readJSON(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, dst)
 }
 
 // DecodeJSONPlain is DecodeJSON for a route whose requests nearly all have
 // one plain shape, which plain reads without encoding/json's reflection and
 // buffers. Once the body has passed DecodeJSON's checks of media type and
-// size, plain gets it: when it recognises the body, it fills dst itself and
-// returns true; otherwise (and when plain is nil) the body is decoded as
-// DecodeJSON decodes it. plain must accept only bodies that DecodeJSON
-// would decode without a problem to what plain puts in dst; a fuzz target
-// of the route holds it to that.
-func DecodeJSONPlain(w http.ResponseWriter, r *http.Request, dst any, plain func(body []byte) bool) error {
-	if err := CheckJSONType(r); err != nil {
+// size, plain gets it with dst: when it recognises the body, it fills dst
+// and returns true; otherwise it must leave dst as it was, and the body is
+// decoded as DecodeJSON decodes it. plain must accept only bodies that
+// DecodeJSON would decode, without a problem, to what plain puts in dst;
+// each plain reader comes with a fuzz target that compares the two.
+func DecodeJSONPlain[T any](w http.ResponseWriter, r *http.Request, dst *T, plain func(body []byte, dst *T) bool) error {
+	body, err := readJSON(w, r)
+	if err != nil {
 		return err
+	}
+	if plain(body, dst) {
+		return nil
+	}
+	return decodeStrict(body, dst)
+}
+
+// readJSON checks that r's body says it is application/json and reads it,
+// at most MaxBodyBytes of it, with DecodeJSON's problems.
+func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if err := CheckJSONType(r); err != nil {
+		return nil, err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return decodeProblem(err)
+			return nil, decodeProblem(err)
 		}
 		// A body cut short at shutdown says so itself (ShuttingDown).
 		var p *Problem
 		if errors.As(err, &p) {
-			return p
+			return nil, p
 		}
-		return NewProblem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
+		return nil, NewProblem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
 	}
-	if plain != nil && plain(body) {
-		return nil
-	}
-	return decodeStrict(body, dst)
+	return body, nil
 }
 
 // DecodeJSONBody is DecodeJSON for a handler that has already read the

@@ -303,8 +303,7 @@ type editCardRequest struct {
 func (h *Handlers) EditCard() http.Handler {
 	return h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req editCardRequest
-		plain := func(body []byte) bool { return plainMove(body, &req) }
-		if err := web.DecodeJSONPlain(w, r, &req, plain); err != nil {
+		if err := decodeEditCard(w, r, &req); err != nil {
 			return err
 		}
 		in := board.EditCardInput{Title: req.Title, Description: req.Description, ListID: req.ListID, Position: req.Position}

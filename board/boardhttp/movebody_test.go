@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -71,6 +70,8 @@ func TestPlainMove(t *testing.T) {
 			checkMoveBody(t, body, ct)
 		}
 	}
+	// A plain move past the size limit is refused (413) before it is read.
+	checkMoveBody(t, strings.Repeat(" ", web.MaxBodyBytes)+plainMoves[0], "application/json")
 	for _, body := range plainMoves {
 		if !plainMove([]byte(body), new(editCardRequest)) {
 			t.Errorf("plainMove(%q) = false, want the plain shape read", body)
@@ -94,21 +95,34 @@ func FuzzMoveBody(f *testing.F) {
 	})
 }
 
-// checkMoveBody compares web.DecodeJSONPlain with plainMove, as EditCard
-// reads its body, with web.DecodeJSON, on one body sent with Content-Type
-// ct.
+// checkMoveBody compares decodeEditCard, as EditCard reads its body, with
+// web.DecodeJSON, value and problem, on one body sent with Content-Type
+// ct. It also holds plainMove alone to its two rules: a body it takes
+// decodes, as JSON, without a problem to what it read; a body it leaves
+// leaves the request untouched.
 func checkMoveBody(t *testing.T, body, ct string) {
 	t.Helper()
+	request := func(ct string) *http.Request {
+		r := httptest.NewRequest("PATCH", "/api/boards/b/cards/c", strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		return r
+	}
 	var got, want editCardRequest
-	r := httptest.NewRequest("PATCH", "/api/boards/b/cards/c", strings.NewReader(body))
-	r.Header.Set("Content-Type", ct)
-	gotErr := web.DecodeJSONPlain(httptest.NewRecorder(), r, &got, func(b []byte) bool { return plainMove(b, &got) })
-	r = httptest.NewRequest("PATCH", "/api/boards/b/cards/c", strings.NewReader(body))
-	r.Header.Set("Content-Type", ct)
-	wantErr := web.DecodeJSON(httptest.NewRecorder(), r, &want)
+	gotErr := decodeEditCard(httptest.NewRecorder(), request(ct), &got)
+	wantErr := web.DecodeJSON(httptest.NewRecorder(), request(ct), &want)
 	if !reflect.DeepEqual(got, want) || !sameProblem(gotErr, wantErr) {
-		t.Errorf("body %q, Content-Type %q: with plainMove %s, %v; web.DecodeJSON %s, %v",
+		t.Errorf("body %q, Content-Type %q: decodeEditCard %s, %v; web.DecodeJSON %s, %v",
 			body, ct, showEdit(got), gotErr, showEdit(want), wantErr)
+	}
+
+	var plain, asJSON editCardRequest
+	if plainMove([]byte(body), &plain) {
+		err := web.DecodeJSONBody(request("application/json"), []byte(body), &asJSON)
+		if err != nil || !reflect.DeepEqual(plain, asJSON) {
+			t.Errorf("plainMove(%q) took %s; as JSON it is %s, %v", body, showEdit(plain), showEdit(asJSON), err)
+		}
+	} else if plain != (editCardRequest{}) {
+		t.Errorf("plainMove(%q) left the body but changed the request: %s", body, showEdit(plain))
 	}
 }
 
@@ -140,12 +154,13 @@ func sameProblem(a, b error) bool {
 	if !errors.As(a, &pa) || !errors.As(b, &pb) {
 		return a.Error() == b.Error()
 	}
-	return pa.Status == pb.Status && pa.Code == pb.Code && pa.Detail == pb.Detail && maps.Equal(pa.Errors, pb.Errors)
+	return reflect.DeepEqual(*pa, *pb)
 }
 
 // BenchmarkMoveBody reads a move's body as the web client sends it, with
-// web.DecodeJSON and as EditCard reads it, in one run. The request is made
-// once; its body is a reader set back to the start before each read.
+// web.DecodeJSON and with decodeEditCard, as EditCard reads it, in one
+// run. The request is made once; its body is a reader set back to the
+// start before each read.
 func BenchmarkMoveBody(b *testing.B) {
 	body := []byte(plainMoves[0])
 	for _, tc := range []struct {
@@ -155,9 +170,7 @@ func BenchmarkMoveBody(b *testing.B) {
 		{"DecodeJSON", func(w http.ResponseWriter, r *http.Request, req *editCardRequest) error {
 			return web.DecodeJSON(w, r, req)
 		}},
-		{"plainMove", func(w http.ResponseWriter, r *http.Request, req *editCardRequest) error {
-			return web.DecodeJSONPlain(w, r, req, func(b []byte) bool { return plainMove(b, req) })
-		}},
+		{"decodeEditCard", decodeEditCard},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
