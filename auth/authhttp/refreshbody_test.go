@@ -1,13 +1,12 @@
 package authhttp
 
 import (
-	"errors"
-	"maps"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"corkboard/web"
+	"corkboard/web/webtest"
 )
 
 // refreshBodies are bodies of the plain shape and around it.
@@ -66,21 +65,9 @@ func checkRefreshBody(t *testing.T, body, ct string) {
 	var got, want refreshRequest
 	gotErr := decodeRefreshBody(r, []byte(body), &got)
 	wantErr := web.DecodeJSONBody(r, []byte(body), &want)
-	if got != want || !sameProblem(gotErr, wantErr) {
+	if got != want || !webtest.SameProblem(gotErr, wantErr) {
 		t.Errorf("body %q, Content-Type %q: decodeRefreshBody = %+v, %v; web.DecodeJSONBody = %+v, %v", body, ct, got, gotErr, want, wantErr)
 	}
-}
-
-// sameProblem reports whether a and b are both nil or the same problem.
-func sameProblem(a, b error) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	var pa, pb *web.Problem
-	if !errors.As(a, &pa) || !errors.As(b, &pb) {
-		return a.Error() == b.Error()
-	}
-	return pa.Status == pb.Status && pa.Code == pb.Code && pa.Detail == pb.Detail && maps.Equal(pa.Errors, pb.Errors)
 }
 
 // BenchmarkRefreshBody decodes a refresh request's body as every client

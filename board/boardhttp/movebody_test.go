@@ -2,7 +2,6 @@ package boardhttp
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"corkboard/web"
+	"corkboard/web/webtest"
 )
 
 // plainMoves are bodies that plainMove must read itself: the web client's
@@ -110,7 +110,7 @@ func checkMoveBody(t *testing.T, body, ct string) {
 	var got, want editCardRequest
 	gotErr := decodeEditCard(httptest.NewRecorder(), request(ct), &got)
 	wantErr := web.DecodeJSON(httptest.NewRecorder(), request(ct), &want)
-	if !reflect.DeepEqual(got, want) || !sameProblem(gotErr, wantErr) {
+	if !reflect.DeepEqual(got, want) || !webtest.SameProblem(gotErr, wantErr) {
 		t.Errorf("body %q, Content-Type %q: decodeEditCard %s, %v; web.DecodeJSON %s, %v",
 			body, ct, showEdit(got), gotErr, showEdit(want), wantErr)
 	}
@@ -143,18 +143,6 @@ func showEdit(req editCardRequest) string {
 	}
 	b.WriteString(" }")
 	return b.String()
-}
-
-// sameProblem reports whether a and b are both nil or the same problem.
-func sameProblem(a, b error) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	var pa, pb *web.Problem
-	if !errors.As(a, &pa) || !errors.As(b, &pb) {
-		return a.Error() == b.Error()
-	}
-	return reflect.DeepEqual(*pa, *pb)
 }
 
 // BenchmarkMoveBody reads a move's body as the web client sends it, with
