@@ -38,10 +38,11 @@ func TestNoServerErrorOnBadInput(t *testing.T) {
 			`{"email":"` + strings.Repeat("a", 5000) + `@x.io","password":"` + strings.Repeat("b", 5000) + `"}`,
 			"{\"username\":\"\xff\xfe\",\"email\":\"a@b.c\",\"password\":\"password1\"}",
 			`{"email":"a@b.c","password":"password1"}{"again":1}`,
-			// Card moves of the plain shape the web client sends, which the
-			// card PATCH reads without encoding/json.
+			// A card move of the plain shape the web client sends, which the
+			// card PATCH reads without encoding/json, and one just outside it
+			// (an id in capitals).
 			`{"listId":"0123456789abcdef01234567","position":999999999}`,
-			`{"listId":"` + strings.Repeat("Z", 64) + `","position":0}`,
+			`{"listId":"0123456789ABCDEF01234567","position":0}`,
 			// Multipart bodies for boundary x: cut short inside a picture,
 			// a part with no name, an unknown part, and a whole one.
 			"--x\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"../../a.png\"\r\n\r\n\x89PNG\r\n\x1a\n\x00\x00",

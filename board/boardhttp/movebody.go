@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 
+	"corkboard/objectid"
 	"corkboard/web"
 )
 
@@ -17,14 +18,13 @@ func decodeEditCard(w http.ResponseWriter, r *http.Request, req *editCardRequest
 // plainMove reads the body of a card move as the web client sends it,
 // {"listId":"L","position":N}, give or take JSON whitespace around the
 // object, into req, and reports whether the body had that shape; if not,
-// req is left as it was. L must be a run of 1 to 64 ASCII letters and
-// digits (corkboard's ids are 24 hex digits) and N a non-negative integer
-// of at most nine digits without a leading zero, so that such a body
-// decodes to L and N whatever the decoder: it holds no escape, no other
-// member, no number that could overflow, and nothing after the object.
-// Anything else (another order or spacing, a title, a malformed body) is
-// left to web.DecodeJSON, which stays the definition; FuzzMoveBody checks
-// that the two agree.
+// req is left as it was. L must have the shape of an id (objectid.Valid)
+// and N be a non-negative integer of at most nine digits without a leading
+// zero, so that such a body decodes to L and N whatever the decoder: it
+// holds no escape, no other member, no number that could overflow, and
+// nothing after the object. Anything else (another order or spacing, a
+// title, a malformed body) is left to web.DecodeJSON, which stays the
+// definition; FuzzMoveBody checks that the two agree.
 //
 // A move is the board's most frequent write (every card dragged), and
 // encoding/json's decoder, with its buffers and its reflection over
@@ -37,10 +37,13 @@ func plainMove(body []byte, req *editCardRequest) bool {
 		return false
 	}
 	end := bytes.IndexByte(rest, '"')
-	if end < 1 || end > 64 || !alphanumeric(rest[:end]) {
+	if end != 24 {
+		return false // not an id: no string made for it
+	}
+	listID := string(rest[:end])
+	if !objectid.Valid(listID) {
 		return false
 	}
-	list := rest[:end]
 	digits, ok := bytes.CutPrefix(rest[end:], []byte(`","position":`))
 	if !ok {
 		return false
@@ -56,17 +59,6 @@ func plainMove(body []byte, req *editCardRequest) bool {
 		}
 		position = position*10 + int(c-'0')
 	}
-	listID := string(list)
 	req.ListID, req.Position = &listID, &position
-	return true
-}
-
-// alphanumeric reports whether every byte of b is an ASCII letter or digit.
-func alphanumeric(b []byte) bool {
-	for _, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
 	return true
 }

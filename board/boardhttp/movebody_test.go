@@ -13,49 +13,60 @@ import (
 	"corkboard/web/webtest"
 )
 
+// moveID is a list id of the shape every id has.
+const moveID = "65a1b2c3d4e5f60718293a4b"
+
+// move is the body {"listId":"id","position":position}, as the web client
+// writes it.
+func move(id, position string) string {
+	return `{"listId":"` + id + `","position":` + position + `}`
+}
+
 // plainMoves are bodies that plainMove must read itself: the web client's
 // move, and the same with whitespace around it, the smallest and largest
-// position and id it takes.
+// position it takes.
 var plainMoves = []string{
-	`{"listId":"65a1b2c3d4e5f60718293a4b","position":17}`,
-	" \t\r\n{\"listId\":\"65a1b2c3d4e5f60718293a4b\",\"position\":0}\n",
-	`{"listId":"L","position":999999999}`,
-	`{"listId":"` + strings.Repeat("aZ", 32) + `","position":3}`,
+	move(moveID, "17"),
+	" \t\r\n" + move(moveID, "0") + "\n",
+	move(moveID, "999999999"),
 }
 
 // otherMoves are bodies around the plain shape that plainMove must leave
 // to web.DecodeJSON: valid ones it does not take (another order, spacing,
-// member, escape, a number it does not read, an id of other bytes or
-// length), and invalid ones.
+// member, escape, a number it does not read, an id of another shape), and
+// invalid ones.
 var otherMoves = []string{
-	`{"position":17,"listId":"65a1b2c3d4e5f60718293a4b"}`,
-	`{"listId": "65a1b2c3d4e5f60718293a4b", "position": 17}`,
-	`{"listId":"65a1b2c3d4e5f60718293a4b","position":17,"title":"x"}`,
-	`{"title":"x","listId":"65a1b2c3d4e5f60718293a4b","position":17}`,
-	`{"listId":"65a1\u0062","position":1}`,
-	`{"listId":"a-b","position":1}`,
-	`{"listId":"é","position":1}`,
-	`{"listId":"","position":1}`,
-	`{"listId":"` + strings.Repeat("a", 65) + `","position":3}`,
-	`{"listId":"a","position":1234567890}`,
-	`{"listId":"a","position":99999999999999999999}`,
-	`{"listId":"a","position":-1}`,
-	`{"listId":"a","position":1.5}`,
-	`{"listId":"a","position":1e2}`,
-	`{"listId":"a","position":01}`,
-	`{"listId":"a","position":"1"}`,
-	`{"listId":"a","position":}`,
-	`{"listId":"a","position":1}}`,
-	`{"listId":"a","position":1} {}`,
-	`{"listId":"a","position":1}x`,
-	`{"listId":"a","position":1`,
-	`{"listId":"a""position":1}`,
-	`{"listId":"a","position":null}`,
+	`{"position":17,"listId":"` + moveID + `"}`,
+	`{"listId": "` + moveID + `", "position": 17}`,
+	`{"listId":"` + moveID + `","position":17,"title":"x"}`,
+	`{"title":"x","listId":"` + moveID + `","position":17}`,
+	move(`65a1b2c3d4e5f60718293a4\u0062`, "1"),
+	move(strings.ToUpper(moveID), "1"),
+	move(moveID[1:], "1"),
+	move(moveID+"0", "1"),
+	move("a", "1"),
+	move("a-b", "1"),
+	move("é", "1"),
+	move("", "1"),
+	move(moveID, "1234567890"),
+	move(moveID, "99999999999999999999"),
+	move(moveID, "-1"),
+	move(moveID, "1.5"),
+	move(moveID, "1e2"),
+	move(moveID, "01"),
+	move(moveID, `"1"`),
+	move(moveID, ""),
+	move(moveID, "null"),
+	move(moveID, "1}"),
+	move(moveID, "1} {"),
+	move(moveID, "1") + "x",
+	strings.TrimSuffix(move(moveID, "1"), "}"),
+	`{"listId":"` + moveID + `""position":1}`,
 	`{"listId":null,"position":1}`,
-	`{"listid":"a","position":1}`,
-	"\v{\"listId\":\"a\",\"position\":1}",
-	`{"listId":"a","position":1}` + "\u00a0",
-	`{"listId":"a","listId":"b","position":1}`,
+	`{"listid":"` + moveID + `","position":1}`,
+	"\v" + move(moveID, "1"),
+	move(moveID, "1") + "\u00a0",
+	`{"listId":"` + moveID + `","listId":"` + moveID + `","position":1}`,
 	`{}`,
 	``,
 }
