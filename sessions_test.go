@@ -104,6 +104,10 @@ func TestRefreshInBody(t *testing.T) {
 		if td.RefreshToken == "" || td.RefreshToken == d.RefreshToken || td.AccessToken == "" {
 			t.Fatalf("body refresh = %+v; want new access and refresh tokens in the body", td)
 		}
+		// It sent no refresh cookie, so it keeps its tokens itself: no cookie.
+		if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
+			t.Errorf("body refresh without a refresh cookie set cookies %q; want none", sc)
+		}
 		cli.token = td.AccessToken
 		cli.do("GET", "/api/users/me", nil).want(t, 200)
 
@@ -112,6 +116,33 @@ func TestRefreshInBody(t *testing.T) {
 		if ld.RefreshToken == "" {
 			t.Error("login with returnRefreshToken returned no refreshToken")
 		}
+	})
+}
+
+// TestRefreshInBodyKeepsCookieInStep: a client that holds the refresh
+// cookie and sends the token in the body gets the cookie replaced too, so
+// that the cookie it keeps is never a retired token, which would count as
+// reuse the next time the cookie is sent, and end the session.
+func TestRefreshInBodyKeepsCookieInStep(t *testing.T) {
+	eachStore(t, func(t *testing.T, o storeOpener) {
+		env := startEnv(t, o, nil)
+		c := env.newClient()
+		d := c.signupForBody("hilda")
+		if got := c.refreshCookie(); got != d.RefreshToken {
+			t.Fatalf("after sign-up the jar holds %q, want the body's refresh token", got)
+		}
+		var td tokenDoc
+		c.refreshBody(d.RefreshToken).want(t, 200).json(t, &td)
+		if td.RefreshToken == "" || td.RefreshToken == d.RefreshToken {
+			t.Fatalf("body refresh = %+v; want a new refresh token in the body", td)
+		}
+		if got := c.refreshCookie(); got != td.RefreshToken {
+			end := func(s string) string { return s[max(len(s)-12, 0):] } // the signature's end tells tokens apart
+			t.Fatalf("after a body refresh the jar holds a token ending %q, want the new one, ending %q", end(got), end(td.RefreshToken))
+		}
+		env.clock.Advance(time.Minute) // past the grace window: a retired cookie would be reuse
+		c.refresh(t)
+		c.do("GET", "/api/users/me", nil).want(t, 200)
 	})
 }
 
