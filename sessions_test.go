@@ -104,9 +104,11 @@ func TestRefreshInBody(t *testing.T) {
 		if td.RefreshToken == "" || td.RefreshToken == d.RefreshToken || td.AccessToken == "" {
 			t.Fatalf("body refresh = %+v; want new access and refresh tokens in the body", td)
 		}
-		// It sent no refresh cookie, so it keeps its tokens itself: no cookie.
-		if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
-			t.Errorf("body refresh without a refresh cookie set cookies %q; want none", sc)
+		// The contract: the new token in the body too, that is, in the
+		// cookie as on every refresh, even to a client that sent none.
+		if got := cli.refreshCookie(); got != td.RefreshToken {
+			end := func(s string) string { return s[max(len(s)-12, 0):] } // the signature's end tells tokens apart
+			t.Errorf("after a body refresh the jar holds a token ending %q, want the new one, ending %q", end(got), end(td.RefreshToken))
 		}
 		cli.token = td.AccessToken
 		cli.do("GET", "/api/users/me", nil).want(t, 200)
@@ -120,7 +122,7 @@ func TestRefreshInBody(t *testing.T) {
 }
 
 // TestRefreshInBodyKeepsCookieInStep: a client that holds the refresh
-// cookie and sends the token in the body gets the cookie replaced too, so
+// cookie and sends the token in the body has the cookie replaced too, so
 // that the cookie it keeps is never a retired token, which would count as
 // reuse the next time the cookie is sent, and end the session.
 func TestRefreshInBodyKeepsCookieInStep(t *testing.T) {
@@ -137,7 +139,7 @@ func TestRefreshInBodyKeepsCookieInStep(t *testing.T) {
 			t.Fatalf("body refresh = %+v; want a new refresh token in the body", td)
 		}
 		if got := c.refreshCookie(); got != td.RefreshToken {
-			end := func(s string) string { return s[max(len(s)-12, 0):] } // the signature's end tells tokens apart
+			end := func(s string) string { return s[max(len(s)-12, 0):] }
 			t.Fatalf("after a body refresh the jar holds a token ending %q, want the new one, ending %q", end(got), end(td.RefreshToken))
 		}
 		env.clock.Advance(time.Minute) // past the grace window: a retired cookie would be reuse

@@ -269,15 +269,7 @@ func (h *Handlers) Refresh() http.Handler {
 			}
 			return err
 		}
-		// A client that sent the token in the body and holds no refresh
-		// cookie keeps its tokens itself (a CLI, a mobile app): the new
-		// token goes in the body only, as a cookie would be dropped
-		// unread. A client that holds the cookie too (a cookie jar) has it
-		// replaced, so that it never keeps a retired token that would
-		// later count as reuse.
-		if !inBody || hasRefreshCookie(r) {
-			h.SetRefreshCookie(w, t)
-		}
+		h.SetRefreshCookie(w, t)
 		web.WriteJSON(w, http.StatusOK, refreshAnswer(TokenResponse(t, inBody)))
 		return nil
 	})
@@ -372,13 +364,6 @@ func (h *Handlers) DeleteSession() http.Handler {
 
 // RefreshCookieName is the cookie that carries the refresh token.
 const RefreshCookieName = "refresh_token"
-
-// hasRefreshCookie reports whether r carries a refresh cookie with a
-// value, the cookie presentedRefreshToken would take.
-func hasRefreshCookie(r *http.Request) bool {
-	c, err := r.Cookie(RefreshCookieName)
-	return err == nil && c.Value != ""
-}
 
 // SetRefreshCookie puts the refresh token of t in the refresh cookie, which
 // lives as long as the session does.
