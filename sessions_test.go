@@ -97,7 +97,7 @@ func TestRefreshInBody(t *testing.T) {
 		env := startEnv(t, o, nil)
 		c := env.newClient()
 		d := c.signupForBody("frank")
-		cli := env.newClient() // a CLI: no cookies are sent from here on
+		cli := env.newClient() // a CLI: its refresh sends no cookie
 		r := cli.refreshBody(d.RefreshToken).want(t, 200)
 		var td tokenDoc
 		r.json(t, &td)
