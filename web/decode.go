@@ -43,6 +43,22 @@ func DecodeJSONPlain[T any](w http.ResponseWriter, r *http.Request, dst *T, plai
 	if err != nil {
 		return err
 	}
+	return decodePlain(body, dst, plain)
+}
+
+// DecodeJSONBodyPlain is DecodeJSONPlain for a handler that has already
+// read the body itself, as DecodeJSONBody is DecodeJSON's: it checks the
+// media type, then lets plain read body, else decodes it strictly.
+func DecodeJSONBodyPlain[T any](r *http.Request, body []byte, dst *T, plain func(body []byte, dst *T) bool) error {
+	if err := CheckJSONType(r); err != nil {
+		return err
+	}
+	return decodePlain(body, dst, plain)
+}
+
+// decodePlain fills dst with plain if it recognises body, else decodes
+// body strictly.
+func decodePlain[T any](body []byte, dst *T, plain func(body []byte, dst *T) bool) error {
 	if plain(body, dst) {
 		return nil
 	}

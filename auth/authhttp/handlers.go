@@ -194,40 +194,33 @@ func presentedRefreshToken(w http.ResponseWriter, r *http.Request, lenient bool)
 // decodeRefreshBody decodes the body of a refresh or logout request into
 // req as web.DecodeJSONBody does, with the same problems. The body every
 // client sends, {"refreshToken":"…"} with a token of the characters a
-// token is made of, is read without encoding/json, whose decoder (its
-// buffers, the reflection over refreshRequest) was a tenth of the bytes a
-// refresh allocated; anything else (another spacing, an escape, another
-// member, a malformed body) goes to web.DecodeJSONBody, which stays the
-// definition. FuzzRefreshBody checks that the two agree.
+// token is made of, is read by plainRefreshBody without encoding/json,
+// whose decoder (its buffers, the reflection over refreshRequest) was a
+// tenth of the bytes a refresh allocated; anything else (another spacing,
+// an escape, another member, a malformed body) goes to encoding/json, as
+// web.DecodeJSONBodyPlain does. FuzzRefreshBody checks that the two agree.
 func decodeRefreshBody(r *http.Request, body []byte, req *refreshRequest) error {
-	token, ok := plainRefreshBody(body)
-	if !ok {
-		return web.DecodeJSONBody(r, body, req)
-	}
-	if err := web.CheckJSONType(r); err != nil {
-		return err
-	}
-	req.RefreshToken = token
-	return nil
+	return web.DecodeJSONBodyPlain(r, body, req, plainRefreshBody)
 }
 
-// plainRefreshBody returns the token of a body that is exactly
-// {"refreshToken":"T"}, give or take JSON whitespace before and after,
-// where T is a non-empty run of letters, digits, '-', '_' and '.' (every
-// token corkboard issues), and whether the body is of that shape. Such a
-// body decodes to T whatever the decoder: it holds no escape, no other
-// member, and nothing after the object.
-func plainRefreshBody(body []byte) (string, bool) {
+// plainRefreshBody reads a body that is exactly {"refreshToken":"T"}, give
+// or take JSON whitespace before and after, where T is a non-empty run of
+// letters, digits, '-', '_' and '.' (every token corkboard issues), into
+// req, and reports whether the body had that shape; if not, req is left as
+// it was. Such a body decodes to T whatever the decoder: it holds no
+// escape, no other member, and nothing after the object.
+func plainRefreshBody(body []byte, req *refreshRequest) bool {
 	body = bytes.Trim(body, " \t\r\n") // JSON's whitespace, no more
 	rest, ok := bytes.CutPrefix(body, []byte(`{"refreshToken":"`))
 	if !ok {
-		return "", false
+		return false
 	}
 	token, ok := bytes.CutSuffix(rest, []byte(`"}`))
 	if !ok || !plainToken(token) {
-		return "", false
+		return false
 	}
-	return string(token), true
+	req.RefreshToken = string(token)
+	return true
 }
 
 // plainToken reports whether v is a non-empty run of letters, digits,

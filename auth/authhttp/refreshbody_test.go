@@ -39,7 +39,8 @@ func TestDecodeRefreshBody(t *testing.T) {
 		}
 	}
 	for _, body := range refreshBodies[:2] {
-		if _, ok := plainRefreshBody([]byte(body)); !ok {
+		var req refreshRequest
+		if !plainRefreshBody([]byte(body), &req) {
 			t.Errorf("plainRefreshBody(%q): not plain, want the fast path", body)
 		}
 	}
