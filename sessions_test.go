@@ -107,8 +107,7 @@ func TestRefreshInBody(t *testing.T) {
 		// The contract: the new token in the body too, that is, in the
 		// cookie as on every refresh, even to a client that sent none.
 		if got := cli.refreshCookie(); got != td.RefreshToken {
-			end := func(s string) string { return s[max(len(s)-12, 0):] } // the signature's end tells tokens apart
-			t.Errorf("after a body refresh the jar holds a token ending %q, want the new one, ending %q", end(got), end(td.RefreshToken))
+			t.Errorf("after a body refresh the jar holds a token ending %q, want the new one, ending %q", tokenEnd(got), tokenEnd(td.RefreshToken))
 		}
 		cli.token = td.AccessToken
 		cli.do("GET", "/api/users/me", nil).want(t, 200)
@@ -139,14 +138,17 @@ func TestRefreshInBodyKeepsCookieInStep(t *testing.T) {
 			t.Fatalf("body refresh = %+v; want a new refresh token in the body", td)
 		}
 		if got := c.refreshCookie(); got != td.RefreshToken {
-			end := func(s string) string { return s[max(len(s)-12, 0):] }
-			t.Fatalf("after a body refresh the jar holds a token ending %q, want the new one, ending %q", end(got), end(td.RefreshToken))
+			t.Fatalf("after a body refresh the jar holds a token ending %q, want the new one, ending %q", tokenEnd(got), tokenEnd(td.RefreshToken))
 		}
 		env.clock.Advance(time.Minute) // past the grace window: a retired cookie would be reuse
 		c.refresh(t)
 		c.do("GET", "/api/users/me", nil).want(t, 200)
 	})
 }
+
+// tokenEnd is the last 12 characters of a token, for a failure message:
+// the signature's end tells tokens apart without printing one whole.
+func tokenEnd(s string) string { return s[max(len(s)-12, 0):] }
 
 func TestRefreshBadTokens(t *testing.T) {
 	eachStore(t, func(t *testing.T, o storeOpener) {
